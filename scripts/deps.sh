@@ -1,0 +1,39 @@
+#!/bin/sh
+# deps.sh - install the Debian packages voxcast needs, only when they are missing.
+# Libraries are probed with pkg-config, programs with command -v; apt-get runs (as root)
+# only when something is absent, so a ready machine pays nothing.
+set -eu
+
+missing=""
+need_pkg() { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
+need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+
+need_cmd pkg-config pkg-config
+need_cmd cc gcc
+need_cmd make make
+need_pkg rdkafka librdkafka-dev
+need_pkg libcurl libcurl4-openssl-dev
+need_pkg jansson libjansson-dev
+need_pkg hiredis libhiredis-dev
+need_pkg check check
+need_pkg libmicrohttpd libmicrohttpd-dev
+need_pkg espeak-ng libespeak-ng-dev
+need_cmd redis-server redis-server
+need_cmd redis-cli redis-tools
+need_cmd curl curl
+
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+		echo "deps: missing packages:$missing; run as root or install them with apt-get" >&2
+		exit 1
+	fi
+else
+	SUDO=""
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing espeak-ng-data >/dev/null
