@@ -22,8 +22,10 @@ VARIANT   := release
 SAN_FLAGS :=
 endif
 
-OBJ_DIR   := build/$(VARIANT)
-BIN_DIR   := $(if $(filter san,$(VARIANT)),build/san/bin,bin)
+BUILD     ?= build
+OBJ_DIR   := $(BUILD)/$(VARIANT)
+# Sanitized and private builds (BUILD=dir) keep their programs apart from ./bin.
+BIN_DIR   ?= $(if $(filter san,$(VARIANT)),$(BUILD)/san/bin,$(if $(filter build,$(BUILD)),bin,$(BUILD)/bin))
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -111,4 +113,4 @@ install: all
 clean:
 	rm -rf build bin
 
--include $(shell find build -name '*.d' 2>/dev/null)
+-include $(shell find $(OBJ_DIR) -name '*.d' 2>/dev/null)
