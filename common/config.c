@@ -1,0 +1,424 @@
+/* config.c - the key table, parsing and precedence; see config.h.
+ *
+ * Values are kept as strings in a small array (a few dozen keys: a linear scan beats a hash
+ * table here) and validated against their declared type when set, so getters cannot fail. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+enum ctype { T_STR, T_INT, T_DOUBLE, T_BOOL };
+
+struct keydef {
+    const char *key;
+    const char *def;
+    enum ctype  type;
+    const char *help;
+};
+
+static const struct keydef keys[] = {
+    {"kafka.bootstrap.servers", "127.0.0.1:9092", T_STR, "Kafka brokers, host:port[,host:port]"},
+    {"kafka.topic", "voxcast.jobs", T_STR, "jobs topic"},
+    {"kafka.group.id", "voxcast-consumers", T_STR, "consumer group"},
+    {"redis.url", "redis://127.0.0.1:6379/0", T_STR, "redis://[:password@]host:port/db"},
+    {"redis.connect_timeout_ms", "5000", T_INT, "give up connecting to Redis after this long"},
+    {"output.dir", "./voxcast-audio", T_STR, "where audio files go: DIR/CAMPAIGN/NAME.FORMAT"},
+    {"output.fsync", "true", T_BOOL, "sync audio files before marking contacts done"},
+    {"consumer.concurrency", "16", T_INT, "max jobs rendered at once by one consumer process"},
+    {"consumer.shutdown_grace_ms", "30000", T_INT, "time to finish in-flight jobs on SIGTERM"},
+    {"consumer.summary_interval_ms", "10000", T_INT, "period of the summary log line"},
+    {"retry.max_attempts", "3", T_INT, "attempts per provider for one job"},
+    {"retry.base_ms", "1000", T_INT, "backoff base: delay before retry n is up to base*2^(n-1)"},
+    {"retry.max_ms", "60000", T_INT, "backoff cap"},
+    {"breaker.failure_threshold", "5", T_INT, "consecutive failures that open a provider's circuit"},
+    {"breaker.open_ms", "60000", T_INT, "time OPEN before a HALF_OPEN probe"},
+    {"breaker.half_open_successes", "2", T_INT, "probe successes that close the circuit again"},
+    {"providers", "espeak", T_STR, "provider names in failover order, comma separated"},
+    {"http.listen", "127.0.0.1:9464", T_STR, "/health and /metrics address; empty disables"},
+    {"job.max_text_chars", "5000", T_INT, "longer texts are rejected at launch and by consumers"},
+    {"dlq.max_entries", "0", T_INT, "warn loudly when a campaign's DLQ reaches this many (0: never)"},
+    {"log.level", "info", T_STR, "debug, info, warn or error"},
+    {"launch.ack_timeout_ms", "60000", T_INT, "launch gives up waiting for Kafka acks after this"},
+};
+
+static const struct keydef provider_fields[] = {
+    {"type", "", T_STR, "openai, elevenlabs or espeak"},
+    {"url", "", T_STR, "endpoint URL (HTTP types)"},
+    {"api_key_env", "", T_STR, "environment variable holding the API key"},
+    {"model", "", T_STR, "default model when the job names none"},
+    {"voice", "", T_STR, "default voice when the job names none"},
+    {"timeout_ms", "60000", T_INT, "per request"},
+    {"connect_timeout_ms", "5000", T_INT, "per request"},
+    {"concurrency", "0", T_INT, "in-flight cap for this provider (0: only the consumer's)"},
+    {"rate", "0", T_DOUBLE, "requests per second per consumer process (0: unlimited)"},
+    {"max_text_chars", "0", T_INT, "longest text this provider accepts (0: no limit)"},
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+#define NPFIELDS (sizeof provider_fields / sizeof provider_fields[0])
+
+struct entry {
+    char *key;
+    char *value;
+};
+
+struct config {
+    struct entry *v;
+    size_t        n, cap;
+};
+
+struct config *config_new(void)
+{
+    struct config *c = calloc(1, sizeof *c);
+    if (!c)
+        abort();
+    return c;
+}
+
+void config_free(struct config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->v[i].key);
+        free(c->v[i].value);
+    }
+    free(c->v);
+    free(c);
+}
+
+static const struct keydef *find_key(const char *key)
+{
+    for (size_t i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].key, key) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+/* provider.NAME.FIELD -> the field's definition; NAME must be [a-z0-9_-]+. */
+static const struct keydef *find_provider_field(const char *key)
+{
+    if (strncmp(key, "provider.", 9) != 0)
+        return NULL;
+    const char *name = key + 9, *dot = strchr(name, '.');
+    if (!dot || dot == name)
+        return NULL;
+    for (const char *p = name; p < dot; p++)
+        if (!islower((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_' && *p != '-')
+            return NULL;
+    for (size_t i = 0; i < NPFIELDS; i++)
+        if (strcmp(provider_fields[i].key, dot + 1) == 0)
+            return &provider_fields[i];
+    return NULL;
+}
+
+static bool is_kafka_passthrough(const char *key)
+{
+    return strncmp(key, "kafka.", 6) == 0 && key[6] != '\0';
+}
+
+static const char *lookup(const struct config *c, const char *key)
+{
+    for (size_t i = c->n; i-- > 0;)
+        if (strcmp(c->v[i].key, key) == 0)
+            return c->v[i].value;
+    return NULL;
+}
+
+static int check_type(enum ctype t, const char *value)
+{
+    char *end;
+    errno = 0;
+    switch (t) {
+    case T_STR:
+        return 0;
+    case T_INT: {
+        long long v = strtoll(value, &end, 10);
+        return (errno || end == value || *end || v < 0) ? -1 : 0;
+    }
+    case T_DOUBLE: {
+        double v = strtod(value, &end);
+        return (errno || end == value || *end || v < 0) ? -1 : 0;
+    }
+    case T_BOOL:
+        return (strcmp(value, "true") && strcmp(value, "false") && strcmp(value, "1") &&
+                strcmp(value, "0") && strcmp(value, "yes") && strcmp(value, "no"))
+                   ? -1
+                   : 0;
+    }
+    return -1;
+}
+
+static const char *type_name(enum ctype t)
+{
+    static const char *names[] = {"a string", "a whole number >= 0", "a number >= 0",
+                                  "true or false"};
+    return names[t];
+}
+
+int config_set(struct config *c, const char *key, const char *value, const char *origin,
+               char *err, size_t errlen)
+{
+    const struct keydef *d = find_key(key);
+    if (!d)
+        d = find_provider_field(key);
+    if (!d && !is_kafka_passthrough(key)) {
+        snprintf(err, errlen, "%s: unknown key \"%s\"", origin, key);
+        return -1;
+    }
+    if (d && check_type(d->type, value) != 0) {
+        snprintf(err, errlen, "%s: %s must be %s, not \"%s\"", origin, key, type_name(d->type),
+                 value);
+        return -1;
+    }
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 16;
+        c->v = realloc(c->v, c->cap * sizeof *c->v);
+        if (!c->v)
+            abort();
+    }
+    c->v[c->n].key = strdup(key);
+    c->v[c->n].value = strdup(value);
+    if (!c->v[c->n].key || !c->v[c->n].value)
+        abort();
+    c->n++;
+    return 0;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+/* Strips one pair of matching quotes, so `key = "a # b"` keeps its '#'. */
+static char *unquote(char *v)
+{
+    size_t n = strlen(v);
+    if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+        v[n - 1] = '\0';
+        return v + 1;
+    }
+    return v;
+}
+
+static int parse_line(struct config *c, char *line, const char *origin, char *err, size_t errlen)
+{
+    char *s = trim(line);
+    if (*s == '\0' || *s == '#')
+        return 0;
+    char *eq = strchr(s, '=');
+    if (!eq) {
+        snprintf(err, errlen, "%s: expected \"key = value\"", origin);
+        return -1;
+    }
+    *eq = '\0';
+    char *key = trim(s), *value = trim(eq + 1);
+    if (*value != '"' && *value != '\'') {
+        char *hash = strstr(value, " #");
+        if (hash)
+            *hash = '\0';
+        value = trim(value);
+    }
+    if (*key == '\0') {
+        snprintf(err, errlen, "%s: missing key before '='", origin);
+        return -1;
+    }
+    return config_set(c, key, unquote(value), origin, err, errlen);
+}
+
+int config_load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    long lineno = 0;
+    int rc = 0;
+    while (rc == 0 && getline(&line, &cap, fp) != -1) {
+        char origin[512];
+        snprintf(origin, sizeof origin, "%s:%ld", path, ++lineno);
+        rc = parse_line(c, line, origin, err, errlen);
+    }
+    if (rc == 0 && ferror(fp)) {
+        snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
+        rc = -1;
+    }
+    free(line);
+    fclose(fp);
+    return rc;
+}
+
+/* VOXCAST_PROVIDER_<NAME>_<FIELD>: the field is matched from the end, since both the name and
+ * the field (api_key_env) may contain underscores. */
+static int provider_key_from_env(const char *rest, struct buf *key)
+{
+    size_t n = strlen(rest);
+    for (size_t i = 0; i < NPFIELDS; i++) {
+        size_t fl = strlen(provider_fields[i].key);
+        if (n <= fl + 1 || rest[n - fl - 1] != '_' || strncasecmp(rest + n - fl, provider_fields[i].key, fl))
+            continue;
+        buf_puts(key, "provider.");
+        for (size_t j = 0; j < n - fl - 1; j++)
+            buf_putc(key, (char)tolower((unsigned char)rest[j]));
+        buf_putc(key, '.');
+        buf_puts(key, provider_fields[i].key);
+        return 0;
+    }
+    return -1;
+}
+
+static void env_name_of(const char *key, char *out, size_t outlen)
+{
+    size_t j = (size_t)snprintf(out, outlen, "VOXCAST_");
+    for (const char *p = key; *p && j + 1 < outlen; p++)
+        out[j++] = (*p == '.' || *p == '-') ? '_' : (char)toupper((unsigned char)*p);
+    out[j] = '\0';
+}
+
+/* Maps one VOXCAST_X=v variable to its key; 0 when it names no key. */
+static int env_to_key(const char *name, struct buf *key)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        char env[128];
+        env_name_of(keys[i].key, env, sizeof env);
+        if (strcmp(env, name) == 0) {
+            buf_puts(key, keys[i].key);
+            return 1;
+        }
+    }
+    if (strncmp(name, "VOXCAST_PROVIDER_", 17) == 0)
+        return provider_key_from_env(name + 17, key) == 0;
+    if (strncmp(name, "VOXCAST_KAFKA_", 14) == 0 && name[14]) {
+        buf_puts(key, "kafka.");
+        for (const char *p = name + 14; *p; p++)
+            buf_putc(key, *p == '_' ? '.' : (char)tolower((unsigned char)*p));
+        return 1;
+    }
+    return 0;
+}
+
+int config_load_env(struct config *c, char *const *envp, char *err, size_t errlen)
+{
+    for (; envp && *envp; envp++) {
+        const char *eq = strchr(*envp, '=');
+        if (strncmp(*envp, "VOXCAST_", 8) != 0 || !eq)
+            continue;
+        char name[256];
+        snprintf(name, sizeof name, "%.*s", (int)(eq - *envp), *envp);
+        struct buf key = {0};
+        int rc = 0;
+        if (env_to_key(name, &key))
+            rc = config_set(c, key.data, eq + 1, name, err, errlen);
+        buf_free(&key);
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+int config_set_arg(struct config *c, const char *kv, const char *origin, char *err, size_t errlen)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv) {
+        snprintf(err, errlen, "%s %s: expected key=value", origin, kv);
+        return -1;
+    }
+    char key[256];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+    return config_set(c, key, eq + 1, origin, err, errlen);
+}
+
+const char *config_get(const struct config *c, const char *key)
+{
+    const char *v = lookup(c, key);
+    if (v)
+        return v;
+    const struct keydef *d = find_key(key);
+    if (!d)
+        d = find_provider_field(key);
+    return d ? d->def : NULL;
+}
+
+int64_t config_int(const struct config *c, const char *key)
+{
+    const char *v = config_get(c, key);
+    return v && *v ? strtoll(v, NULL, 10) : 0;
+}
+
+double config_double(const struct config *c, const char *key)
+{
+    const char *v = config_get(c, key);
+    return v && *v ? strtod(v, NULL) : 0.0;
+}
+
+bool config_bool(const struct config *c, const char *key)
+{
+    const char *v = config_get(c, key);
+    return v && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0);
+}
+
+const char *config_provider(const struct config *c, const char *name, const char *field)
+{
+    char key[256];
+    snprintf(key, sizeof key, "provider.%s.%s", name, field);
+    return config_get(c, key);
+}
+
+int64_t config_provider_int(const struct config *c, const char *name, const char *field)
+{
+    const char *v = config_provider(c, name, field);
+    return v && *v ? strtoll(v, NULL, 10) : 0;
+}
+
+double config_provider_double(const struct config *c, const char *name, const char *field)
+{
+    const char *v = config_provider(c, name, field);
+    return v && *v ? strtod(v, NULL) : 0.0;
+}
+
+int config_each_kafka(const struct config *c, config_kv_fn fn, void *ctx)
+{
+    static const char *const builtin[] = {"kafka.bootstrap.servers", "kafka.group.id"};
+    for (size_t i = 0; i < 2; i++)
+        if (fn(ctx, builtin[i] + 6, config_get(c, builtin[i])) != 0)
+            return -1;
+    for (size_t i = 0; i < c->n; i++) {
+        const char *k = c->v[i].key;
+        if (!is_kafka_passthrough(k) || find_key(k))
+            continue;
+        if (lookup(c, k) != c->v[i].value)
+            continue; /* overridden later: only the effective value */
+        if (fn(ctx, k + 6, c->v[i].value) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+char *config_describe(void)
+{
+    struct buf b = {0};
+    for (size_t i = 0; i < NKEYS; i++)
+        buf_printf(&b, "  %-30s %-26s %s\n", keys[i].key, *keys[i].def ? keys[i].def : "\"\"",
+                   keys[i].help);
+    buf_puts(&b, "  kafka.<librdkafka property>    (passed through)           e.g. kafka.security.protocol\n");
+    for (size_t i = 0; i < NPFIELDS; i++) {
+        char k[64];
+        snprintf(k, sizeof k, "provider.NAME.%s", provider_fields[i].key);
+        buf_printf(&b, "  %-30s %-26s %s\n", k, *provider_fields[i].def ? provider_fields[i].def : "\"\"",
+                   provider_fields[i].help);
+    }
+    return buf_steal(&b);
+}
