@@ -1,0 +1,104 @@
+/* kafka.c - librdkafka configuration; see kafka.h.
+ *
+ * Producer defaults: idempotence (no duplicates or reordering from internal retries), lz4
+ * batches and a short linger, because the embedded broker keeps only ~5 MiB per partition and
+ * throughput comes from batching. Consumer defaults: manual offset store (we store only the
+ * contiguous prefix of finished jobs), the eager roundrobin assignor (librdkafka 2.0.2's
+ * cooperative-sticky is buggy, and every member must agree), a 10 s session timeout so a killed
+ * member's partitions move quickly, and a short fetch wait for latency. */
+#include "kafka.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+
+struct kv {
+    const char *key, *value;
+};
+
+static const struct kv producer_defaults[] = {
+    {"enable.idempotence", "true"},
+    {"compression.type", "lz4"},
+    {"linger.ms", "20"},
+    {"batch.num.messages", "10000"},
+    {"batch.size", "1000000"},
+    {"queue.buffering.max.messages", "500000"},
+    {"message.timeout.ms", "60000"},
+    {"socket.timeout.ms", "10000"},
+    {NULL, NULL},
+};
+
+static const struct kv consumer_defaults[] = {
+    {"enable.auto.offset.store", "false"},
+    {"enable.auto.commit", "true"},
+    {"auto.commit.interval.ms", "1000"},
+    {"auto.offset.reset", "earliest"},
+    {"partition.assignment.strategy", "roundrobin"},
+    {"session.timeout.ms", "10000"},
+    {"heartbeat.interval.ms", "1000"},
+    {"fetch.wait.max.ms", "100"},
+    {"queued.max.messages.kbytes", "16384"},
+    {"enable.partition.eof", "false"},
+    {NULL, NULL},
+};
+
+struct apply_ctx {
+    rd_kafka_conf_t *conf;
+    enum kafka_role  role;
+    char            *err;
+    size_t           errlen;
+};
+
+static int apply(void *ctx, const char *key, const char *value)
+{
+    struct apply_ctx *a = ctx;
+    char rk_err[256];
+    if (a->role == KAFKA_PRODUCER && strcmp(key, "group.id") == 0)
+        return 0; /* a consumer property: librdkafka would warn about it */
+    if (rd_kafka_conf_set(a->conf, key, value, rk_err, sizeof rk_err) != RD_KAFKA_CONF_OK) {
+        snprintf(a->err, a->errlen, "kafka.%s: %s", key, rk_err);
+        return -1;
+    }
+    return 0;
+}
+
+/* librdkafka's own log lines join ours as JSON (syslog levels: 0-3 error, 4 warn, 5-6 info). */
+static void log_from_kafka(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    enum log_level l = level <= 3 ? LOG_ERROR : level == 4 ? LOG_WARN : level <= 6 ? LOG_INFO : LOG_DEBUG;
+    log_event(l, buf, LOG_FIELDS_(LOGS("source", "librdkafka"), LOGS("facility", fac),
+                                   LOGS("client", rd_kafka_name(rk))));
+}
+
+rd_kafka_conf_t *kafka_conf_new(const struct config *cfg, enum kafka_role role, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    struct apply_ctx a = {conf, role, err, errlen};
+    rd_kafka_conf_set_log_cb(conf, log_from_kafka);
+    const struct kv *d = role == KAFKA_PRODUCER ? producer_defaults : consumer_defaults;
+    for (; d->key; d++)
+        if (apply(&a, d->key, d->value) != 0)
+            goto fail;
+    if (role == KAFKA_PRODUCER && apply(&a, "client.id", "voxcast-producer") != 0)
+        goto fail;
+    if (config_each_kafka(cfg, apply, &a) != 0)
+        goto fail;
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+int kafka_drain(rd_kafka_t *rk, int timeout_ms)
+{
+    int64_t deadline = clock_mono_ms() + timeout_ms;
+    while (rd_kafka_outq_len(rk) > 0) {
+        int64_t left = deadline - clock_mono_ms();
+        if (left <= 0)
+            break;
+        rd_kafka_flush(rk, (int)(left < 100 ? left : 100));
+    }
+    return rd_kafka_outq_len(rk);
+}

@@ -1,0 +1,23 @@
+/* kafka.h - librdkafka configuration built from voxcast's config.
+ *
+ * Role defaults are applied first and every kafka.* key afterwards, so an operator can override
+ * any of them (kafka.linger.ms=5) and add any librdkafka property (kafka.security.protocol). */
+#ifndef VOXCAST_KAFKA_H
+#define VOXCAST_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+
+#include "config.h"
+
+enum kafka_role { KAFKA_PRODUCER, KAFKA_CONSUMER };
+
+/* New conf with the role's defaults and the config's kafka.* properties; NULL + err naming the
+ * property librdkafka refused. The caller owns the conf until rd_kafka_new takes it. */
+rd_kafka_conf_t *kafka_conf_new(const struct config *cfg, enum kafka_role role, char *err, size_t errlen);
+
+/* Waits for every queued message to be delivered (serving callbacks) up to timeout_ms.
+ * Returns the number still undelivered (0 = all acknowledged or failed through callbacks). */
+int kafka_drain(rd_kafka_t *rk, int timeout_ms);
+
+#endif
