@@ -11,6 +11,7 @@
 #define VOXCAST_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -29,12 +30,17 @@ struct log_field {
 #define LOGN(k, v) ((struct log_field){(k), LF_NUM, NULL, (int64_t)(v), 0})
 #define LOGD(k, v) ((struct log_field){(k), LF_DBL, NULL, 0, (double)(v)})
 #define LOGB(k, v) ((struct log_field){(k), LF_BOOL, NULL, (v) ? 1 : 0, 0})
-#define LOG_FIELDS_(...) ((const struct log_field[]){{"", LF_NONE, 0, 0, 0}, ##__VA_ARGS__, {0}})
+#define LOG_FIELD0 {"", LF_NONE, 0, 0, 0}
+#define LOG_FIELDS_(...) ((const struct log_field[]){LOG_FIELD0, ##__VA_ARGS__, {0}})
 
-#define log_debug(msg, ...) log_event(LOG_DEBUG, (msg), LOG_FIELDS_(__VA_ARGS__))
-#define log_info(msg, ...)  log_event(LOG_INFO, (msg), LOG_FIELDS_(__VA_ARGS__))
-#define log_warn(msg, ...)  log_event(LOG_WARN, (msg), LOG_FIELDS_(__VA_ARGS__))
-#define log_error(msg, ...) log_event(LOG_ERROR, (msg), LOG_FIELDS_(__VA_ARGS__))
+#define log_debug(msg, ...) \
+    log_event(LOG_DEBUG, (msg), (const struct log_field[]){LOG_FIELD0, ##__VA_ARGS__, {0}})
+#define log_info(msg, ...) \
+    log_event(LOG_INFO, (msg), (const struct log_field[]){LOG_FIELD0, ##__VA_ARGS__, {0}})
+#define log_warn(msg, ...) \
+    log_event(LOG_WARN, (msg), (const struct log_field[]){LOG_FIELD0, ##__VA_ARGS__, {0}})
+#define log_error(msg, ...) \
+    log_event(LOG_ERROR, (msg), (const struct log_field[]){LOG_FIELD0, ##__VA_ARGS__, {0}})
 
 void log_init(const char *program, enum log_level min_level);
 int log_level_parse(const char *s, enum log_level *out);   /* 0, or -1 for an unknown name */
