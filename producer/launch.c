@@ -1,0 +1,593 @@
+/* launch.c - `voxcast launch`: contacts file -> one Kafka job per contact.
+ *
+ * Rows stream through in chunks. For each chunk: render and validate every row (rejects go to
+ * --rejects with line and reason), reserve the contacts in Redis in one round trip (this is how
+ * a repeated id is found without holding a million ids in memory, and how --resume skips the
+ * contacts already done), then produce the reserved jobs. Delivery reports move contacts from
+ * reserved to pending and count them as enqueued, so the campaign record never claims a job Kafka
+ * has not acknowledged. The command returns only when every produced job is acknowledged. */
+#include <getopt.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "clock.h"
+#include "cmd.h"
+#include "contacts.h"
+#include "idset.h"
+#include "job.h"
+#include "kafka.h"
+#include "log.h"
+#include "progress.h"
+#include "rejects.h"
+#include "store.h"
+#include "template.h"
+#include "utf8.h"
+
+#define CHUNK 2000
+#define ACK_FLUSH 4000
+#define MAX_META 32
+
+struct launch_opts {
+    const char *campaign, *contacts, *template_text, *template_file, *id_column;
+    const char *voice, *lang, *format, *rejects;
+    const char *meta[MAX_META];
+    size_t      nmeta;
+    bool        resume, dry_run, json;
+};
+
+/* One rendered job of the current chunk; strings live in the chunk's arena buffers. */
+struct pending_job {
+    size_t id_off, id_len, json_off, json_len;
+    long   line;
+};
+
+struct launch {
+    const struct launch_opts *o;
+    const struct config      *cfg;
+    struct template          *tpl;
+    struct contacts          *src;
+    struct rejects           *rej;
+    struct store             *store;
+    struct store_batch       *reserve, *acks;
+    struct idset             *seen;          /* --dry-run only: no Redis to ask */
+    rd_kafka_t               *rk;
+    rd_kafka_topic_t         *rkt;
+    char                      run_id[40];
+    struct pending_job        jobs[CHUNK];
+    size_t                    njobs;
+    struct buf                ids, payloads, text;
+    size_t                    slot_id, slot_meta0;  /* slots: template vars, then id, then meta */
+    int64_t                   enqueued, rejected, rejected_recorded, already_done, failed, produced;
+    char                      delivery_error[256];
+    struct progress           bar;
+};
+
+/* ---------------------------------------------------------------- options */
+
+static void launch_usage(FILE *out)
+{
+    fputs("usage: voxcast launch --campaign ID --contacts FILE (--template TEXT | --template-file F)\n"
+          "                      [--id-column contact_id] [--voice V] [--lang L] [--format wav|mp3]\n"
+          "                      [--meta COLUMN]... [--rejects FILE] [--resume] [--dry-run] [--json]\n\n"
+          "Enqueues one voice-message job per contact to Kafka (key = contact id). FILE is CSV with a\n"
+          "header row (RFC 4180) or JSON Lines (.jsonl); every column is a template variable:\n"
+          "{{first_name}}. A row is rejected, not enqueued, when its id is empty or repeated, a\n"
+          "placeholder has no value, it is not valid UTF-8, or its text is longer than\n"
+          "job.max_text_chars; rejects are listed with line and reason in --rejects (CSV) and the\n"
+          "launch goes on. Returns once Kafka has acknowledged every job.\n\n"
+          "  --campaign ID        1-64 of [A-Za-z0-9._-]; an existing id is refused unless --resume\n"
+          "  --contacts FILE      the contact list\n"
+          "  --template TEXT      message text with {{column}} placeholders\n"
+          "  --template-file F    ... read from a file\n"
+          "  --id-column NAME     the column holding the contact id (default contact_id)\n"
+          "  --voice V, --lang L  passed to providers in every job\n"
+          "  --format wav|mp3     audio format (default wav)\n"
+          "  --meta COLUMN        carry this column in the job's meta object (repeatable)\n"
+          "  --rejects FILE       write rejected rows as CSV: line,contact,reason\n"
+          "  --resume             relaunch an existing campaign: enqueue only contacts not yet done\n"
+          "  --dry-run            validate and count, enqueue nothing, touch neither Kafka nor Redis\n"
+          "  --json               print {\"campaign\",\"enqueued\",\"rejected\",\"elapsed_s\"} instead of text\n\n"
+          "example:\n"
+          "  voxcast launch --campaign spring-promo --contacts contacts.csv \\\n"
+          "      --template 'Hi {{first_name}}, your order ships today.' --rejects rejects.csv\n", out);
+}
+
+static int parse_opts(int argc, char **argv, struct launch_opts *o)
+{
+    enum { O_ID = 256, O_TFILE, O_META };
+    static const struct option longopts[] = {
+        {"campaign", required_argument, NULL, 'C'}, {"contacts", required_argument, NULL, 'f'},
+        {"template", required_argument, NULL, 't'}, {"template-file", required_argument, NULL, O_TFILE},
+        {"id-column", required_argument, NULL, O_ID}, {"voice", required_argument, NULL, 'v'},
+        {"lang", required_argument, NULL, 'l'}, {"format", required_argument, NULL, 'F'},
+        {"meta", required_argument, NULL, O_META}, {"rejects", required_argument, NULL, 'r'},
+        {"resume", no_argument, NULL, 'R'}, {"dry-run", no_argument, NULL, 'n'},
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    *o = (struct launch_opts){.id_column = "contact_id", .format = "wav"};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'C': o->campaign = optarg; break;
+        case 'f': o->contacts = optarg; break;
+        case 't': o->template_text = optarg; break;
+        case O_TFILE: o->template_file = optarg; break;
+        case O_ID: o->id_column = optarg; break;
+        case 'v': o->voice = optarg; break;
+        case 'l': o->lang = optarg; break;
+        case 'F': o->format = optarg; break;
+        case 'r': o->rejects = optarg; break;
+        case 'R': o->resume = true; break;
+        case 'n': o->dry_run = true; break;
+        case 'j': o->json = true; break;
+        case O_META:
+            if (o->nmeta == MAX_META) {
+                cmd_error("launch: at most %d --meta columns", MAX_META);
+                return -1;
+            }
+            o->meta[o->nmeta++] = optarg;
+            break;
+        case 'h': launch_usage(stdout); return 1;
+        default: launch_usage(stderr); return -1;
+        }
+    }
+    if (optind < argc) {
+        cmd_error("launch: unexpected argument \"%s\"", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_opts(const struct launch_opts *o)
+{
+    if (!o->campaign || !o->contacts) {
+        cmd_error("launch: --campaign and --contacts are required (see voxcast launch --help)");
+        return -1;
+    }
+    if (!job_campaign_valid(o->campaign)) {
+        cmd_error("launch: campaign \"%s\" must be 1-64 of [A-Za-z0-9._-]", o->campaign);
+        return -1;
+    }
+    if (!o->template_text == !o->template_file) {
+        cmd_error("launch: give exactly one of --template and --template-file");
+        return -1;
+    }
+    if (strcmp(o->format, "wav") != 0 && strcmp(o->format, "mp3") != 0) {
+        cmd_error("launch: --format must be wav or mp3, not \"%s\"", o->format);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- set-up */
+
+static char *read_template_file(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return NULL;
+    struct buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, fp)) > 0)
+        buf_append(&b, chunk, n);
+    fclose(fp);
+    while (b.len > 0 && (b.data[b.len - 1] == '\n' || b.data[b.len - 1] == '\r'))
+        b.data[--b.len] = '\0'; /* an editor's final newline is not part of the message */
+    return buf_steal(&b);
+}
+
+static int open_template(struct launch *L)
+{
+    char err[512];
+    char *text = L->o->template_file ? read_template_file(L->o->template_file) : NULL;
+    if (L->o->template_file && !text) {
+        cmd_error("%s: %m", L->o->template_file);
+        return -1;
+    }
+    L->tpl = template_compile(text ? text : L->o->template_text, err, sizeof err);
+    free(text);
+    if (!L->tpl) {
+        cmd_error("template: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Slots: template placeholders first (slot i = placeholder i), then the id column, then meta. */
+static int bind_columns(struct launch *L)
+{
+    const char *names[512];
+    size_t n = template_nvars(L->tpl);
+    if (n + 1 + L->o->nmeta > 512) {
+        cmd_error("template: too many placeholders");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        names[i] = template_var(L->tpl, i);
+    L->slot_id = n;
+    names[n++] = L->o->id_column;
+    L->slot_meta0 = n;
+    for (size_t i = 0; i < L->o->nmeta; i++)
+        names[n++] = L->o->meta[i];
+    char err[1024];
+    if (contacts_bind(L->src, names, n, err, sizeof err) != 0) {
+        cmd_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    struct launch *L = opaque;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        store_batch_ack(L->acks, L->o->campaign, m->key, m->key_len);
+        L->enqueued++;
+        return;
+    }
+    store_batch_unreserve(L->acks, L->o->campaign, m->key, m->key_len);
+    if (L->failed++ == 0)
+        snprintf(L->delivery_error, sizeof L->delivery_error, "%s", rd_kafka_err2str(m->err));
+}
+
+/* Connects the producer and proves the cluster and topic answer, within a bounded time. */
+static int open_kafka(struct launch *L)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = kafka_conf_new(L->cfg, KAFKA_PRODUCER, err, sizeof err);
+    if (!conf) {
+        cmd_error("%s", err);
+        return -1;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, L);
+    L->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!L->rk) {
+        rd_kafka_conf_destroy(conf);
+        cmd_error("kafka: %s", err);
+        return -1;
+    }
+    const char *topic = config_get(L->cfg, "kafka.topic");
+    L->rkt = rd_kafka_topic_new(L->rk, topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(L->rk, 0, L->rkt, &md, 10000);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        cmd_error("kafka %s: unreachable: %s", config_get(L->cfg, "kafka.bootstrap.servers"),
+                  rd_kafka_err2str(e));
+        return -1;
+    }
+    int ok = md->topic_cnt == 1 && md->topics[0].err == 0 && md->topics[0].partition_cnt > 0;
+    if (!ok)
+        cmd_error("kafka: topic \"%s\" does not exist (%s); create it first", topic,
+                  md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "no metadata");
+    rd_kafka_metadata_destroy(md);
+    return ok ? 0 : -1;
+}
+
+static int open_store(struct launch *L)
+{
+    char err[512];
+    L->store = store_open(config_get(L->cfg, "redis.url"),
+                          (int)config_int(L->cfg, "redis.connect_timeout_ms"), err, sizeof err);
+    if (!L->store) {
+        cmd_error("%s", err);
+        return -1;
+    }
+    int rc = store_campaign_create(L->store, L->o->campaign, clock_wall_ms());
+    if (rc < 0) {
+        cmd_error("redis: %s", store_error(L->store));
+        return -1;
+    }
+    if (rc == 1 && !L->o->resume) {
+        cmd_error("campaign \"%s\" already exists; use --resume to enqueue its contacts that are "
+                  "not done yet", L->o->campaign);
+        return -1;
+    }
+    store_campaign_set(L->store, L->o->campaign, "launch_state", "launching");
+    store_campaign_set(L->store, L->o->campaign, "contacts_file", L->o->contacts);
+    snprintf(L->run_id, sizeof L->run_id, "%lld-%d", (long long)clock_wall_ms(), (int)getpid());
+    return 0;
+}
+
+/* ---------------------------------------------------------------- rows */
+
+static const char *slot_lookup(void *ctx, size_t var_index, size_t *len)
+{
+    struct launch *L = ctx;
+    return contacts_slot(L->src, var_index, len);
+}
+
+static void reject(struct launch *L, long line, const char *id, size_t id_len, const char *reason)
+{
+    L->rejected++;
+    rejects_add(L->rej, line, id, id_len, reason);
+}
+
+static void meta_object(struct launch *L, struct job *j)
+{
+    if (L->o->nmeta == 0)
+        return;
+    j->meta = json_object();
+    for (size_t i = 0; i < L->o->nmeta; i++) {
+        size_t len;
+        const char *v = contacts_slot(L->src, L->slot_meta0 + i, &len);
+        if (v && utf8_valid(v, len))
+            json_object_set_new(j->meta, L->o->meta[i], json_stringn(v, len));
+    }
+}
+
+/* Validates the current row and appends its job to the chunk; a bad row becomes a reject. */
+static void take_row(struct launch *L, const char *enqueued_at)
+{
+    long line = contacts_line(L->src);
+    size_t id_len;
+    const char *id = contacts_slot(L->src, L->slot_id, &id_len);
+    if (!id || id_len == 0)
+        return reject(L, line, "", 0, "empty contact id");
+    if (!utf8_valid(id, id_len))
+        return reject(L, line, "", 0, "contact id is not valid UTF-8");
+    if (!job_contact_valid(id, id_len))
+        return reject(L, line, id, id_len, "contact id longer than 256 bytes or with control characters");
+    const char *missing = NULL;
+    buf_reset(&L->text);
+    if (template_render(L->tpl, slot_lookup, L, &L->text, &missing) != 0) {
+        char reason[160];
+        snprintf(reason, sizeof reason, "no value for {{%s}}", missing);
+        return reject(L, line, id, id_len, reason);
+    }
+    if (!utf8_valid(L->text.data, L->text.len))
+        return reject(L, line, id, id_len, "text is not valid UTF-8");
+    size_t chars = utf8_count(L->text.data, L->text.len), max = (size_t)config_int(L->cfg, "job.max_text_chars");
+    if (chars == 0 || chars > max) {
+        char reason[160];
+        snprintf(reason, sizeof reason, chars ? "text is %zu characters, over the limit of %zu" : "text is empty", chars, max);
+        return reject(L, line, id, id_len, reason);
+    }
+    if (L->seen && !idset_add(L->seen, id, id_len))
+        return reject(L, line, id, id_len, "repeated contact id");
+    struct pending_job *pj = &L->jobs[L->njobs++];
+    pj->line = line;
+    pj->id_off = L->ids.len;
+    pj->id_len = id_len;
+    buf_append(&L->ids, id, id_len);
+    struct job j = {.v = 1, .campaign = (char *)L->o->campaign, .contact = (char *)L->ids.data + pj->id_off,
+                    .text = L->text.data, .voice = (char *)L->o->voice, .lang = (char *)L->o->lang,
+                    .format = (char *)L->o->format, .enqueued_at = (char *)enqueued_at};
+    buf_putc(&L->ids, '\0');
+    meta_object(L, &j);
+    pj->json_off = L->payloads.len;
+    job_encode(&j, &L->payloads);
+    pj->json_len = L->payloads.len - pj->json_off;
+    json_decref(j.meta);
+}
+
+/* Produces one job, waiting for queue room (serving delivery reports) when librdkafka is full. */
+static int produce_one(struct launch *L, const struct pending_job *pj)
+{
+    for (;;) {
+        int rc = rd_kafka_produce(L->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                                  L->payloads.data + pj->json_off, pj->json_len,
+                                  L->ids.data + pj->id_off, pj->id_len, NULL);
+        if (rc == 0) {
+            L->produced++;
+            return 0;
+        }
+        if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            cmd_error("kafka: cannot enqueue: %s", rd_kafka_err2str(rd_kafka_last_error()));
+            return -1;
+        }
+        rd_kafka_poll(L->rk, 10);
+    }
+}
+
+static int flush_acks(struct launch *L, bool force)
+{
+    if (store_batch_len(L->acks) == 0 || (!force && store_batch_len(L->acks) < ACK_FLUSH))
+        return 0;
+    if (store_batch_exec(L->store, L->acks) != 0) {
+        cmd_error("redis: recording acknowledged jobs: %s", store_error(L->store));
+        return -1;
+    }
+    store_batch_reset(L->acks);
+    return 0;
+}
+
+/* Reserves the chunk's contacts in one round trip, then produces the ones to send. */
+static int send_chunk(struct launch *L)
+{
+    store_batch_reset(L->reserve);
+    for (size_t i = 0; i < L->njobs; i++)
+        store_batch_reserve(L->reserve, L->o->campaign, L->run_id, L->ids.data + L->jobs[i].id_off,
+                            L->jobs[i].id_len);
+    if (store_batch_exec(L->store, L->reserve) != 0) {
+        cmd_error("redis: reserving contacts: %s", store_error(L->store));
+        return -1;
+    }
+    for (size_t i = 0; i < L->njobs; i++) {
+        const struct pending_job *pj = &L->jobs[i];
+        enum store_result r = store_batch_result(L->reserve, i);
+        if (r == STORE_REPEATED)
+            reject(L, pj->line, L->ids.data + pj->id_off, pj->id_len, "repeated contact id");
+        else if (r == STORE_ALREADY_DONE)
+            L->already_done++;
+        else if (produce_one(L, pj) != 0)
+            return -1;
+    }
+    rd_kafka_poll(L->rk, 0);
+    if (L->rejected > L->rejected_recorded) {
+        if (store_campaign_add_rejected(L->store, L->o->campaign, L->rejected - L->rejected_recorded) != 0) {
+            cmd_error("redis: counting rejects: %s", store_error(L->store));
+            return -1;
+        }
+        L->rejected_recorded = L->rejected;
+    }
+    return flush_acks(L, false);
+}
+
+static void draw_progress(struct launch *L, bool force)
+{
+    char text[160];
+    double secs = (clock_mono_ms() - L->bar.started_ms) / 1000.0;
+    snprintf(text, sizeof text, "%lld enqueued, %lld rejected, %.0f/s", (long long)L->enqueued,
+             (long long)L->rejected, secs > 0 ? (double)L->produced / secs : 0.0);
+    progress_draw(&L->bar, (double)contacts_bytes_read(L->src), (double)contacts_bytes_total(L->src),
+                  text, force);
+}
+
+static int flush_chunk(struct launch *L)
+{
+    int rc = 0;
+    if (!L->o->dry_run && (L->njobs > 0 || L->rejected > L->rejected_recorded))
+        rc = send_chunk(L);
+    else if (L->o->dry_run)
+        L->enqueued += (int64_t)L->njobs; /* what would be enqueued */
+    L->njobs = 0;
+    buf_reset(&L->ids);
+    buf_reset(&L->payloads);
+    draw_progress(L, false);
+    return rc;
+}
+
+static int read_rows(struct launch *L)
+{
+    char enqueued_at[32], err[512];
+    clock_iso8601(clock_wall_ms(), enqueued_at);
+    for (;;) {
+        bool fatal;
+        int rc = contacts_next(L->src, err, sizeof err, &fatal);
+        if (rc == 0)
+            break;
+        if (rc < 0 && fatal) {
+            cmd_error("%s: %s", L->o->contacts, err);
+            return -1;
+        }
+        if (rc < 0)
+            reject(L, contacts_line(L->src), "", 0, err);
+        else
+            take_row(L, enqueued_at);
+        if (L->njobs == CHUNK && flush_chunk(L) != 0)
+            return -1;
+    }
+    return flush_chunk(L);
+}
+
+/* ---------------------------------------------------------------- finish */
+
+static int wait_for_acks(struct launch *L)
+{
+    int timeout = (int)config_int(L->cfg, "launch.ack_timeout_ms");
+    int64_t deadline = clock_mono_ms() + timeout;
+    while (rd_kafka_outq_len(L->rk) > 0 && clock_mono_ms() < deadline) {
+        rd_kafka_flush(L->rk, 100);
+        if (flush_acks(L, false) != 0)
+            return -1;
+        draw_progress(L, false);
+    }
+    if (flush_acks(L, true) != 0)
+        return -1;
+    int left = rd_kafka_outq_len(L->rk);
+    if (left > 0) {
+        cmd_error("kafka: %d jobs not acknowledged after %d ms; run the launch again with --resume", left, timeout);
+        return -1;
+    }
+    if (L->failed > 0) {
+        cmd_error("kafka: %lld jobs were not delivered (%s); run the launch again with --resume",
+                  (long long)L->failed, L->delivery_error);
+        return -1;
+    }
+    return store_campaign_set(L->store, L->o->campaign, "launch_state", "launched") == 0 ? 0 : -1;
+}
+
+static void report(struct launch *L, double elapsed_s)
+{
+    if (L->o->json) {
+        printf("{\"campaign\":\"%s\",\"enqueued\":%lld,\"rejected\":%lld,\"already_done\":%lld,"
+               "\"dry_run\":%s,\"elapsed_s\":%.3f}\n",
+               L->o->campaign, (long long)L->enqueued, (long long)L->rejected,
+               (long long)L->already_done, L->o->dry_run ? "true" : "false", elapsed_s);
+        return;
+    }
+    printf("%s campaign %s: %lld enqueued, %lld rejected%s%s%s", L->o->dry_run ? "dry run of" : "launched",
+           L->o->campaign, (long long)L->enqueued, (long long)L->rejected,
+           L->o->rejects && L->rejected ? " (see " : "", L->o->rejects && L->rejected ? L->o->rejects : "",
+           L->o->rejects && L->rejected ? ")" : "");
+    if (L->already_done)
+        printf(", %lld already done", (long long)L->already_done);
+    printf(" in %.2f s\n", elapsed_s);
+}
+
+static void launch_close(struct launch *L)
+{
+    template_free(L->tpl);
+    contacts_free(L->src);
+    rejects_close(L->rej);
+    store_batch_free(L->reserve);
+    store_batch_free(L->acks);
+    idset_free(L->seen);
+    if (L->rkt)
+        rd_kafka_topic_destroy(L->rkt);
+    if (L->rk)
+        rd_kafka_destroy(L->rk);
+    store_close(L->store);
+    buf_free(&L->ids);
+    buf_free(&L->payloads);
+    buf_free(&L->text);
+}
+
+static int launch_run(struct launch *L)
+{
+    char err[512];
+    int64_t start = clock_mono_ms();
+    if (open_template(L) != 0)
+        return EXIT_USAGE;
+    L->src = contacts_open(L->o->contacts, err, sizeof err);
+    if (!L->src) {
+        cmd_error("%s", err);
+        return EXIT_USAGE;
+    }
+    if (bind_columns(L) != 0)
+        return EXIT_USAGE;
+    L->rej = rejects_open(L->o->rejects, err, sizeof err);
+    if (L->o->rejects && !L->rej) {
+        cmd_error("%s", err);
+        return EXIT_USAGE;
+    }
+    if (L->o->dry_run)
+        L->seen = idset_new();
+    else if (open_store(L) != 0 || open_kafka(L) != 0)
+        return EXIT_RUNTIME;
+    progress_init(&L->bar, stderr, !L->o->json);
+    if (read_rows(L) != 0 || (!L->o->dry_run && wait_for_acks(L) != 0)) {
+        progress_done(&L->bar);
+        return EXIT_RUNTIME;
+    }
+    draw_progress(L, true);
+    progress_done(&L->bar);
+    report(L, (clock_mono_ms() - start) / 1000.0);
+    return EXIT_OK;
+}
+
+int cmd_launch(int argc, char **argv, const struct config *cfg)
+{
+    struct launch_opts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc != 0)
+        return rc > 0 ? EXIT_OK : EXIT_USAGE;
+    if (check_opts(&o) != 0)
+        return EXIT_USAGE;
+    struct launch *L = calloc(1, sizeof *L);
+    L->o = &o;
+    L->cfg = cfg;
+    L->reserve = store_batch_new();
+    L->acks = store_batch_new();
+    rc = launch_run(L);
+    launch_close(L);
+    free(L);
+    return rc;
+}

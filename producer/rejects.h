@@ -1,0 +1,16 @@
+/* rejects.h - the --rejects report: a CSV of rows that were not enqueued.
+ *
+ * Columns: line,contact,reason (RFC 4180 quoting). A NULL path gives a writer that only counts,
+ * so callers need no branches. */
+#ifndef VOXCAST_REJECTS_H
+#define VOXCAST_REJECTS_H
+
+#include <stddef.h>
+
+struct rejects;
+
+struct rejects *rejects_open(const char *path, char *err, size_t errlen);  /* NULL path: no file */
+void rejects_add(struct rejects *r, long line, const char *id, size_t id_len, const char *reason);
+int rejects_close(struct rejects *r);  /* flushes; -1 on a write error; NULL-safe */
+
+#endif
