@@ -2,14 +2,18 @@
  *
  * Validation decides whether a provider's 200 is usable audio, so the failure cases matter as
  * much as the happy ones: a body cut by one byte, an HTML error page, a JSON error, a header that
- * lies. Bodies are built in the test from the generators and then damaged byte by byte. */
+ * lies. Bodies are built in the test from the generators and then damaged byte by byte. The
+ * espeak-ng renderer lives here too: its whole output contract is "a valid WAV". */
 #include <check.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "audio.h"
 #include "buf.h"
 #include "check_main.h"
+#include "espeak.h"
 
 static char err[256];
 
@@ -402,6 +406,92 @@ START_TEST(err_buffer_optional_and_bounded)
 }
 END_TEST
 
+/* ---- espeak-ng ---- */
+
+static uint32_t wav_rate(const char *wav)
+{
+    const uint8_t *p = (const uint8_t *)wav;
+    return (uint32_t)p[24] | (uint32_t)p[25] << 8 | (uint32_t)p[26] << 16;
+}
+
+START_TEST(espeak_renders_valid_wav)
+{
+    struct buf b = {0};
+    buf_puts(&b, "x");   /* appends after what is there */
+    ck_assert_int_eq(espeak_render_wav("Hello Ana, your order ships today.", "en", &b, err, sizeof err), 0);
+    const char *wav = b.data + 1;
+    size_t len = b.len - 1;
+    ck_assert_int_eq(audio_validate(wav, len, AUDIO_WAV, err, sizeof err), 0);
+    ck_assert_uint_eq(wav_rate(wav), 22050);
+    ck_assert_uint_gt(len, 44 + 22050);   /* over half a second of speech */
+    buf_free(&b);
+}
+END_TEST
+
+START_TEST(espeak_unknown_voices_fall_back)
+{
+    static const char *voices[] = {NULL, "", "alloy", "21m00Tcm4TlvDq8ikWAM", "../../etc/passwd",
+                                   "mb-en1", "fr", "en+f3", "a voice with spaces"};
+    for (size_t i = 0; i < sizeof voices / sizeof *voices; i++) {
+        struct buf b = {0};
+        ck_assert_msg(espeak_render_wav("Testing one two three.", voices[i], &b, err, sizeof err) == 0,
+                      "voice %zu: %s", i, err);
+        ck_assert_int_eq(audio_validate(b.data, b.len, AUDIO_WAV, err, sizeof err), 0);
+        /* MBROLA without its program leaves espeak-ng producing a fraction of a second: every
+         * voice here must still give full speech. */
+        ck_assert_msg(b.len > 44 + 2 * 11025, "voice %zu gave %zu bytes", i, b.len);
+        buf_free(&b);
+    }
+}
+END_TEST
+
+START_TEST(espeak_rejects_empty_and_huge_text)
+{
+    struct buf b = {0};
+    ck_assert_int_eq(espeak_render_wav("", "en", &b, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "empty"));
+    ck_assert_int_eq(espeak_render_wav(NULL, "en", &b, err, sizeof err), -1);
+    size_t n = 100 * 1024;
+    char *big = malloc(n + 1);
+    ck_assert_ptr_nonnull(big);
+    memset(big, 'a', n);
+    big[n] = '\0';
+    ck_assert_int_eq(espeak_render_wav(big, "en", &b, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, "exceeds"));
+    ck_assert_uint_eq(b.len, 0);   /* out untouched on failure */
+    free(big);
+}
+END_TEST
+
+static void *espeak_worker(void *arg)
+{
+    const char *voice = arg;
+    for (int i = 0; i < 5; i++) {
+        struct buf b = {0};
+        char e[128];
+        int ok = espeak_render_wav("Concurrent callers are serialised.", voice, &b, e, sizeof e) == 0 &&
+                 audio_validate(b.data, b.len, AUDIO_WAV, e, sizeof e) == 0;
+        buf_free(&b);
+        if (!ok)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+START_TEST(espeak_concurrent_callers)
+{
+    static char *voices[] = {"en", "fr", "alloy", "de"};
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, espeak_worker, voices[i]), 0);
+    for (int i = 0; i < 4; i++) {
+        void *res = (void *)1;
+        pthread_join(t[i], &res);
+        ck_assert_ptr_null(res);
+    }
+}
+END_TEST
+
 static Suite *audio_suite(void)
 {
     Suite *s = suite_create("audio");
@@ -439,6 +529,14 @@ static Suite *audio_suite(void)
     tcase_add_test(mp3, mp3_with_id3_passes);
     tcase_add_test(mp3, mp3_id3_without_audio_fails);
     suite_add_tcase(s, mp3);
+
+    TCase *es = tcase_create("espeak");
+    tcase_set_timeout(es, 30);
+    tcase_add_test(es, espeak_renders_valid_wav);
+    tcase_add_test(es, espeak_unknown_voices_fall_back);
+    tcase_add_test(es, espeak_rejects_empty_and_huge_text);
+    tcase_add_test(es, espeak_concurrent_callers);
+    suite_add_tcase(s, es);
     return s;
 }
 
