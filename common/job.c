@@ -1,0 +1,289 @@
+/* job.c - job schema v1; see job.h for the rules.
+ *
+ * Decoding goes through jansson (a consumer decodes at most a few thousand jobs per second, and
+ * jansson's strict parser rejects lone surrogate escapes, \u0000 and raw control characters for
+ * us). Encoding is on launch's hot path (hundreds of thousands of jobs per second), so it writes
+ * the JSON text directly with jsonw and leaves only `meta`, an arbitrary object, to jansson's
+ * serialiser, streamed straight into the output buffer. */
+#include "job.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonw.h"
+#include "utf8.h"
+
+bool job_campaign_valid(const char *s)
+{
+    if (!s)
+        return false;
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok || n >= JOB_CAMPAIGN_MAX)
+            return false;
+    }
+    return n > 0;
+}
+
+/* 1..max bytes of valid UTF-8 with no control character: the rule of contact, voice, lang. */
+static bool job_clean_text(const char *s, size_t len, size_t max)
+{
+    return s && len >= 1 && len <= max && utf8_valid(s, len) && !utf8_has_control(s, len);
+}
+
+bool job_contact_valid(const char *s, size_t len)
+{
+    return job_clean_text(s, len, JOB_CONTACT_MAX);
+}
+
+static int job_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Writes the message of a broken rule and returns -1, so checks read `return job_fail(...)`. */
+static int job_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* A copy of s[0..len) with a NUL after it, or NULL when out of memory. */
+static char *job_dup(const char *s, size_t len)
+{
+    char *p = malloc(len + 1);
+    if (p) {
+        memcpy(p, s, len);
+        p[len] = '\0';
+    }
+    return p;
+}
+
+/* Reads string member `key` of o. Returns 1 with *s and *len set, 0 when absent (null counts as
+ * absent unless required), -1 with err set when missing-but-required, not a string, or holding a
+ * NUL (jansson rejects \u0000 already; this keeps the rule local and explicit). */
+static int job_get_str(json_t *o, const char *key, bool required, const char **s, size_t *len,
+                       char *err, size_t errlen)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v || (!required && json_is_null(v))) {
+        if (required)
+            return job_fail(err, errlen, "missing field \"%s\"", key);
+        return 0;
+    }
+    if (!json_is_string(v))
+        return job_fail(err, errlen, "\"%s\" must be a string", key);
+    *s = json_string_value(v);
+    *len = json_string_length(v);
+    if (strlen(*s) != *len)
+        return job_fail(err, errlen, "\"%s\" must not contain a NUL character", key);
+    return 1;
+}
+
+/* Copies a checked string into *dst; -1 with err set when out of memory. */
+static int job_take(char **dst, const char *s, size_t len, char *err, size_t errlen)
+{
+    *dst = job_dup(s, len);
+    if (!*dst)
+        return job_fail(err, errlen, "out of memory");
+    return 0;
+}
+
+static int job_decode_v(json_t *o, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(o, "v");
+    if (!v)
+        return job_fail(err, errlen, "missing field \"%s\"", "v");
+    if (!json_is_integer(v) || json_integer_value(v) != 1)
+        return job_fail(err, errlen, "\"%s\" must be 1", "v");
+    return 0;
+}
+
+static int job_decode_campaign(json_t *o, struct job *j, char *err, size_t errlen)
+{
+    const char *s;
+    size_t len;
+    if (job_get_str(o, "campaign", true, &s, &len, err, errlen) < 0)
+        return -1;
+    if (!job_campaign_valid(s))
+        return job_fail(err, errlen, "\"%s\" must be 1-64 of [A-Za-z0-9._-]", "campaign");
+    return job_take(&j->campaign, s, len, err, errlen);
+}
+
+static int job_decode_contact(json_t *o, struct job *j, char *err, size_t errlen)
+{
+    const char *s;
+    size_t len;
+    if (job_get_str(o, "contact", true, &s, &len, err, errlen) < 0)
+        return -1;
+    if (!job_contact_valid(s, len))
+        return job_fail(err, errlen,
+                        "\"%s\" must be 1-256 bytes of UTF-8 without control characters", "contact");
+    return job_take(&j->contact, s, len, err, errlen);
+}
+
+static int job_decode_text(json_t *o, size_t max_chars, struct job *j, char *err, size_t errlen)
+{
+    const char *s;
+    size_t len;
+    if (job_get_str(o, "text", true, &s, &len, err, errlen) < 0)
+        return -1;
+    if (len == 0)
+        return job_fail(err, errlen, "\"%s\" must not be empty", "text");
+    size_t chars = utf8_count(s, len);
+    if (max_chars > 0 && chars > max_chars)
+        return job_fail(err, errlen, "\"text\" is %zu characters, over the limit of %zu", chars,
+                        max_chars);
+    return job_take(&j->text, s, len, err, errlen);
+}
+
+/* voice and lang: optional, 1-256 bytes without control characters. */
+static int job_decode_option(json_t *o, const char *key, char **dst, char *err, size_t errlen)
+{
+    const char *s;
+    size_t len;
+    int rc = job_get_str(o, key, false, &s, &len, err, errlen);
+    if (rc <= 0)
+        return rc;
+    if (!job_clean_text(s, len, JOB_OPTION_MAX))
+        return job_fail(err, errlen, "\"%s\" must be 1-256 bytes without control characters",
+                        key);
+    return job_take(dst, s, len, err, errlen);
+}
+
+static int job_decode_format(json_t *o, struct job *j, char *err, size_t errlen)
+{
+    const char *s = "wav";
+    size_t len = 3;
+    if (job_get_str(o, "format", false, &s, &len, err, errlen) < 0)
+        return -1;
+    if (strcmp(s, "wav") != 0 && strcmp(s, "mp3") != 0)
+        return job_fail(err, errlen, "\"%s\" must be wav or mp3", "format");
+    return job_take(&j->format, s, len, err, errlen);
+}
+
+static int job_decode_meta(json_t *o, struct job *j, char *err, size_t errlen)
+{
+    json_t *m = json_object_get(o, "meta");
+    if (!m || json_is_null(m))
+        return 0;
+    if (!json_is_object(m))
+        return job_fail(err, errlen, "\"%s\" must be an object", "meta");
+    j->meta = json_incref(m);
+    return 0;
+}
+
+static int job_decode_enqueued_at(json_t *o, struct job *j, char *err, size_t errlen)
+{
+    const char *s;
+    size_t len;
+    int rc = job_get_str(o, "enqueued_at", false, &s, &len, err, errlen);
+    if (rc <= 0)
+        return rc;
+    return job_take(&j->enqueued_at, s, len, err, errlen);
+}
+
+static int job_decode_replay(json_t *o, struct job *j, char *err, size_t errlen)
+{
+    json_t *r = json_object_get(o, "replay");
+    if (!r || json_is_null(r))
+        return 0;
+    if (!json_is_integer(r) || json_integer_value(r) < 0 || json_integer_value(r) > INT_MAX)
+        return job_fail(err, errlen, "\"%s\" must be an integer >= 0", "replay");
+    j->replay = (int)json_integer_value(r);
+    return 0;
+}
+
+/* Applies every rule in the order of the schema, filling j; -1 at the first broken one. */
+static int job_decode_fields(json_t *o, size_t max_chars, struct job *j, char *err, size_t errlen)
+{
+    if (job_decode_v(o, err, errlen) < 0)
+        return -1;
+    j->v = 1;
+    if (job_decode_campaign(o, j, err, errlen) < 0 || job_decode_contact(o, j, err, errlen) < 0 ||
+        job_decode_text(o, max_chars, j, err, errlen) < 0 ||
+        job_decode_option(o, "voice", &j->voice, err, errlen) < 0 ||
+        job_decode_option(o, "lang", &j->lang, err, errlen) < 0 ||
+        job_decode_format(o, j, err, errlen) < 0 || job_decode_meta(o, j, err, errlen) < 0 ||
+        job_decode_enqueued_at(o, j, err, errlen) < 0 || job_decode_replay(o, j, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
+int job_decode(const char *data, size_t len, size_t max_text_chars, struct job *out, char *err,
+               size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!utf8_valid(data, len))
+        return job_fail(err, errlen, "not valid UTF-8");
+    json_error_t jerr;
+    json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!o)
+        return job_fail(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line,
+                        jerr.column, jerr.text);
+    int rc = -1;
+    if (!json_is_object(o))
+        job_fail(err, errlen, "a job must be a JSON object");
+    else
+        rc = job_decode_fields(o, max_text_chars, out, err, errlen);
+    json_decref(o);
+    if (rc < 0)
+        job_free(out);
+    return rc;
+}
+
+/* jansson's dump callback: appends a piece of serialised meta to the buf. */
+static int job_dump_cb(const char *piece, size_t size, void *data)
+{
+    buf_append(data, piece, size);
+    return 0;
+}
+
+static void job_put_str(struct buf *out, const char *key, const char *s)
+{
+    if (!s)
+        return;
+    jsonw_key(out, key);
+    jsonw_cstr(out, s);
+}
+
+void job_encode(const struct job *j, struct buf *out)
+{
+    buf_puts(out, "{\"v\":1");
+    job_put_str(out, "campaign", j->campaign);
+    job_put_str(out, "contact", j->contact);
+    job_put_str(out, "text", j->text);
+    job_put_str(out, "voice", j->voice);
+    job_put_str(out, "lang", j->lang);
+    job_put_str(out, "format", j->format);
+    if (j->meta) {
+        jsonw_key(out, "meta");
+        json_dump_callback(j->meta, job_dump_cb, out, JSON_COMPACT);
+    }
+    job_put_str(out, "enqueued_at", j->enqueued_at);
+    jsonw_key(out, "replay");
+    jsonw_int(out, j->replay);
+    buf_putc(out, '}');
+}
+
+void job_free(struct job *j)
+{
+    if (!j)
+        return;
+    free(j->campaign);
+    free(j->contact);
+    free(j->text);
+    free(j->voice);
+    free(j->lang);
+    free(j->format);
+    json_decref(j->meta);
+    free(j->enqueued_at);
+    memset(j, 0, sizeof *j);
+}

@@ -1,0 +1,73 @@
+/* job.h - the Kafka job, schema v1: decode + validate, encode.
+ *
+ * Launch encodes one job per contact, the consumer decodes each message it receives and DLQ
+ * replay re-encodes. This module is the one place that knows the schema (CONTRACT.md, "The
+ * job"), so every side applies exactly the same rules:
+ *
+ *   v            required, the integer 1
+ *   campaign     required string, 1-64 of [A-Za-z0-9._-]
+ *   contact      required string, 1-256 bytes of UTF-8 without control characters
+ *   text         required string, non-empty, at most max_text_chars code points
+ *   voice, lang  optional strings, 1-256 bytes without control characters (they travel into
+ *                HTTP requests, so a line break must never get that far)
+ *   format       optional, "wav" (the default) or "mp3"
+ *   meta         optional object, carried through untouched; any other type is an invalid job
+ *                (a list or a number cannot be extended later without breaking readers)
+ *   enqueued_at  optional string (no format check: it is informational)
+ *   replay       optional integer >= 0, default 0
+ *
+ * An optional field given as JSON null counts as absent. Unknown fields are ignored (a newer
+ * producer may add some), a repeated key is an error (which copy would win is not obvious), and
+ * the message must be valid UTF-8 with no NUL character in any string. */
+#ifndef VOXCAST_JOB_H
+#define VOXCAST_JOB_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+
+#define JOB_CAMPAIGN_MAX 64          /* bytes */
+#define JOB_CONTACT_MAX 256          /* bytes */
+#define JOB_OPTION_MAX 256           /* bytes of voice and lang */
+
+struct job {
+    int     v;                       /* 1 */
+    char   *campaign;                /* required, owned */
+    char   *contact;                 /* required, owned */
+    char   *text;                    /* required, owned */
+    char   *voice;                   /* optional, owned, NULL if absent */
+    char   *lang;                    /* optional, owned, NULL if absent */
+    char   *format;                  /* "wav" (default when absent) or "mp3", owned */
+    json_t *meta;                    /* optional object (owned reference) or NULL */
+    char   *enqueued_at;             /* optional, owned, NULL if absent */
+    int     replay;                  /* >= 0, default 0 */
+};
+
+/* True when s (NUL-terminated, may be NULL) is 1-64 of [A-Za-z0-9._-]. */
+bool job_campaign_valid(const char *s);
+
+/* True when s[0..len) is 1-256 bytes of valid UTF-8 without control characters (C0, DEL, C1). */
+bool job_contact_valid(const char *s, size_t len);
+
+/* Parses and validates the JSON message data[0..len). max_text_chars is the limit on text in
+ * code points (0: no limit). On success fills *out (overwritten, not freed first; the caller
+ * frees it with job_free) and returns 0. On failure returns -1, leaves *out zeroed (nothing to
+ * free) and writes to err which rule broke, e.g. `missing field "text"`, `"v" must be 1`,
+ * `"campaign" must be 1-64 of [A-Za-z0-9._-]`, `"text" is 5001 characters, over the limit of
+ * 5000`, `"format" must be wav or mp3`, `not valid UTF-8`, `invalid JSON at line 1 column 7:
+ * ...`. */
+int job_decode(const char *data, size_t len, size_t max_text_chars, struct job *out, char *err,
+               size_t errlen);
+
+/* Appends j as compact JSON to out, keys in the contract's order: v, campaign, contact, text,
+ * voice, lang, format, meta, enqueued_at, replay. Writes "v":1 whatever j->v holds (this is the
+ * v1 encoder) and always writes replay; NULL optionals are omitted. Does not validate: encode
+ * only jobs that were decoded or checked field by field. */
+void job_encode(const struct job *j, struct buf *out);
+
+/* Frees the members of j (not j itself) and zeroes it. NULL-safe. */
+void job_free(struct job *j);
+
+#endif
