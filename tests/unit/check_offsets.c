@@ -230,14 +230,17 @@ END_TEST
 
 START_TEST(test_memory_follows_in_flight)
 {
-    /* A million offsets through a window of 100 in flight: the ring never holds more. */
+    /* A million offsets through a window of 100 in flight: the ring holds exactly that many. */
     int64_t next_done = 0;
+    size_t max_held = 0;
     for (int64_t i = 0; i < 1000000; i++) {
         offsets_track(o, 0, i);
         if (i - next_done >= 100)
             offsets_done(o, 0, next_done++);
-        ck_assert(offsets_held(o, 0) <= 101);
+        size_t held = offsets_held(o, 0);
+        max_held = held > max_held ? held : max_held;   /* ck_assert per step costs a syscall */
     }
+    ck_assert_uint_eq(max_held, 100);
     ck_assert_int_eq(offsets_advance(o, 0), next_done);
     /* A burst, then a drain. */
     for (int64_t i = 1000000; i < 1050000; i++)
