@@ -63,7 +63,8 @@ int job_decode(const char *data, size_t len, size_t max_text_chars, struct job *
 
 /* Appends j as compact JSON to out, keys in the contract's order: v, campaign, contact, text,
  * voice, lang, format, meta, enqueued_at, replay. Writes "v":1 whatever j->v holds (this is the
- * v1 encoder) and always writes replay; NULL optionals are omitted. Does not validate: encode
+ * v1 encoder) and always writes replay; NULL optionals are omitted. meta is written by jansson
+ * (same members and order; a number may be respelled, 1E2 as 100.0). Does not validate: encode
  * only jobs that were decoded or checked field by field. */
 void job_encode(const struct job *j, struct buf *out);
 
