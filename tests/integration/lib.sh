@@ -1,0 +1,90 @@
+# lib.sh - shared set-up for the integration scripts: real redis-server, the embedded broker,
+# voxcast-ttsd and consumers, all on 127.0.0.1, all stopped on exit. Nothing here sleeps to
+# synchronise: servers are waited for by reading the line they print when ready, campaigns by
+# `voxcast status --wait` (which polls Redis with a deadline).
+set -euo pipefail
+
+BIN=${VOXCAST_BIN:?set VOXCAST_BIN to the directory holding voxcast programs}
+TESTBIN=${VOXCAST_TESTBIN:?set VOXCAST_TESTBIN to the directory holding test tools}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxcast-it.XXXXXX")
+PIDS=()
+unset VOXCAST_KAFKA_BOOTSTRAP_SERVERS VOXCAST_REDIS_URL
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	if [ -n "${KEEP_WORK:-}" ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { echo "ok - $*"; }
+vx() { "$BIN/voxcast" "$@"; }
+
+# assert_eq WHAT EXPECTED ACTUAL
+assert_eq() { [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"; ok "$1 = $3"; }
+
+# wait_log FILE PATTERN [SECONDS]: until a line matching PATTERN appears in FILE.
+wait_log() {
+	local file=$1 pattern=$2 secs=${3:-15}
+	grep -q -m1 -E -- "$pattern" < <(timeout "$secs" tail -n +1 -F "$file" 2>/dev/null) ||
+		fail "timed out after ${secs}s waiting for /$pattern/ in $file"
+}
+
+start_redis() {
+	REDIS_PORT=$("$TESTBIN/freeport")
+	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly "${REDIS_AOF:-no}" \
+		--dir "$WORK" "$@" >"$WORK/redis.log" 2>&1 &
+	PIDS+=($!)
+	REDIS_PID=$!
+	wait_log "$WORK/redis.log" 'Ready to accept connections'
+	export VOXCAST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+}
+
+rcli() { redis-cli -p "$REDIS_PORT" --no-auth-warning "$@"; }
+
+start_broker() {
+	vx broker --partitions "${1:-4}" >"$WORK/broker.out" 2>"$WORK/broker.err" &
+	PIDS+=($!)
+	wait_log "$WORK/broker.out" '^127\.0\.0\.1:'
+	VOXCAST_KAFKA_BOOTSTRAP_SERVERS=$(head -n 1 "$WORK/broker.out")
+	export VOXCAST_KAFKA_BOOTSTRAP_SERVERS
+}
+
+# start_ttsd NAME [FLAGS...]: sets TTSD_PORT_<NAME>
+start_ttsd() {
+	local name=$1
+	shift
+	"$BIN/voxcast-ttsd" --listen 127.0.0.1:0 "$@" >"$WORK/ttsd-$name.out" 2>"$WORK/ttsd-$name.err" &
+	PIDS+=($!)
+	wait_log "$WORK/ttsd-$name.out" 'listening on'
+	printf -v "TTSD_PORT_$name" '%s' "$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$WORK/ttsd-$name.out")"
+}
+
+# start_consumer NAME [ARGS...]: sets CONSUMER_PID_<NAME>; waits until it owns partitions.
+start_consumer() {
+	local name=$1
+	shift
+	"$BIN/voxcast-consumer" -X http.listen=127.0.0.1:0 -X "output.dir=$WORK/audio" \
+		-X consumer.summary_interval_ms=2000 "$@" 2>>"$WORK/consumer-$name.log" &
+	PIDS+=($!)
+	printf -v "CONSUMER_PID_$name" '%s' "$!"
+	wait_log "$WORK/consumer-$name.log" '"partitions assigned"' 30
+}
+
+# wait_complete CAMPAIGN [SECONDS]
+wait_complete() {
+	vx status "$1" --wait --timeout "${2:-60}" >/dev/null || {
+		vx status "$1" >&2 || true
+		fail "campaign $1 did not complete within ${2:-60}s"
+	}
+}
+
+# status_field CAMPAIGN FIELD: one number from `status --json`.
+status_field() { vx status "$1" --json | jq -r ".$2"; }
+
+# make_contacts FILE N: a CSV of N good contacts c-000001.. with first names.
+make_contacts() {
+	awk -v n="$2" 'BEGIN { print "contact_id,first_name"; for (i = 1; i <= n; i++) printf "c-%06d,Name%d\n", i, i }' >"$1"
+}
