@@ -216,7 +216,9 @@ END_TEST
 START_TEST(test_config_clamped)
 {
     struct breaker b;
-    struct breaker_config cfg = { .failure_threshold = 0, .open_ms = -5, .half_open_successes = -1 };
+    struct breaker_config cfg = {
+        .failure_threshold = 0, .open_ms = -5, .half_open_successes = -1,
+    };
     breaker_init(&b, &cfg);
     ck_assert_int_eq(b.cfg.failure_threshold, 1);
     ck_assert_int_eq(b.cfg.open_ms, 0);
@@ -288,7 +290,9 @@ END_TEST
 START_TEST(test_huge_open_ms_saturates)
 {
     struct breaker b;
-    struct breaker_config cfg = { .failure_threshold = 1, .open_ms = INT64_MAX, .half_open_successes = 1 };
+    struct breaker_config cfg = {
+        .failure_threshold = 1, .open_ms = INT64_MAX, .half_open_successes = 1,
+    };
     breaker_init(&b, &cfg);
     call(&b, BREAKER_FAILURE, 1000);
     ck_assert(breaker_next_probe_ms(&b) == INT64_MAX);

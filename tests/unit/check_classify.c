@@ -126,7 +126,9 @@ START_TEST(test_throttle_path_keeps_breaker_closed)
 {
     /* End to end with the breaker: a storm of 429s never opens it, five 503s do. */
     struct breaker b;
-    struct breaker_config cfg = { .failure_threshold = 5, .open_ms = 1000, .half_open_successes = 1 };
+    struct breaker_config cfg = {
+        .failure_threshold = 5, .open_ms = 1000, .half_open_successes = 1,
+    };
     breaker_init(&b, &cfg);
     for (int i = 0; i < 50; i++) {
         ck_assert(breaker_allow(&b, i));

@@ -75,6 +75,22 @@ START_TEST(test_waits_exact)
 }
 END_TEST
 
+START_TEST(test_float_drift_absorbed)
+{
+    /* At 100/s each ms adds 0.1, and ten of those make 0.99999999999999989 in binary floating
+     * point: the token must still be there at exactly 10 ms, and every wait must be exact. */
+    struct ratelimit r;
+    ratelimit_init(&r, 100, 1, 0);
+    ck_assert_int_eq(ratelimit_take(&r, 0), 0);
+    int wrong = 0;
+    for (int64_t t = 1; t <= 60000; t++) {
+        int64_t want = t % 10 == 0 ? 0 : 10 - t % 10;
+        wrong += ratelimit_take(&r, t) != want;
+    }
+    ck_assert_int_eq(wrong, 0);
+}
+END_TEST
+
 START_TEST(test_burst)
 {
     struct ratelimit r;
@@ -166,6 +182,8 @@ START_TEST(test_set_rate_unlimited_transitions)
     ratelimit_set_rate(&r, 0, 200);           /* back to unlimited */
     ck_assert_int_eq(ratelimit_take(&r, 200), 0);
     ck_assert_int_eq(ratelimit_take(&r, 200), 0);
+    ratelimit_set_rate(&r, 1, 300);           /* limited again: full, not the old empty bucket */
+    ck_assert_int_eq(drain_every_ms(&r, 300, 300), 3);
 }
 END_TEST
 
@@ -201,6 +219,7 @@ static Suite *ratelimit_suite(void)
     tcase_add_test(tc, test_minute_at_200_following_waits);
     tcase_add_test(tc, test_minute_odd_rate);
     tcase_add_test(tc, test_waits_exact);
+    tcase_add_test(tc, test_float_drift_absorbed);
     tcase_add_test(tc, test_burst);
     tcase_add_test(tc, test_burst_below_one);
     tcase_add_test(tc, test_unlimited);
