@@ -1,0 +1,225 @@
+/* store.h - voxcast's Redis layer: campaigns, contact states, the dead-letter queue.
+ *
+ * This is the only module that talks to Redis (hiredis 0.14.1, RESP2, plaintext). It exists so
+ * that the counts a user reads in `voxcast status` can never drift: every contact state change
+ * and every counter move happens together inside one Lua script, and every hot-path call is
+ * batched so that launch and the consumers pay one round trip per batch, not per contact.
+ *
+ * Keys (C is a campaign id, validated as [A-Za-z0-9._-]{1,64}; every key of one campaign carries
+ * the hash tag {C} so the layout works on Redis Cluster; contact ids are only ever hash fields or
+ * set members, never part of a key name, so no contact id can name or touch another key):
+ *   voxcast:campaigns            ZSET  campaign -> created_at_ms
+ *   voxcast:dlq:campaigns        SET   campaigns that ever parked an entry (for "all campaigns")
+ *   voxcast:{C}:meta             HASH  created_at, launch_state, enqueued, rejected, done, dlq,
+ *                                      duplicates, free-form info fields
+ *   voxcast:{C}:state            HASH  contact -> "r" reserved | "p" pending | "d" done | "q" dlq
+ *   voxcast:{C}:prov             HASH  provider -> contacts done by it
+ *   voxcast:{C}:seen:RUN         SET   contacts seen by one launch run (expires after a day)
+ *   voxcast:{C}:applied:W        STRING results of batch writer W's last batch (see exec)
+ *   voxcast:{C}:dlq              ZSET  entry id -> seq (newest = highest)
+ *   voxcast:{C}:dlq:e            HASH  entry id -> entry JSON
+ *   voxcast:{C}:dlq:c            HASH  entry id -> contact (so replay needs no JSON parsing)
+ *   voxcast:{C}:dlq:seq          counter of entry seqs
+ *   voxcast:{C}:dlq:replaying    HASH  entry id -> entry JSON, claimed by a running replay
+ *   voxcast:{C}:dlq:lock         replay lock token
+ * Entry ids are "C:seq" (':' never occurs in a campaign id).
+ *
+ * Contact state machine (pending is derived: enqueued - done - dlq, and equals the number of
+ * contacts in "p", so done + dlq + pending == enqueued always holds):
+ *   reserve  seen already (this run)  -> REPEATED;  none -> r NEW;  d -> ALREADY_DONE;
+ *            r|p|q -> EXISTING (a --resume enqueues it again)
+ *   ack      r -> p (enqueued+1) OK;  q -> p (dlq-1) OK;  p|d|none -> NOOP
+ *   unreserve r -> none OK;  else NOOP
+ *   done     r|none -> d (enqueued+1, done+1);  p -> d (done+1);  q -> d (dlq-1, done+1): OK and
+ *            prov[provider]+1;  d -> d (duplicates+1) DUPLICATE
+ *   dlq      r|none -> q (enqueued+1, dlq+1);  p -> q (dlq+1): PARKED, entry stored under a new id;
+ *            d|q -> unchanged, DUPLICATE, entry dropped
+ *   replay   claim q -> p (dlq-1); unclaim_all p -> q (dlq+1); a claimed entry whose contact is
+ *            d is deleted.
+ *
+ * Errors: functions return -1 and keep a message in the store (store_error()). A store whose
+ * connection broke reconnects once on its next call; store_reconnect() forces one attempt. */
+#ifndef VOXCAST_STORE_H
+#define VOXCAST_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* ------------------------------------------------------------------ connection */
+
+/* A parsed redis:// URL. */
+struct store_url {
+    char host[256];     /* name or address; IPv6 without its brackets */
+    int  port;          /* default 6379 */
+    int  db;            /* default 0 */
+    char user[128];     /* ACL user (Redis 6+), "" for the default user */
+    char password[256]; /* "" for none; %XX escapes decoded */
+};
+
+/* Parses "redis://[[user]:password@]host[:port][/db]" (IPv6 hosts in brackets). Returns 0, or
+ * -1 with a reason in err (the message never contains the password). */
+int store_url_parse(const char *url, struct store_url *out, char *err, size_t errlen);
+
+/* Connects to url, sending AUTH and SELECT as needed. A refused or failed connection is retried
+ * with backoff until timeout_ms has passed (0: one attempt), so callers started alongside a fresh
+ * redis-server need not wait for it; a bad URL or a rejected password fails at once. Commands
+ * time out after max(timeout_ms, 1000) ms. Returns a store to release with store_close(), or NULL
+ * with err naming the server and the reason ("redis 127.0.0.1:6390: Connection refused (gave up
+ * after 5000 ms)"). */
+struct store *store_open(const char *url, int timeout_ms, char *err, size_t errlen);
+
+void store_close(struct store *s);                      /* NULL-safe */
+const char *store_error(const struct store *s);         /* last error; valid until the next call */
+int store_reconnect(struct store *s);                   /* one attempt; 0 ok, -1 (store_error) */
+
+/* 1 when campaign is a valid campaign id ([A-Za-z0-9._-]{1,64}), else 0. */
+int store_id_valid(const char *campaign);
+
+/* ------------------------------------------------------------------ campaigns */
+
+struct campaign_info {
+    char    id[65];
+    int64_t created_at_ms;    /* 0 when unknown */
+    int64_t enqueued, rejected, done, dlq, duplicates;
+    char    launch_state[16]; /* "launching", "launched" or "" */
+};
+
+/* Creates the campaign record (created_at = now_ms, launch_state = launching) and lists it.
+ * Atomic: of two concurrent creates exactly one gets 0. Returns 0 created, 1 already existed
+ * (nothing changed), -1 error. */
+int store_campaign_create(struct store *s, const char *campaign, int64_t now_ms);
+
+/* Sets an info field of the campaign (launch_state, template, contacts_file, ...). The counters
+ * and created_at are refused (-1): they move only through state transitions. 0 or -1. */
+int store_campaign_set(struct store *s, const char *campaign, const char *field, const char *value);
+
+/* Adds n to the campaign's rejected counter (rows refused at launch). 0 or -1. */
+int store_campaign_add_rejected(struct store *s, const char *campaign, int64_t n);
+
+/* Reads the campaign's record into *out. Returns 0, 1 not found, -1 error. */
+int store_campaign_get(struct store *s, const char *campaign, struct campaign_info *out);
+
+/* Contacts done per provider: *out is a new reference to an object NAME -> count. 0 or -1. */
+int store_campaign_by_provider(struct store *s, const char *campaign, json_t **out);
+
+/* Every created campaign, newest first: *out is a malloc'd array of *n records (free() it;
+ * NULL when *n is 0). 0 or -1. */
+int store_campaign_list(struct store *s, struct campaign_info **out, size_t *n);
+
+/* For tests and tools: *state_out = 'r', 'p', 'd', 'q', or 0 when the contact has no state.
+ * Returns 0 or -1. */
+int64_t store_contact_state(struct store *s, const char *campaign, const char *contact, size_t len,
+                            char *state_out);
+
+/* ------------------------------------------------------------------ batched transitions */
+
+enum store_result {
+    STORE_NEW,          /* reserve: first time this contact is seen */
+    STORE_REPEATED,     /* reserve: the same id appeared earlier in this launch run */
+    STORE_ALREADY_DONE, /* reserve: the contact is done; do not enqueue it */
+    STORE_EXISTING,     /* reserve: known but not done; a --resume enqueues it again */
+    STORE_OK,           /* ack, unreserve, done: the transition happened */
+    STORE_DUPLICATE,    /* done: already done; dlq: already done or already parked */
+    STORE_PARKED,       /* dlq: the entry was stored */
+    STORE_NOOP,         /* ack, unreserve: nothing to do in this state */
+    STORE_INVALID,      /* the op names an invalid campaign or run id; it was not sent */
+    STORE_PENDING       /* not executed yet (or the last exec failed) */
+};
+
+struct store_batch;
+
+struct store_batch *store_batch_new(void);              /* aborts on OOM, like buf */
+void store_batch_free(struct store_batch *b);           /* NULL-safe */
+void store_batch_reset(struct store_batch *b);          /* empties it for new ops; keeps memory */
+size_t store_batch_len(const struct store_batch *b);    /* number of ops */
+
+/* Adders queue one op and return its index. Strings are copied; contact is len bytes of any
+ * content; provider may be NULL. One batch may mix ops and campaigns; ops of one campaign apply
+ * in the order they were added. */
+size_t store_batch_reserve(struct store_batch *b, const char *campaign, const char *run_id,
+                           const char *contact, size_t len);
+size_t store_batch_ack(struct store_batch *b, const char *campaign, const char *contact, size_t len);
+size_t store_batch_unreserve(struct store_batch *b, const char *campaign, const char *contact,
+                             size_t len);
+size_t store_batch_done(struct store_batch *b, const char *campaign, const char *contact, size_t len,
+                        const char *provider);
+size_t store_batch_dlq(struct store_batch *b, const char *campaign, const char *contact, size_t len,
+                       const char *entry_json);
+
+/* Applies every op in one pipelined round trip: one Lua script call per campaign. Returns 0, or
+ * -1 (store_error) after which nothing can be assumed applied or not. Retrying the same batch
+ * (no reset, no new ops) is exact: a campaign's script records the results of the writer's last
+ * batch and answers a repeat with them, so a retried reserve stays NEW and a retried done does
+ * not become a DUPLICATE. */
+int store_batch_exec(struct store *s, struct store_batch *b);
+
+/* Result of op i after a successful exec (STORE_PENDING before). */
+enum store_result store_batch_result(const struct store_batch *b, size_t i);
+
+/* ------------------------------------------------------------------ dead-letter queue */
+
+/* Called per entry with its id and JSON (both NUL-terminated, valid during the call only).
+ * A non-zero return stops the iteration. */
+typedef int (*store_dlq_fn)(void *ctx, const char *id, const char *entry_json);
+
+/* Lists entries newest first, skipping offset and passing at most limit (0: no limit) to fn.
+ * For one campaign this reads only the requested window. For all campaigns (campaign NULL) the
+ * campaigns' windows are merged by the entries' "failed_at" (epoch ms, or an ISO-8601 string;
+ * entries without one sort as oldest), so skipping an offset costs reading that many entries.
+ * Returns the number of entries passed to fn, or -1. */
+int store_dlq_list(struct store *s, const char *campaign, size_t offset, size_t limit,
+                   store_dlq_fn fn, void *ctx);
+
+/* Reads entry id (also when a running replay has claimed it): *entry_json_out is malloc'd.
+ * Returns 0, 1 not found (including a malformed id), -1 error. */
+int store_dlq_get(struct store *s, const char *id, char **entry_json_out);
+
+/* Entries waiting in the DLQ of campaign (NULL: all campaigns); claimed entries are not counted.
+ * Returns the count or -1. */
+int64_t store_dlq_count(struct store *s, const char *campaign);
+
+/* Deletes the campaign's waiting entries, batch at a time (0 or more than 1000: 1000), so Redis is
+ * never blocked for long. Contact states and counters stay: the contacts remain "q" (a --resume
+ * enqueues them again). Claimed entries are left to their replay. Returns the number deleted, -1. */
+int64_t store_dlq_purge(struct store *s, const char *campaign, size_t batch);
+
+/* Replay. `voxcast dlq replay` takes the lock, runs store_dlq_unclaim_all (a previous replay may
+ * have crashed), reads store_dlq_max_seq once, then loops claim -> produce -> (Kafka acked)
+ * store_dlq_replayed, refreshing the lock. Every crash point loses nothing: a claimed entry stays
+ * in dlq:replaying until replayed, and unclaim_all puts it back. */
+
+/* Takes the campaign's replay lock for ttl_ms if free: 0 got it, 1 held by another token, -1. */
+int store_dlq_lock(struct store *s, const char *campaign, const char *token, int64_t ttl_ms);
+/* Extends the lock if token still holds it: 0 refreshed, 1 not ours (lost), -1. */
+int store_dlq_lock_refresh(struct store *s, const char *campaign, const char *token, int64_t ttl_ms);
+/* Releases the lock if token holds it: 0 released, 1 not ours, -1. */
+int store_dlq_unlock(struct store *s, const char *campaign, const char *token);
+
+/* Highest seq ever given to an entry of the campaign (0 when none): entries parked later have a
+ * larger seq, so a replay that claims up to this mark terminates. 0 or -1. */
+int store_dlq_max_seq(struct store *s, const char *campaign, int64_t *out);
+
+/* Atomically moves up to n (at most 10000) oldest waiting entries with seq <= max_seq into
+ * dlq:replaying, moving their contacts q -> p (dlq-1), and calls fn for each (fn stopping early
+ * leaves the rest claimed, for unclaim_all). Entries whose contact is already done are deleted
+ * instead (not counted, not passed). Returns the number claimed (0: nothing left <= max_seq), -1.
+ *
+ * Why the contact moves at claim and not after Kafka acked: the replayed job may reach a
+ * consumer and fail again before the replayer records the ack; parking it must then see "p" and
+ * store the new entry, not drop it as a duplicate of a contact still in "q". */
+int store_dlq_claim(struct store *s, const char *campaign, int64_t max_seq, size_t n,
+                    store_dlq_fn fn, void *ctx);
+
+/* After Kafka acknowledged the replayed jobs: forgets the n claimed entries (one round trip;
+ * unknown ids are ignored, so it is idempotent). Returns the number forgotten, or -1. */
+int store_dlq_replayed(struct store *s, const char *campaign, const char *const *ids, size_t n);
+
+/* Puts every claimed entry back into the DLQ under its old seq and moves its contact p -> q
+ * (dlq+1) unless it got done meanwhile. Run under the lock at the start of a replay. Returns the
+ * number put back, or -1. */
+int store_dlq_unclaim_all(struct store *s, const char *campaign);
+
+#endif

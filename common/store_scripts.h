@@ -1,0 +1,272 @@
+/* store_scripts.h - the store's Lua scripts and the private plumbing store.c and store_dlq.c share.
+ *
+ * Not part of the store's public interface: include it from store*.c only. Every state change
+ * is a script so that a contact's state and the campaign counters move together, atomically,
+ * whatever crashes or races around them. Scripts take every key they touch in KEYS (all in one
+ * campaign's hash slot) and never build key names from data, so contacts stay inert hash fields.
+ * Lua in Redis limits unpack() to a few thousand values, hence the chunks of 1000. */
+#ifndef VOXCAST_STORE_SCRIPTS_H
+#define VOXCAST_STORE_SCRIPTS_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+#include "store.h"
+
+enum store_script_id {
+    SCRIPT_BATCH,
+    SCRIPT_CREATE,
+    SCRIPT_DLQ_WINDOW,
+    SCRIPT_DLQ_PURGE,
+    SCRIPT_DLQ_CLAIM,
+    SCRIPT_DLQ_REPLAYED,
+    SCRIPT_DLQ_UNCLAIM,
+    SCRIPT_LOCK_REFRESH,
+    SCRIPT_UNLOCK,
+    SCRIPT_COUNT
+};
+
+/* One campaign's batch of transitions (see store.h for the state machine).
+ * KEYS: 1 meta, 2 state, 3 prov, 4 dlq, 5 dlq:e, 6 dlq:c, 7 dlq:seq, 8 applied, 9.. seen:RUN
+ * ARGV: 1 token "GEN.NOPS|", 2 campaign, then ops: "R<key index>" c | "A" c | "U" c |
+ *       "D" c provider | "Q" c entry_json
+ * Returns one result digit per op (enum store_result). The states of every contact named are
+ * read with HMGET up front, the ops run on that table in order (so a contact twice in a batch
+ * behaves as in two batches), and only changed states, summed counters and parked entries are
+ * written back: per contact the cost is a table lookup (plus one SADD for a reserve). The
+ * token and results are kept in `applied`, so an exact retry of the writer's batch answers
+ * with the same results and changes nothing. */
+static const char store_lua_batch[] =
+    "local tok = ARGV[1]\n"
+    "local prev = redis.call('GET', KEYS[8])\n"
+    "if prev and string.sub(prev, 1, #tok) == tok then return string.sub(prev, #tok + 1) end\n"
+    "local function chunked(cmd, key, list, step)\n"
+    "  for j = 1, #list, step do\n"
+    "    redis.call(cmd, key, unpack(list, j, math.min(j + step - 1, #list)))\n"
+    "  end\n"
+    "end\n"
+    "local n, st, was, order = #ARGV, {}, {}, {}\n"
+    "local i = 3\n"
+    "while i <= n do\n"
+    "  local c = ARGV[i + 1]\n"
+    "  if st[c] == nil then st[c] = false; order[#order + 1] = c end\n"
+    "  local k = string.byte(ARGV[i])\n"
+    "  if k == 68 or k == 81 then i = i + 3 else i = i + 2 end\n"
+    "end\n"
+    "for j = 1, #order, 1000 do\n"
+    "  local v = redis.call('HMGET', KEYS[2], unpack(order, j, math.min(j + 999, #order)))\n"
+    "  for m = 1, #v do local c = order[j + m - 1]; st[c] = v[m]; was[c] = v[m] end\n"
+    "end\n"
+    "local enq, done, dlq, dup = 0, 0, 0, 0\n"
+    "local out, prov, parked, seen = {}, {}, {}, {}\n"
+    "i = 3\n"
+    "while i <= n do\n"
+    "  local op, c = ARGV[i], ARGV[i + 1]\n"
+    "  local k, s, r = string.byte(op), st[c], '7'\n"
+    "  if k == 82 then\n"                                            /* R reserve */
+    "    local key = KEYS[tonumber(string.sub(op, 2))]\n"
+    "    seen[key] = true\n"
+    "    if redis.call('SADD', key, c) == 0 then r = '1'\n"
+    "    elseif not s then st[c] = 'r'; r = '0'\n"
+    "    elseif s == 'd' then r = '2' else r = '3' end\n"
+    "    i = i + 2\n"
+    "  elseif k == 65 then\n"                                        /* A ack */
+    "    if s == 'r' then st[c] = 'p'; enq = enq + 1; r = '4'\n"
+    "    elseif s == 'q' then st[c] = 'p'; dlq = dlq - 1; r = '4' end\n"
+    "    i = i + 2\n"
+    "  elseif k == 85 then\n"                                        /* U unreserve */
+    "    if s == 'r' then st[c] = false; r = '4' end\n"
+    "    i = i + 2\n"
+    "  elseif k == 68 then\n"                                        /* D done */
+    "    if s == 'd' then dup = dup + 1; r = '5'\n"
+    "    else\n"
+    "      if s == 'q' then dlq = dlq - 1 elseif s ~= 'p' then enq = enq + 1 end\n"
+    "      done = done + 1; st[c] = 'd'; r = '4'\n"
+    "      local p = ARGV[i + 2]\n"
+    "      if p ~= '' then prov[p] = (prov[p] or 0) + 1 end\n"
+    "    end\n"
+    "    i = i + 3\n"
+    "  else\n"                                                       /* Q dlq */
+    "    if s == 'd' or s == 'q' then r = '5'\n"
+    "    else\n"
+    "      if s ~= 'p' then enq = enq + 1 end\n"
+    "      dlq = dlq + 1; st[c] = 'q'; r = '6'\n"
+    "      parked[#parked + 1] = c; parked[#parked + 1] = ARGV[i + 2]\n"
+    "    end\n"
+    "    i = i + 3\n"
+    "  end\n"
+    "  out[#out + 1] = r\n"
+    "end\n"
+    "local set, del = {}, {}\n"
+    "for _, c in ipairs(order) do\n"
+    "  local s = st[c]\n"
+    "  if s ~= was[c] then\n"
+    "    if s then set[#set + 1] = c; set[#set + 1] = s else del[#del + 1] = c end\n"
+    "  end\n"
+    "end\n"
+    "chunked('HSET', KEYS[2], set, 1000)\n"
+    "chunked('HDEL', KEYS[2], del, 1000)\n"
+    "if enq ~= 0 then redis.call('HINCRBY', KEYS[1], 'enqueued', enq) end\n"
+    "if done ~= 0 then redis.call('HINCRBY', KEYS[1], 'done', done) end\n"
+    "if dlq ~= 0 then redis.call('HINCRBY', KEYS[1], 'dlq', dlq) end\n"
+    "if dup ~= 0 then redis.call('HINCRBY', KEYS[1], 'duplicates', dup) end\n"
+    "for p, v in pairs(prov) do redis.call('HINCRBY', KEYS[3], p, v) end\n"
+    "if #parked > 0 then\n"
+    "  local cnt = #parked / 2\n"
+    "  local last = redis.call('INCRBY', KEYS[7], cnt)\n"
+    "  local z, e, cc = {}, {}, {}\n"
+    "  for j = 1, cnt do\n"
+    "    local seq = last - cnt + j\n"
+    "    local id = ARGV[2] .. ':' .. string.format('%d', seq)\n"
+    "    z[#z + 1] = seq; z[#z + 1] = id\n"
+    "    e[#e + 1] = id; e[#e + 1] = parked[2 * j]\n"
+    "    cc[#cc + 1] = id; cc[#cc + 1] = parked[2 * j - 1]\n"
+    "  end\n"
+    "  chunked('ZADD', KEYS[4], z, 1000)\n"
+    "  chunked('HSET', KEYS[5], e, 1000)\n"
+    "  chunked('HSET', KEYS[6], cc, 1000)\n"
+    "end\n"
+    "for key in pairs(seen) do redis.call('EXPIRE', key, 86400) end\n"
+    "local res = table.concat(out)\n"
+    "redis.call('SET', KEYS[8], tok .. res, 'EX', 3600)\n"
+    "return res\n";
+
+/* Creates a campaign record unless one exists. KEYS: 1 meta. ARGV: 1 now_ms.
+ * Returns {created 0|1, created_at}. */
+static const char store_lua_create[] =
+    "if redis.call('HSETNX', KEYS[1], 'created_at', ARGV[1]) == 0 then\n"
+    "  return {0, redis.call('HGET', KEYS[1], 'created_at')}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'launch_state', 'launching')\n"
+    "return {1, ARGV[1]}\n";
+
+/* A window of the DLQ, newest first. KEYS: 1 dlq, 2 dlq:e. ARGV: 1 start, 2 stop (<= 1000 ids).
+ * Returns {ids scanned, id, json, id, json, ...}; ids whose entry vanished are skipped. */
+static const char store_lua_dlq_window[] =
+    "local ids = redis.call('ZREVRANGE', KEYS[1], ARGV[1], ARGV[2])\n"
+    "local out = {#ids}\n"
+    "if #ids == 0 then return out end\n"
+    "local v = redis.call('HMGET', KEYS[2], unpack(ids))\n"
+    "for i = 1, #ids do\n"
+    "  if v[i] then out[#out + 1] = ids[i]; out[#out + 1] = v[i] end\n"
+    "end\n"
+    "return out\n";
+
+/* Deletes up to ARGV[1] (<= 1000) of the oldest waiting entries. KEYS: 1 dlq, 2 dlq:e, 3 dlq:c.
+ * Returns the number deleted. */
+static const char store_lua_dlq_purge[] =
+    "local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)\n"
+    "if #ids == 0 then return 0 end\n"
+    "redis.call('ZREM', KEYS[1], unpack(ids))\n"
+    "redis.call('HDEL', KEYS[2], unpack(ids))\n"
+    "redis.call('HDEL', KEYS[3], unpack(ids))\n"
+    "return #ids\n";
+
+/* Claims up to ARGV[2] oldest entries with seq <= ARGV[1].
+ * KEYS: 1 dlq, 2 dlq:e, 3 dlq:c, 4 state, 5 replaying, 6 meta.
+ * Returns {deleted, id, json, ...}: entries of done contacts are deleted (at most 1000 of them
+ * per call, so one call never holds Redis for long), the others move to replaying and their
+ * contact q -> p. Each id taken leaves the ZSET, so every query starts at the oldest left. */
+static const char store_lua_dlq_claim[] =
+    "local want, budget = tonumber(ARGV[2]), 1000\n"
+    "local out, moved, got = {0}, 0, 0\n"
+    "while got < want and out[1] < budget do\n"
+    "  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, want - got)\n"
+    "  if #ids == 0 then break end\n"
+    "  for _, id in ipairs(ids) do\n"
+    "    local e = redis.call('HGET', KEYS[2], id)\n"
+    "    local c = redis.call('HGET', KEYS[3], id)\n"
+    "    local s = c and redis.call('HGET', KEYS[4], c)\n"
+    "    redis.call('ZREM', KEYS[1], id)\n"
+    "    redis.call('HDEL', KEYS[2], id)\n"
+    "    if s == 'd' or not e then\n"
+    "      redis.call('HDEL', KEYS[3], id)\n"
+    "      out[1] = out[1] + 1\n"
+    "    else\n"
+    "      redis.call('HSET', KEYS[5], id, e)\n"
+    "      if s == 'q' then redis.call('HSET', KEYS[4], c, 'p'); moved = moved + 1 end\n"
+    "      out[#out + 1] = id; out[#out + 1] = e\n"
+    "      got = got + 1\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "if moved > 0 then redis.call('HINCRBY', KEYS[6], 'dlq', -moved) end\n"
+    "return out\n";
+
+/* Forgets replayed entries. KEYS: 1 replaying, 2 dlq:c. ARGV: ids. Returns the number forgotten. */
+static const char store_lua_dlq_replayed[] =
+    "local n = 0\n"
+    "for i = 1, #ARGV do\n"
+    "  if redis.call('HDEL', KEYS[1], ARGV[i]) == 1 then\n"
+    "    redis.call('HDEL', KEYS[2], ARGV[i])\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
+/* Puts every claimed entry back. KEYS: 1 replaying, 2 dlq, 3 dlq:e, 4 dlq:c, 5 state, 6 meta.
+ * Returns the number put back. */
+static const char store_lua_dlq_unclaim[] =
+    "local all = redis.call('HGETALL', KEYS[1])\n"
+    "local back = 0\n"
+    "for i = 1, #all, 2 do\n"
+    "  local id, e = all[i], all[i + 1]\n"
+    "  local seq = tonumber(string.match(id, ':(%d+)$')) or 0\n"
+    "  redis.call('ZADD', KEYS[2], seq, id)\n"
+    "  redis.call('HSET', KEYS[3], id, e)\n"
+    "  local c = redis.call('HGET', KEYS[4], id)\n"
+    "  if c and redis.call('HGET', KEYS[5], c) == 'p' then\n"
+    "    redis.call('HSET', KEYS[5], c, 'q'); back = back + 1\n"
+    "  end\n"
+    "end\n"
+    "if back > 0 then redis.call('HINCRBY', KEYS[6], 'dlq', back) end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "return #all / 2\n";
+
+/* KEYS: 1 lock. ARGV: 1 token, 2 ttl ms. Returns 1 when refreshed, 0 when not ours. */
+static const char store_lua_lock_refresh[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[2])\n"
+    "return 1\n";
+
+/* KEYS: 1 lock. ARGV: 1 token. Returns 1 when released, 0 when not ours. */
+static const char store_lua_unlock[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "return 1\n";
+
+/* ---------------------------------------------------------------- private plumbing */
+
+/* One command of a pipeline. For a script (script >= 0), argv[0] and argv[1] are placeholders
+ * that store_pipeline fills with EVALSHA and the SHA (or EVAL and the source on NOSCRIPT); the
+ * rest is numkeys, keys, args. For a plain command, script is -1 and argv is the command. */
+struct store_call {
+    int          script; /* enum store_script_id, or -1 */
+    int          argc;
+    const char **argv;
+    size_t      *lens;
+};
+
+/* Sends n calls in one round trip (a second one only for scripts Redis had forgotten, so calls
+ * must not depend on each other's order) and stores each reply in replies[i] (freeReplyObject
+ * them). Any error reply fails the whole pipeline: -1 with store_error set and replies NULL. */
+int store_pipeline(struct store *s, struct store_call *calls, size_t n, redisReply **replies);
+
+/* One call; the reply or NULL (store_error set). */
+redisReply *store_call1(struct store *s, int script, int argc, const char **argv, size_t *lens);
+
+/* A plain command in hiredis printf style (%s, %b, %lld); the reply or NULL (store_error set). */
+redisReply *store_command(struct store *s, const char *fmt, ...);
+
+/* Sets the store's error message ("redis HOST:PORT: " + text). */
+void store_fail(struct store *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Writes "voxcast:{campaign}:suffix" into out (campaign already validated). */
+void store_key(char *out, size_t outlen, const char *campaign, const char *suffix);
+
+/* Checks campaign for a public call: 0, or -1 with store_error set. */
+int store_check_id(struct store *s, const char *campaign);
+
+#define STORE_KEY_MAX 160
+
+#endif
