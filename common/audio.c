@@ -251,7 +251,7 @@ static int mp3_validate(const uint8_t *p, size_t len, char *err, size_t errlen)
             return fail(err, errlen, "MP3 has an ID3 tag but no audio frame");
         return fail(err, errlen, "body is %s, not an MP3 file (%zu bytes)", body_kind(p, len), len);
     }
-    uint32_t flen;
+    uint32_t flen = 0;
     char why[96];
     if (mp3_frame_len(p + off, &flen, why, sizeof why) < 0) {
         if (off == 0 && p[0] != 0xFF)

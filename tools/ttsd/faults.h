@@ -1,0 +1,84 @@
+/* faults.h - voxcast-ttsd's fault settings and the per-request draw.
+ *
+ * The server injects the failures a real TTS provider produces (errors with or without
+ * Retry-After, latency, requests that never answer, connection resets, HTML bodies with status
+ * 200, WAVs cut short) so that retries, breakers and failover can be drilled and tested. A
+ * struct faults is plain data: the server keeps one under its lock, copies it per request and
+ * replaces it whole when /admin/faults changes it. The same field names serve the command line
+ * (--fail-rate), -X/-c (fail_rate=...) and the admin JSON ({"fail_rate":...}), through one table
+ * in faults.c, so the three can never disagree on a name or a range.
+ *
+ * Nothing here locks or does I/O: faults_decide() takes the caller's RNG state. */
+#ifndef VOXCAST_TTSD_FAULTS_H
+#define VOXCAST_TTSD_FAULTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define FAULTS_MAX_TEXT_RULES 16
+#define FAULTS_TEXT_MAX       64    /* bytes of one fail_text substring */
+#define FAULTS_UNSET          (-1)  /* retry_after: send no Retry-After header */
+
+struct fault_text_rule {
+    char substr[FAULTS_TEXT_MAX + 1];   /* a request whose text contains this ... */
+    int  status;                        /* ... is answered with this status */
+};
+
+struct faults {
+    double fail_rate;       /* chance of answering fail_status */
+    int    fail_status;     /* 100-599, 503 by default */
+    int    latency_ms;      /* added before every speech answer, 0-600000 */
+    int    retry_after;     /* seconds for Retry-After on injected failures, or FAULTS_UNSET */
+    double hang_rate;       /* chance of never answering */
+    double reset_rate;      /* chance of closing the connection without an answer */
+    double garbage_rate;    /* chance of a 200 with an HTML body */
+    double truncate_rate;   /* chance of a 200 whose audio is cut short */
+    bool   tone;            /* answer a generated tone instead of synthesising */
+    size_t ntext;           /* rules in use */
+    struct fault_text_rule text[FAULTS_MAX_TEXT_RULES];   /* checked in order, first match wins */
+};
+
+enum fault_action {
+    FAULT_NONE,       /* answer normally */
+    FAULT_FAIL,       /* answer decision.status with an error body */
+    FAULT_HANG,       /* hold the request without answering */
+    FAULT_RESET,      /* drop the connection without an answer */
+    FAULT_GARBAGE,    /* 200 with text/html */
+    FAULT_TRUNCATE,   /* 200 with audio whose header promises more than is sent */
+};
+
+struct fault_decision {
+    enum fault_action action;
+    int               status;   /* for FAULT_FAIL */
+    const char       *cause;    /* static text for the error body: which setting fired */
+};
+
+/* No faults: every rate 0, fail_status 503, no latency, no Retry-After, no rules, no tone. */
+void faults_init(struct faults *f);
+
+/* Sets the field `name` (underscores or dashes: "fail_rate", "fail-rate") from text, as given on
+ * the command line or in `name=value`. fail_text takes "SUBSTR=STATUS" and appends a rule; tone
+ * takes true/false/yes/no/on/off/1/0. Returns 0, or -1 with err saying what was expected
+ * ("expected a number from 0 to 1"; the caller names the flag or line) and f unchanged. An
+ * unknown name is -1 with *known = false when known is not NULL. */
+int faults_set(struct faults *f, const char *name, const char *value, bool *known, char *err, size_t errlen);
+
+/* Applies an /admin/faults JSON object to f: fields absent keep their value, "clear": true resets
+ * to faults_init() before the other fields apply, "fail_text": {"SUBSTR": STATUS, ...} replaces
+ * every rule, "retry_after": null unsets it. All or nothing: on -1 (bad JSON, unknown field,
+ * wrong type, out of range) err names the field and the reason, and f is unchanged. */
+int faults_apply_json(struct faults *f, const char *json, size_t len, char *err, size_t errlen);
+
+/* Appends f as the JSON object /admin/faults answers (same field names). */
+void faults_to_json(const struct faults *f, struct buf *out);
+
+/* Decides this request's fault. `text` (may be NULL) is matched against the fail_text rules
+ * first, deterministically; then reset, hang, fail, garbage and truncate each get their own draw
+ * from *rng, in that order, and the first that fires wins (so a rate is the chance that fault
+ * fires when no earlier one did). */
+void faults_decide(const struct faults *f, const char *text, uint64_t *rng, struct fault_decision *d);
+
+#endif

@@ -1,0 +1,36 @@
+/* server.h - voxcast-ttsd's HTTP server: routes, speech answers, injected faults.
+ *
+ * libmicrohttpd runs one thread per connection, so a request that is made to wait (latency) or
+ * to hang simply blocks its own thread; every such wait also watches a stop pipe, so shutdown
+ * never waits out a 600-second hang. Routes:
+ *   POST /v1/audio/speech                 OpenAI shape           (api.h)
+ *   POST /v1/text-to-speech/{voice_id}    ElevenLabs shape
+ *   GET  /health                          {"status":"ok"}
+ *   GET|POST /admin/faults                read / change faults (faults.h), answers the faults
+ *   GET  /admin/stats, POST /admin/stats/reset   counters (stats.h)
+ * Admin routes take no API key: the server listens on loopback unless told otherwise. */
+#ifndef VOXCAST_TTSD_SERVER_H
+#define VOXCAST_TTSD_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "faults.h"
+
+struct server_conf {
+    int           listen_fd;   /* a listening socket (listen_open); owned by the server once started */
+    int           family;      /* its address family, AF_INET or AF_INET6 */
+    struct faults faults;      /* faults at start */
+    uint64_t      seed;        /* seed of the fault draws */
+    const char   *api_key;     /* key every speech request must carry, or NULL; copied */
+};
+
+/* Starts serving on conf->listen_fd. Returns the server, or NULL with err (the socket is then
+ * still the caller's to close). */
+struct server *server_start(const struct server_conf *conf, char *err, size_t errlen);
+
+/* Wakes every waiting or hanging request (they end without an answer), stops libmicrohttpd
+ * (joining its threads, closing the socket) and frees the server. NULL-safe. */
+void server_stop(struct server *s);
+
+#endif
