@@ -37,6 +37,8 @@
 #define MP3_MIN_MS          200
 #define MP3_MAX_MS          600000
 #define IDLE_TIMEOUT_S      120       /* keep-alive connections idle longer are closed */
+#define WAV_HEADER_BYTES    44        /* the header audio_wav_from_pcm16 writes */
+#define MP3_FRAME_BYTES     417       /* one frame of audio_silent_mp3 */
 
 struct server {
     struct MHD_Daemon *mhd;
@@ -185,8 +187,10 @@ static int render(const struct faults *f, const struct speech_request *req, stru
  * its first frame (a cut between whole frames would still be valid audio). */
 static void cut_short(struct buf *audio, enum audio_format fmt)
 {
-    size_t keep = fmt == AUDIO_WAV ? 44 + (audio->len - 44) / 2 : (audio->len < 417 ? audio->len : 417) / 2;
-    audio->len = keep;
+    if (fmt == AUDIO_WAV && audio->len > WAV_HEADER_BYTES)
+        audio->len = WAV_HEADER_BYTES + (audio->len - WAV_HEADER_BYTES) / 2;
+    else if (fmt == AUDIO_MP3)
+        audio->len = (audio->len < MP3_FRAME_BYTES ? audio->len : MP3_FRAME_BYTES) / 2;
 }
 
 static void answer_audio(const struct faults *f, const struct api_ops *api, const struct speech_request *req,
