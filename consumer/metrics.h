@@ -1,0 +1,85 @@
+/* metrics.h - the consumer's process-wide counters, /metrics text and /health JSON.
+ *
+ * The loop thread counts (jobs, provider requests, retries, failovers) and sets gauges (in-flight,
+ * breaker state, Redis/Kafka health); the HTTP thread renders. Every update is one or two relaxed
+ * atomic operations on preallocated slots, so counting costs nothing measurable at thousands of
+ * jobs per second, and a scrape never blocks the loop. The only lock is taken the first time a
+ * provider sees a new response code, to add it to that provider's small code table.
+ *
+ * Counters live as long as the struct, which lives as long as the process: they survive Kafka
+ * rebalances by construction, as Prometheus expects of a counter.
+ *
+ * Provider indexes are the positions in the name list given to metrics_new() (the failover
+ * order); an index out of range is ignored rather than trusted. */
+#ifndef VOXCAST_METRICS_H
+#define VOXCAST_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+#define METRICS_MAX_PROVIDERS 16
+#define METRICS_MAX_CODES     32 /* distinct code labels per provider; more count as "other" */
+#define METRICS_CODE_MAX      31 /* longest code label kept; longer ones count as "other" */
+
+enum metrics_outcome {           /* a job's terminal outcome, voxcast_jobs_total{outcome} */
+    METRICS_DONE,
+    METRICS_DLQ,
+    METRICS_DUPLICATE,
+    METRICS_INVALID
+};
+
+enum metrics_status {            /* the /health verdict */
+    METRICS_OK,
+    METRICS_DEGRADED,
+    METRICS_DOWN
+};
+
+struct metrics;
+
+/* Allocates the registry for `n` providers named `provider_names[0..n)` (copied). Redis and Kafka
+ * start as "down" until metrics_set_health_inputs() says otherwise, so /health does not claim a
+ * consumer is healthy before it has connected. Returns NULL when n > METRICS_MAX_PROVIDERS or a
+ * name is NULL. Free with metrics_free() (NULL-safe) after the HTTP server has stopped. */
+struct metrics *metrics_new(const char *const *provider_names, size_t n);
+void metrics_free(struct metrics *m);
+
+/* Counts one job reaching `o`. An unknown outcome is ignored. */
+void metrics_job(struct metrics *m, enum metrics_outcome o);
+
+/* Counts one request to `provider` that ended with `code` (HTTP status as text, "200", or a
+ * transport class: "timeout", "connect", "reset", "error") after `latency_s` seconds, in
+ * voxcast_provider_requests_total{provider,code} and voxcast_provider_latency_seconds{provider}.
+ * Past METRICS_MAX_CODES distinct codes (or for a NULL, empty or over-long code) the request is
+ * counted under code="other". A negative or NaN latency is observed as 0. */
+void metrics_request(struct metrics *m, size_t provider, const char *code, double latency_s);
+
+/* Counts one retry of a request to `provider` (voxcast_retries_total{provider}). */
+void metrics_retry(struct metrics *m, size_t provider);
+
+/* Counts one failover of a job from one provider to the next (voxcast_failovers_total). */
+void metrics_failover(struct metrics *m);
+
+/* Sets the number of jobs being rendered now (voxcast_in_flight). */
+void metrics_set_in_flight(struct metrics *m, int64_t n);
+
+/* Sets `provider`'s breaker gauges: state 0 closed, 1 half-open, 2 open (enum breaker_state's
+ * values); any other state is ignored. */
+void metrics_set_breaker(struct metrics *m, size_t provider, int state, int consecutive_failures);
+
+/* Tells /health whether Redis and Kafka are reachable now. */
+void metrics_set_health_inputs(struct metrics *m, bool redis_ok, bool kafka_ok);
+
+/* Appends every family in Prometheus text exposition format 0.0.4 to `out`: each with # HELP and
+ * # TYPE, all four job outcomes and every provider's histogram present even at zero, label
+ * values escaped (\\ \" \n). Safe to call while other threads update. */
+void metrics_render(struct metrics *m, struct buf *out);
+
+/* Appends the /health JSON object to `out` and returns the status it wrote: down when every
+ * breaker is open (given at least one provider) or Redis or Kafka is down; degraded when some
+ * breaker is open or half-open; ok otherwise. */
+enum metrics_status metrics_health(struct metrics *m, struct buf *out);
+
+#endif
