@@ -40,7 +40,7 @@ struct provider {
     char                      *api_key;         /* from $api_key_env; never logged */
     char                      *model, *voice;   /* defaults when the job names none */
     long                       timeout_ms, connect_timeout_ms;
-    int64_t                    max_text_chars;  /* 0: no limit */
+    int64_t                    max_text_chars;  /* 0: no limit; openai defaults to 4096 */
     /* engine policy state */
     int                        concurrency_cap; /* 0: none beyond the consumer's */
     int                        in_flight;
@@ -84,7 +84,8 @@ int provider_start(struct provider *pv, const struct job *job, void *task, char 
 void providers_drive(struct providers *ps, attempt_done_fn done, void *ctx);
 
 /* Waits up to timeout_ms for transfer activity, a finished espeak attempt or `extra_fd`
- * (-1: none) becoming readable. Returns early on any of them. */
+ * (-1: none) becoming readable. Returns early on any of them (curl may also shorten the wait
+ * for its own timers): the number of ready descriptors, 0 on timeout, -1 on a curl error. */
 int providers_wait(struct providers *ps, int extra_fd, int timeout_ms);
 
 /* Attempts started and not yet delivered to the done callback. */

@@ -1,0 +1,386 @@
+/* http_transport.c - curl multi POSTs for the providers; see http_transport.h.
+ *
+ * The shape is curl's 10-at-a-time example: add easy handles, curl_multi_perform, drain
+ * curl_multi_info_read, wait in curl_multi_poll. Each transfer is a `struct xfer` found again
+ * through CURLOPT_PRIVATE and kept on a list so that freeing the transport can abandon the
+ * ones still running. Easy handles are cleaned up after each transfer; the connections they
+ * used stay in the multi handle's cache, which is what makes the next request to the same
+ * host reuse them. */
+#include "http_transport.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_EXTRA_FDS 8
+#define USER_AGENT    "voxcast-consumer"
+
+struct xfer {
+    struct xfer       *prev, *next;     /* the transport's list of running transfers */
+    CURL              *easy;
+    struct curl_slist *headers;         /* ours: copied from the request plus "Expect:" */
+    void              *ctx;
+    struct buf         body;
+    size_t             max_body;
+    bool               too_large;       /* the write callback stopped the transfer */
+    long               timeout_ms, connect_timeout_ms;
+    char               retry_after[64];
+    char               content_type[96];
+    char               errbuf[CURL_ERROR_SIZE];
+};
+
+struct http_transport {
+    CURLM       *multi;
+    struct xfer *head;
+    size_t       active;
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode       global_rc = CURLE_FAILED_INIT;
+
+static void global_init(void)
+{
+    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- lifecycle ---- */
+
+struct http_transport *http_transport_new(long max_idle, char *err, size_t errlen)
+{
+    pthread_once(&global_once, global_init);
+    if (global_rc != CURLE_OK) {
+        snprintf(err, errlen, "libcurl: %s", curl_easy_strerror(global_rc));
+        return NULL;
+    }
+    struct http_transport *t = calloc(1, sizeof *t);
+    if (!t || !(t->multi = curl_multi_init())) {
+        free(t);
+        snprintf(err, errlen, "libcurl: cannot create a multi handle");
+        return NULL;
+    }
+    /* 0 is "no limit": the engine's caps decide how many requests a provider gets. */
+    curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+    if (max_idle > 0)
+        curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, max_idle);
+    return t;
+}
+
+static void xfer_free(struct xfer *x)
+{
+    curl_easy_cleanup(x->easy);
+    curl_slist_free_all(x->headers);
+    buf_free(&x->body);
+    free(x);
+}
+
+static void xfer_unlink(struct http_transport *t, struct xfer *x)
+{
+    curl_multi_remove_handle(t->multi, x->easy);
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        t->head = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
+    t->active--;
+}
+
+void http_transport_free(struct http_transport *t, http_drop_fn drop)
+{
+    if (!t)
+        return;
+    while (t->head) {
+        struct xfer *x = t->head;
+        xfer_unlink(t, x);
+        if (drop)
+            drop(x->ctx);
+        xfer_free(x);
+    }
+    curl_multi_cleanup(t->multi);
+    free(t);
+}
+
+size_t http_transport_active(const struct http_transport *t)
+{
+    return t ? t->active : 0;
+}
+
+/* ---- curl callbacks ---- */
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *userdata)
+{
+    struct xfer *x = userdata;
+    size_t n = size * nmemb;
+    if (n > x->max_body - x->body.len) {
+        x->too_large = true;
+        return 0;   /* anything but n aborts the transfer with CURLE_WRITE_ERROR */
+    }
+    buf_append(&x->body, data, n);
+    return n;
+}
+
+/* Copies the value of a "Name: value" header line into out, trimmed, when the name matches. */
+static void header_value(const char *line, size_t n, const char *name, char *out, size_t outlen)
+{
+    size_t nl = strlen(name);
+    if (n <= nl || line[nl] != ':' || strncasecmp(line, name, nl) != 0)
+        return;
+    const char *v = line + nl + 1, *end = line + n;
+    while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+    while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    snprintf(out, outlen, "%.*s", (int)(end - v), v);
+}
+
+/* Header lines of every response arrive here, interim ones (100 Continue) included: a status
+ * line starts a new response, so what an earlier one said is forgotten. */
+static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
+{
+    struct xfer *x = userdata;
+    size_t n = size * nitems;
+    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        x->retry_after[0] = '\0';
+        x->content_type[0] = '\0';
+    }
+    header_value(line, n, "Retry-After", x->retry_after, sizeof x->retry_after);
+    header_value(line, n, "Content-Type", x->content_type, sizeof x->content_type);
+    return n;
+}
+
+/* ---- starting ---- */
+
+static CURLcode set_callbacks(struct xfer *x)
+{
+    CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_write);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_HEADERFUNCTION, on_header);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
+    return rc;
+}
+
+/* Connection behaviour: no signals (we are one thread of many), keep-alive probes so an idle
+ * pooled connection that died is noticed, and plain http/https only. */
+static CURLcode set_connection(struct xfer *x)
+{
+    CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    if (rc == CURLE_OK && x->timeout_ms > 0)
+        rc = curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, x->timeout_ms);
+    if (rc == CURLE_OK && x->connect_timeout_ms > 0)
+        rc = curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, x->connect_timeout_ms);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_USERAGENT, USER_AGENT);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    return rc;
+}
+
+/* URL, headers and body. "Expect:" stops curl from waiting for a 100 Continue before sending
+ * a larger body, a round trip that many TTS servers never answer. */
+static CURLcode set_request(struct xfer *x, const struct http_request *req)
+{
+    for (const struct curl_slist *h = req->headers; h; h = h->next) {
+        struct curl_slist *n = curl_slist_append(x->headers, h->data);
+        if (!n)
+            return CURLE_OUT_OF_MEMORY;
+        x->headers = n;
+    }
+    struct curl_slist *n = curl_slist_append(x->headers, "Expect:");
+    if (!n)
+        return CURLE_OUT_OF_MEMORY;
+    x->headers = n;
+    CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_URL, req->url);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    if (rc == CURLE_OK)   /* sets POST; size first, so a body with NUL bytes is copied whole */
+        rc = curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
+    return rc;
+}
+
+int http_transport_post(struct http_transport *t, const struct http_request *req, void *ctx,
+                        char *err, size_t errlen)
+{
+    struct xfer *x = calloc(1, sizeof *x);
+    if (!x || !(x->easy = curl_easy_init())) {
+        free(x);
+        snprintf(err, errlen, "libcurl: cannot create a handle");
+        return -1;
+    }
+    x->ctx = ctx;
+    x->max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
+    x->timeout_ms = req->timeout_ms;
+    x->connect_timeout_ms = req->connect_timeout_ms;
+    CURLcode rc = set_callbacks(x);
+    if (rc == CURLE_OK)
+        rc = set_connection(x);
+    if (rc == CURLE_OK)
+        rc = set_request(x, req);
+    CURLMcode mrc = rc == CURLE_OK ? curl_multi_add_handle(t->multi, x->easy) : CURLM_OK;
+    if (rc != CURLE_OK || mrc != CURLM_OK) {
+        snprintf(err, errlen, "libcurl: %s",
+                 rc != CURLE_OK ? curl_easy_strerror(rc) : curl_multi_strerror(mrc));
+        xfer_free(x);
+        return -1;
+    }
+    x->next = t->head;
+    if (t->head)
+        t->head->prev = x;
+    t->head = x;
+    t->active++;
+    return 0;
+}
+
+/* ---- finishing ---- */
+
+static enum transport_result map_code(CURLcode code)
+{
+    switch (code) {
+    case CURLE_OK:
+        return TRANSPORT_OK;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return TRANSPORT_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        return TRANSPORT_TIMEOUT;
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        return TRANSPORT_RESET;
+    default:
+        return TRANSPORT_OTHER;
+    }
+}
+
+/* curl's own message when it left one, else its generic text for the code. Callers print at
+ * most 120 bytes of it: the error field is short by design. */
+static const char *curl_text(const struct xfer *x, CURLcode code)
+{
+    return x->errbuf[0] ? x->errbuf : curl_easy_strerror(code);
+}
+
+/* Which timeout fired is not in the code: both are CURLE_OPERATION_TIMEDOUT. The elapsed time
+ * tells them apart - a connect timeout fires nearer connect_timeout_ms than timeout_ms. */
+static void describe_timeout(const struct xfer *x, double total_s, char *out, size_t outlen)
+{
+    long elapsed = (long)(total_s * 1000.0);
+    long ct = x->connect_timeout_ms, tt = x->timeout_ms;
+    if (ct > 0 && (tt <= 0 || (ct < tt && elapsed < ct + (tt - ct) / 2)))
+        snprintf(out, outlen, "connect timeout after %ld ms", ct);
+    else if (tt > 0)
+        snprintf(out, outlen, "timeout after %ld ms", tt);
+    else
+        snprintf(out, outlen, "timeout after %ld ms", elapsed);
+}
+
+/* The short, request-free text of a transport failure. */
+static void describe_failure(const struct xfer *x, CURLcode code, struct http_response *r)
+{
+    char sys[96];
+    long os_errno = 0;
+    if (x->too_large) {
+        snprintf(r->error, sizeof r->error, "answer longer than %zu bytes", x->max_body);
+        return;
+    }
+    switch (r->transport) {
+    case TRANSPORT_TIMEOUT:
+        describe_timeout(x, r->total_s, r->error, sizeof r->error);
+        break;
+    case TRANSPORT_CONNECT:
+        curl_easy_getinfo(x->easy, CURLINFO_OS_ERRNO, &os_errno);
+        if (code == CURLE_COULDNT_RESOLVE_HOST)
+            snprintf(r->error, sizeof r->error, "connect: could not resolve host");
+        else if (os_errno != 0)
+            snprintf(r->error, sizeof r->error, "connect: %s",
+                     strerror_r((int)os_errno, sys, sizeof sys));
+        else
+            snprintf(r->error, sizeof r->error, "connect: %.120s", curl_text(x, code));
+        break;
+    case TRANSPORT_RESET:
+        snprintf(r->error, sizeof r->error, "connection broken: %.120s", curl_text(x, code));
+        break;
+    default:
+        snprintf(r->error, sizeof r->error, "transport: %.120s", curl_text(x, code));
+        break;
+    }
+}
+
+static void fill_response(struct xfer *x, CURLcode code, struct http_response *r)
+{
+    curl_off_t total_us = 0;
+    memset(r, 0, sizeof *r);
+    r->ctx = x->ctx;
+    r->transport = x->too_large ? TRANSPORT_OTHER : map_code(code);
+    if (curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME_T, &total_us) == CURLE_OK)
+        r->total_s = (double)total_us / 1e6;
+    if (r->transport == TRANSPORT_OK) {
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &r->status);
+        snprintf(r->retry_after, sizeof r->retry_after, "%s", x->retry_after);
+        snprintf(r->content_type, sizeof r->content_type, "%s", x->content_type);
+        r->body = x->body;
+        x->body = (struct buf){0};
+    } else {
+        describe_failure(x, code, r);
+    }
+}
+
+static void finish(struct http_transport *t, struct xfer *x, CURLcode code, http_done_fn done,
+                   void *arg)
+{
+    struct http_response r;
+    fill_response(x, code, &r);
+    xfer_unlink(t, x);   /* before done: it may start transfers, even on this connection */
+    xfer_free(x);
+    done(arg, &r);
+    buf_free(&r.body);
+}
+
+void http_transport_perform(struct http_transport *t, http_done_fn done, void *arg)
+{
+    int running = 0, left = 0;
+    curl_multi_perform(t->multi, &running);
+    CURLMsg *m;
+    while ((m = curl_multi_info_read(t->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        CURLcode code = m->data.result;   /* m is invalid once the handle is removed */
+        char *priv = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
+        finish(t, (struct xfer *)(void *)priv, code, done, arg);
+    }
+}
+
+int http_transport_wait(struct http_transport *t, const int *fds, size_t nfds, int timeout_ms)
+{
+    struct curl_waitfd extra[MAX_EXTRA_FDS];
+    if (nfds > MAX_EXTRA_FDS)
+        return -1;
+    for (size_t i = 0; i < nfds; i++)
+        extra[i] = (struct curl_waitfd){.fd = fds[i], .events = CURL_WAIT_POLLIN, .revents = 0};
+    int numfds = 0;
+    if (curl_multi_poll(t->multi, nfds ? extra : NULL, (unsigned)nfds, timeout_ms, &numfds) != CURLM_OK)
+        return -1;
+    return numfds;
+}

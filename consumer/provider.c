@@ -1,0 +1,545 @@
+/* provider.c - the provider chain: configuration, dispatch, and HTTP answers made results.
+ *
+ * Everything type-specific sits behind struct provider_ops (provider_ops.h); this file owns
+ * what every type shares. providers_new() reads the chain from the config once and refuses
+ * anything doubtful (an unknown type, a missing URL, a name listed twice) with the key at fault
+ * in the message, because a typo here would otherwise surface as every job failing over. The
+ * HTTP half turns a finished transfer into a struct attempt_result: classify the answer with
+ * the shared table, let the provider refine it, and keep a short error text that is safe to
+ * store in a DLQ entry (body excerpt sanitised, registered secrets redacted). */
+#include "provider.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "audio.h"
+#include "clock.h"
+#include "http_transport.h"
+#include "log.h"
+#include "provider_ops.h"
+#include "retry_after.h"
+#include "utf8.h"
+
+#define NAME_MAX_LEN        ((int)sizeof ((struct provider *)0)->name - 1)
+#define RETRY_AFTER_MAX_MS  3600000   /* a provider asking for more than an hour is misbehaving */
+#define BODY_EXCERPT_BYTES  200
+
+/* Indexed by enum provider_type. */
+static const struct provider_ops *const type_ops[] = {
+    [PROVIDER_OPENAI] = &provider_openai_ops,
+    [PROVIDER_ELEVENLABS] = &provider_elevenlabs_ops,
+    [PROVIDER_ESPEAK] = &provider_espeak_ops,
+};
+#define NTYPES (sizeof type_ops / sizeof type_ops[0])
+
+const char *provider_type_name(enum provider_type t)
+{
+    return (size_t)t < NTYPES ? type_ops[t]->type_name : "unknown";
+}
+
+/* ---- configuration ---- */
+
+static bool name_char_ok(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* Checks one trimmed name against the config's provider.NAME rule and the chain so far. */
+static int check_name(const struct providers *ps, const char *s, size_t len, char *err, size_t errlen)
+{
+    if (len == 0) {
+        snprintf(err, errlen, "providers: empty name in the list");
+        return -1;
+    }
+    bool ok = len <= (size_t)NAME_MAX_LEN;
+    for (size_t i = 0; ok && i < len; i++)
+        ok = name_char_ok(s[i]);
+    if (!ok) {
+        snprintf(err, errlen, "providers: \"%.*s\" is not a provider name (1-%d of [a-z0-9_-])",
+                 (int)(len > 80 ? 80 : len), s, NAME_MAX_LEN);
+        return -1;
+    }
+    for (size_t i = 0; i < ps->n; i++)
+        if (strlen(ps->list[i].name) == len && memcmp(ps->list[i].name, s, len) == 0) {
+            snprintf(err, errlen, "providers: \"%.*s\" is listed twice", (int)len, s);
+            return -1;
+        }
+    return 0;
+}
+
+static int parse_type(const char *name, const char *type, enum provider_type *out, char *err,
+                      size_t errlen)
+{
+    if (!type || !*type) {
+        if (strcmp(name, "espeak") == 0) {
+            *out = PROVIDER_ESPEAK;
+            return 0;
+        }
+        snprintf(err, errlen, "provider.%s.type: required (openai, elevenlabs or espeak)", name);
+        return -1;
+    }
+    for (size_t i = 0; i < NTYPES; i++)
+        if (strcmp(type, type_ops[i]->type_name) == 0) {
+            *out = (enum provider_type)i;
+            return 0;
+        }
+    snprintf(err, errlen, "provider.%s.type: unknown type \"%s\" (openai, elevenlabs or espeak)",
+             name, type);
+    return -1;
+}
+
+/* provider.NAME.FIELD as an integer in [min, max]. */
+static int int_field(const struct config *cfg, const char *name, const char *field, int64_t min,
+                     int64_t max, int64_t *out, char *err, size_t errlen)
+{
+    int64_t v = config_provider_int(cfg, name, field);
+    if (v < min) {
+        snprintf(err, errlen, "provider.%s.%s: must be at least %lld", name, field, (long long)min);
+        return -1;
+    }
+    if (v > max) {
+        snprintf(err, errlen, "provider.%s.%s: must be at most %lld", name, field, (long long)max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s && *s ? strdup(s) : NULL;
+}
+
+/* URL and key: what an HTTP type needs to be reachable. The key itself never goes into an
+ * error or a log line, and is registered for redaction before anything else can print it. */
+static int init_endpoint(struct provider *pv, const struct config *cfg, char *err, size_t errlen)
+{
+    const char *url = config_provider(cfg, pv->name, "url");
+    if (!url || !*url) {
+        snprintf(err, errlen, "provider.%s.url: required for type %s", pv->name, pv->ops->type_name);
+        return -1;
+    }
+    if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
+        snprintf(err, errlen, "provider.%s.url: must start with http:// or https://", pv->name);
+        return -1;
+    }
+    pv->url = strdup(url);
+    const char *env = config_provider(cfg, pv->name, "api_key_env");
+    if (!env || !*env)
+        return 0;   /* a local server (Kokoro-FastAPI, voxcast-ttsd) needs no key */
+    const char *key = getenv(env);
+    if (!key || !*key) {
+        log_warn("API key variable is unset or empty; requests go without a key",
+                 LOGS("provider", pv->name), LOGS("variable", env));
+        return 0;
+    }
+    log_add_secret(key);
+    pv->api_key = strdup(key);
+    return 0;
+}
+
+/* Limits and policy state: timeouts, caps, rate, breaker. */
+static int init_policy(struct provider *pv, const struct config *cfg, char *err, size_t errlen)
+{
+    int64_t timeout, connect, cap, max_chars;
+    if (int_field(cfg, pv->name, "timeout_ms", 1, LONG_MAX, &timeout, err, errlen) ||
+        int_field(cfg, pv->name, "connect_timeout_ms", 1, LONG_MAX, &connect, err, errlen) ||
+        int_field(cfg, pv->name, "concurrency", 0, INT_MAX, &cap, err, errlen) ||
+        int_field(cfg, pv->name, "max_text_chars", 0, INT64_MAX, &max_chars, err, errlen))
+        return -1;
+    double rate = config_provider_double(cfg, pv->name, "rate");
+    if (!isfinite(rate) || rate < 0) {
+        snprintf(err, errlen, "provider.%s.rate: must be >= 0 (0: unlimited)", pv->name);
+        return -1;
+    }
+    pv->timeout_ms = (long)timeout;
+    pv->connect_timeout_ms = (long)connect;
+    pv->concurrency_cap = (int)cap;
+    pv->max_text_chars = max_chars ? max_chars : pv->ops->default_max_text_chars;
+    ratelimit_init(&pv->rate, rate, rate > 1 ? rate : 1, clock_mono_ms());
+    struct breaker_config bc = {
+        .failure_threshold = (int)config_int(cfg, "breaker.failure_threshold"),
+        .open_ms = config_int(cfg, "breaker.open_ms"),
+        .half_open_successes = (int)config_int(cfg, "breaker.half_open_successes"),
+    };
+    breaker_init(&pv->breaker, &bc);
+    return 0;
+}
+
+static int provider_init(struct provider *pv, struct providers *ps, const struct config *cfg,
+                         char *err, size_t errlen)
+{
+    enum provider_type type;
+    pv->owner = ps;
+    if (parse_type(pv->name, config_provider(cfg, pv->name, "type"), &type, err, errlen))
+        return -1;
+    pv->type = type;
+    pv->ops = type_ops[type];
+    if (pv->ops->http && init_endpoint(pv, cfg, err, errlen))
+        return -1;
+    pv->model = dup_or_null(config_provider(cfg, pv->name, "model"));
+    pv->voice = dup_or_null(config_provider(cfg, pv->name, "voice"));
+    return init_policy(pv, cfg, err, errlen);
+}
+
+/* Appends the provider named s[0..len) to the chain and configures it. */
+static int add_provider(struct providers *ps, const struct config *cfg, const char *s, size_t len,
+                        char *err, size_t errlen)
+{
+    if (check_name(ps, s, len, err, errlen))
+        return -1;
+    struct provider *list = realloc(ps->list, (ps->n + 1) * sizeof *list);
+    if (!list) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    ps->list = list;
+    struct provider *pv = &list[ps->n++];   /* counted at once, so providers_free cleans it */
+    memset(pv, 0, sizeof *pv);
+    memcpy(pv->name, s, len);
+    return provider_init(pv, ps, cfg, err, errlen);
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Walks the comma-separated `providers` value, trimming blanks around each name. */
+static int parse_chain(struct providers *ps, const struct config *cfg, char *err, size_t errlen)
+{
+    const char *list = config_get(cfg, "providers");
+    if (!list)
+        list = "";
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        const char *end = comma ? comma : p + strlen(p);
+        while (p < end && is_space(*p))
+            p++;
+        while (end > p && is_space(end[-1]))
+            end--;
+        if (p == end && !comma && ps->n == 0) {
+            snprintf(err, errlen, "providers: the list is empty");
+            return -1;
+        }
+        if (add_provider(ps, cfg, p, (size_t)(end - p), err, errlen))
+            return -1;
+        if (!comma)
+            return 0;
+        p = comma + 1;
+    }
+}
+
+/* Enough kept-alive connections for every HTTP provider to serve the consumer's whole
+ * concurrency, so a lull in the load does not cost a round of new TLS handshakes. */
+static long idle_connections(const struct providers *ps, const struct config *cfg)
+{
+    int64_t per = config_int(cfg, "consumer.concurrency");
+    long n_http = 0;
+    for (size_t i = 0; i < ps->n; i++)
+        n_http += ps->list[i].ops->http;
+    if (per < 1 || per > 100000)
+        per = 16;
+    return n_http ? n_http * (long)per : 0;
+}
+
+struct providers *providers_new(const struct config *cfg, char *err, size_t errlen)
+{
+    struct providers *ps = calloc(1, sizeof *ps);
+    if (!ps) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (parse_chain(ps, cfg, err, errlen) != 0 ||
+        !(ps->http = http_transport_new(idle_connections(ps, cfg), err, errlen))) {
+        providers_free(ps);
+        return NULL;
+    }
+    return ps;
+}
+
+static void wipe_free(char *s)
+{
+    if (s)
+        explicit_bzero(s, strlen(s));
+    free(s);
+}
+
+void providers_free(struct providers *ps)
+{
+    if (!ps)
+        return;
+    http_transport_free(ps->http, free);   /* each ctx is a malloc'd struct http_attempt */
+    provider_espeak_free(ps->espeak);
+    for (size_t i = 0; i < ps->n; i++) {
+        struct provider *pv = &ps->list[i];
+        free(pv->url);
+        wipe_free(pv->api_key);
+        free(pv->model);
+        free(pv->voice);
+    }
+    free(ps->list);
+    free(ps);
+}
+
+size_t providers_count(const struct providers *ps)
+{
+    return ps ? ps->n : 0;
+}
+
+struct provider *providers_at(struct providers *ps, size_t i)
+{
+    return ps && i < ps->n ? &ps->list[i] : NULL;
+}
+
+size_t providers_active(const struct providers *ps)
+{
+    return ps ? ps->active : 0;
+}
+
+/* ---- attempts ---- */
+
+int provider_job_format(const struct job *job, enum audio_format *out, char *err, size_t errlen)
+{
+    if (!job->format) {
+        *out = AUDIO_WAV;
+        return 0;
+    }
+    if (audio_format_parse(job->format, out) != 0) {
+        snprintf(err, errlen, "unknown audio format \"%.16s\"", job->format);
+        return -1;
+    }
+    return 0;
+}
+
+bool provider_accepts(const struct provider *pv, const struct job *job)
+{
+    enum audio_format f;
+    if (!job->text || provider_job_format(job, &f, NULL, 0) != 0)
+        return false;
+    if (pv->ops->wav_only && f != AUDIO_WAV)
+        return false;
+    size_t bytes = strlen(job->text);
+    if (pv->ops->max_text_bytes && bytes > pv->ops->max_text_bytes)
+        return false;
+    return pv->max_text_chars <= 0 || utf8_count(job->text, bytes) <= (size_t)pv->max_text_chars;
+}
+
+int provider_start(struct provider *pv, const struct job *job, void *task, char *err, size_t errlen)
+{
+    if (pv->ops->start(pv, job, task, err, errlen) != 0)
+        return -1;
+    pv->owner->active++;
+    return 0;
+}
+
+/* ---- requests (shared by the HTTP types) ---- */
+
+void provider_request_header(struct provider_request *req, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    struct curl_slist *n = curl_slist_append(req->headers, line);
+    explicit_bzero(line, sizeof line);   /* it may have held a key */
+    if (!n)
+        abort();   /* out of memory: the project's policy, as in buf.c */
+    req->headers = n;
+}
+
+void provider_request_free(struct provider_request *req)
+{
+    if (!req)
+        return;
+    for (struct curl_slist *h = req->headers; h; h = h->next)
+        explicit_bzero(h->data, strlen(h->data));
+    curl_slist_free_all(req->headers);
+    req->headers = NULL;
+    buf_free(&req->url);
+    buf_free(&req->body);
+}
+
+const char *provider_request_find(const struct provider_request *req, const char *name)
+{
+    size_t n = strlen(name);
+    for (const struct curl_slist *h = req->headers; h; h = h->next)
+        if (strncasecmp(h->data, name, n) == 0 && h->data[n] == ':') {
+            const char *v = h->data + n + 1;
+            while (is_space(*v))
+                v++;
+            return v;
+        }
+    return NULL;
+}
+
+/* ---- HTTP attempts ---- */
+
+struct http_attempt {              /* the transfer's ctx; freed when it is delivered or dropped */
+    struct provider  *pv;
+    void             *task;
+    enum audio_format format;
+};
+
+struct drive {                     /* what providers_drive() hands to the transport callback */
+    struct providers *ps;
+    attempt_done_fn   done;
+    void             *ctx;
+};
+
+int provider_http_start(struct provider *pv, const struct job *job, void *task, char *err,
+                        size_t errlen)
+{
+    enum audio_format fmt;
+    if (provider_job_format(job, &fmt, err, errlen))
+        return -1;
+    struct provider_request req = {0};
+    struct http_attempt *a = malloc(sizeof *a);
+    int rc = a ? pv->ops->build(pv, job, &req, err, errlen) : -1;
+    if (!a)
+        snprintf(err, errlen, "out of memory");
+    if (rc == 0) {
+        *a = (struct http_attempt){.pv = pv, .task = task, .format = fmt};
+        struct http_request hr = {
+            .url = req.url.data, .headers = req.headers,
+            .body = req.body.data, .body_len = req.body.len,
+            .timeout_ms = pv->timeout_ms, .connect_timeout_ms = pv->connect_timeout_ms,
+        };
+        rc = http_transport_post(pv->owner->http, &hr, a, err, errlen);
+    }
+    provider_request_free(&req);
+    if (rc != 0)
+        free(a);
+    return rc;
+}
+
+/* Copies up to `max` bytes of body into out as one clean line: runs of control characters and
+ * whitespace become one space, bytes that are not valid UTF-8 become '?', and a character is
+ * never cut in half. Error texts end up in JSON (DLQ entries, logs), so they must be text. */
+static void body_excerpt(const char *s, size_t len, size_t max, struct buf *out)
+{
+    static const unsigned char lead_len[16] = {1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2, 2, 3, 4};
+    size_t start = out->len;
+    bool space = false;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        size_t n = lead_len[c >> 4];
+        bool valid = n > 0 && i + n <= len && utf8_valid(s + i, n);
+        if (valid && (c == ' ' || utf8_has_control(s + i, n))) {
+            space = out->len > start;   /* leading blanks are dropped */
+            i += n;
+            continue;
+        }
+        size_t take = valid ? n : 1;
+        if (out->len - start + (space ? 1 : 0) + take > max)
+            break;
+        if (space)
+            buf_putc(out, ' ');
+        space = false;
+        if (valid)
+            buf_append(out, s + i, n);
+        else
+            buf_putc(out, '?');
+        i += take;
+    }
+}
+
+/* The error text of an HTTP answer that is not a success. */
+static void describe_answer(const struct http_response *resp, const char *verr, char *out,
+                            size_t outlen)
+{
+    struct buf b = {0};
+    buf_printf(&b, "HTTP %ld", resp->status);
+    if (resp->status / 100 == 2) {
+        buf_printf(&b, ": %s", verr[0] ? verr : "not audio");
+        if (resp->content_type[0])
+            buf_printf(&b, " (Content-Type %s)", resp->content_type);
+    } else if (resp->body.len > 0) {
+        buf_puts(&b, ": ");
+        body_excerpt(resp->body.data, resp->body.len, BODY_EXCERPT_BYTES, &b);
+    }
+    snprintf(out, outlen, "%s", b.data);
+    buf_free(&b);
+}
+
+/* Secrets registered with the logger never reach an error text, whatever the server echoed. */
+static void redact_error(char *error, size_t size)
+{
+    char *clean = log_redact(error);
+    if (clean)
+        snprintf(error, size, "%s", clean);
+    free(clean);
+}
+
+static void http_result(const struct http_attempt *a, struct http_response *resp,
+                        struct attempt_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->retry_after_ms = -1;
+    r->latency_s = resp->total_s;
+    if (resp->transport != TRANSPORT_OK) {
+        r->cls = classify_response(resp->transport, 0, false);
+        snprintf(r->error, sizeof r->error, "%s", resp->error);
+        redact_error(r->error, sizeof r->error);
+        return;
+    }
+    r->http_status = resp->status;
+    if (resp->retry_after[0])
+        r->retry_after_ms = retry_after_parse_ms(resp->retry_after, clock_wall_ms(), RETRY_AFTER_MAX_MS);
+    char verr[128] = "";
+    bool audio = resp->status / 100 == 2 &&
+                 audio_validate(resp->body.data, resp->body.len, a->format, verr, sizeof verr) == 0;
+    r->cls = classify_response(TRANSPORT_OK, resp->status, audio);
+    if (a->pv->ops->refine_class)
+        r->cls = a->pv->ops->refine_class(a->pv, r->cls, resp->status,
+                                          resp->body.data ? resp->body.data : "", resp->body.len);
+    if (r->cls == CLASS_OK && audio) {
+        r->audio = resp->body;
+        resp->body = (struct buf){0};
+        return;
+    }
+    if (r->cls == CLASS_OK)   /* a refinement may not bless a body that is not audio */
+        r->cls = CLASS_RETRY;
+    describe_answer(resp, verr, r->error, sizeof r->error);
+    redact_error(r->error, sizeof r->error);
+}
+
+static void on_http_done(void *arg, struct http_response *resp)
+{
+    struct drive *d = arg;
+    struct http_attempt *a = resp->ctx;
+    struct attempt_result r;
+    http_result(a, resp, &r);
+    d->ps->active--;
+    d->done(d->ctx, a->task, a->pv, &r);
+    buf_free(&r.audio);
+    free(a);
+}
+
+/* ---- the loop's side ---- */
+
+void providers_drive(struct providers *ps, attempt_done_fn done, void *ctx)
+{
+    struct drive d = {.ps = ps, .done = done, .ctx = ctx};
+    http_transport_perform(ps->http, on_http_done, &d);
+    provider_espeak_drain(ps, done, ctx);
+}
+
+int providers_wait(struct providers *ps, int extra_fd, int timeout_ms)
+{
+    int fds[2];
+    size_t n = 0;
+    int efd = provider_espeak_fd(ps);
+    if (efd >= 0)
+        fds[n++] = efd;
+    if (extra_fd >= 0)
+        fds[n++] = extra_fd;
+    return http_transport_wait(ps->http, fds, n, timeout_ms);
+}

@@ -1,0 +1,97 @@
+/* provider_ops.h - what differs between provider types, private to the provider_*.c files.
+ *
+ * provider.h is the engine's view: a chain of providers that start attempts and report results.
+ * Behind it each type is one `struct provider_ops` (hiredis-adapter style): how an attempt
+ * starts, and for HTTP types how the request is built and whether an answer means something
+ * else for this provider than the generic HTTP table says (OpenAI's 429 insufficient_quota is
+ * an exhausted account, not a pause). A new HTTP provider is one more file with one table; the
+ * transport, the classification and the result plumbing in provider.c stay as they are.
+ *
+ * Also private: struct providers itself, so that the espeak worker in provider_espeak.c can hang
+ * off it and count its attempts as the HTTP side does. Tests include this header to exercise
+ * request building without a network. */
+#ifndef VOXCAST_PROVIDER_OPS_H
+#define VOXCAST_PROVIDER_OPS_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audio.h"
+#include "buf.h"
+#include "classify.h"
+#include "job.h"
+#include "provider.h"
+
+struct http_transport;
+struct espeak_worker;
+
+/* One HTTP request as a provider wants it sent: always a POST. */
+struct provider_request {
+    struct buf         url;      /* full URL, query included */
+    struct curl_slist *headers;  /* "Name: value" lines; may carry the API key */
+    struct buf         body;     /* JSON */
+};
+
+struct provider_ops {
+    const char *type_name;               /* "openai", ... (the provider.NAME.type value) */
+    bool        http;                    /* needs provider.NAME.url; runs on the curl multi */
+    bool        wav_only;                /* refuses mp3 jobs (provider_accepts) */
+    int64_t     default_max_text_chars;  /* used when provider.NAME.max_text_chars is 0 */
+    size_t      max_text_bytes;          /* hard limit of the engine in bytes; 0: none */
+
+    /* Starts one attempt (the caller counts it as active on 0). -1 + err when it cannot. */
+    int (*start)(struct provider *pv, const struct job *job, void *task, char *err, size_t errlen);
+
+    /* HTTP types: fills an empty *req for job. -1 + err (and *req left for
+     * provider_request_free) when the job cannot be expressed as a request. */
+    int (*build)(const struct provider *pv, const struct job *job, struct provider_request *req,
+                 char *err, size_t errlen);
+
+    /* Optional: the class of an HTTP answer for this provider, given the generic one and the
+     * answer itself (body NUL-terminated, len bytes, may be binary). */
+    enum outcome_class (*refine_class)(const struct provider *pv, enum outcome_class cls,
+                                       long http_status, const char *body, size_t len);
+};
+
+extern const struct provider_ops provider_openai_ops;
+extern const struct provider_ops provider_elevenlabs_ops;
+extern const struct provider_ops provider_espeak_ops;
+
+struct providers {
+    struct provider       *list;     /* n providers, failover order */
+    size_t                 n;
+    struct http_transport *http;     /* always present: its poll is also the loop's wait */
+    struct espeak_worker  *espeak;   /* NULL until the first espeak attempt */
+    size_t                 active;   /* started, not yet delivered to a done callback */
+};
+
+/* ---- shared by the provider files ---- */
+
+/* The `start` of every HTTP type (provider.c): build, then hand to the curl multi. */
+int provider_http_start(struct provider *pv, const struct job *job, void *task, char *err,
+                        size_t errlen);
+
+/* Parses job->format (NULL means wav). -1 + err for anything but "wav" or "mp3". */
+int provider_job_format(const struct job *job, enum audio_format *out, char *err, size_t errlen);
+
+/* Appends one header line built from fmt (the line is copied into req->headers). */
+void provider_request_header(struct provider_request *req, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Releases everything in req (wiping the header lines, which may hold a key); NULL-safe. */
+void provider_request_free(struct provider_request *req);
+/* The value of header `name` (case-insensitive) in req, or NULL. For tests and logging. */
+const char *provider_request_find(const struct provider_request *req, const char *name);
+
+/* ---- the espeak worker (provider_espeak.c) ---- */
+
+/* The worker's eventfd, readable while finished attempts wait to be drained; -1 before the
+ * first espeak attempt. */
+int provider_espeak_fd(const struct providers *ps);
+/* Delivers every finished espeak attempt to done (loop thread). */
+void provider_espeak_drain(struct providers *ps, attempt_done_fn done, void *ctx);
+/* Stops and joins the worker, dropping queued and finished attempts without callbacks. */
+void provider_espeak_free(struct espeak_worker *w);
+
+#endif

@@ -1,0 +1,1112 @@
+/* check_provider.c - the provider chain: configuration, request shapes, and real attempts.
+ *
+ * Configuration and request building are checked exactly, without a network. Attempts go to a
+ * real HTTP server started inside the test (libmicrohttpd on a loopback port chosen by the
+ * kernel) that answers by path: a valid WAV, a 503 with Retry-After, JSON instead of audio,
+ * OpenAI's quota 429, and a request it never answers (the connection is suspended) so that
+ * the client's timeout is what ends it. The espeak provider renders real speech on its worker
+ * thread. Every wait is providers_wait() with a 10 s deadline: no sleeps. */
+#include "check_main.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "audio.h"
+#include "buf.h"
+#include "clock.h"
+#include "config.h"
+#include "job.h"
+#include "../../consumer/http_transport.h"
+#include "../../consumer/provider.h"
+#include "../../consumer/provider_ops.h"
+
+#define KEY_VAR   "H7_CHECK_PROVIDER_KEY"
+#define KEY       "sk-test-0123456789abcdef"
+#define MAX_HUNG  4
+
+/* ---- helpers: config, jobs ---- */
+
+/* A config from "key=value" strings (NULL-terminated). */
+static struct config *cfg_of(const char *const *kv)
+{
+    struct config *c = config_new();
+    char err[256];
+    for (; *kv; kv++)
+        ck_assert_msg(config_set_arg(c, *kv, "test", err, sizeof err) == 0, "%s: %s", *kv, err);
+    return c;
+}
+
+/* providers_new() must fail; returns its message (static storage). */
+static const char *new_error(const char *const *kv)
+{
+    static char err[256];
+    struct config *c = cfg_of(kv);
+    err[0] = '\0';
+    struct providers *ps = providers_new(c, err, sizeof err);
+    ck_assert_ptr_null(ps);
+    ck_assert_msg(err[0] != '\0', "no error message");
+    config_free(c);
+    return err;
+}
+
+static struct providers *new_ok(const char *const *kv)
+{
+    char err[256] = "";
+    struct config *c = cfg_of(kv);
+    struct providers *ps = providers_new(c, err, sizeof err);
+    ck_assert_msg(ps != NULL, "providers_new: %s", err);
+    config_free(c);
+    return ps;
+}
+
+static void job_of(struct job *j, const char *json)
+{
+    char err[256];
+    ck_assert_msg(job_decode(json, strlen(json), 0, j, err, sizeof err) == 0, "%s", err);
+}
+
+/* ---- helpers: collecting results ---- */
+
+struct outcome {
+    void                 *task;
+    struct provider      *pv;
+    struct attempt_result r;
+};
+
+struct collector {
+    struct outcome out[8];
+    size_t         n;
+};
+
+/* The done callback: keeps the result and takes its audio, as the engine's sink would. */
+static void on_done(void *ctx, void *task, struct provider *pv, struct attempt_result *r)
+{
+    struct collector *c = ctx;
+    ck_assert_uint_lt(c->n, 8);
+    c->out[c->n++] = (struct outcome){.task = task, .pv = pv, .r = *r};
+    r->audio = (struct buf){0};
+}
+
+static void collector_free(struct collector *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        buf_free(&c->out[i].r.audio);
+}
+
+static const struct attempt_result *result_of(const struct collector *c, const void *task)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->out[i].task == task)
+            return &c->out[i].r;
+    ck_abort_msg("no result for task %p", task);
+    return NULL;
+}
+
+/* Waits and drives until `want` results arrived; fails after 10 s. */
+static void run_until(struct providers *ps, struct collector *c, size_t want)
+{
+    int64_t deadline = clock_mono_ms() + 10000;
+    while (c->n < want) {
+        int64_t left = deadline - clock_mono_ms();
+        ck_assert_msg(left > 0, "only %zu of %zu results within 10 s", c->n, want);
+        ck_assert_int_ge(providers_wait(ps, -1, (int)(left < 1000 ? left : 1000)), 0);
+        providers_drive(ps, on_done, c);
+    }
+}
+
+static void start_ok(struct provider *pv, const struct job *j, void *task)
+{
+    char err[256] = "";
+    ck_assert_msg(provider_start(pv, j, task, err, sizeof err) == 0, "start: %s", err);
+}
+
+/* ---- the test server ---- */
+
+struct server {
+    struct MHD_Daemon     *d;
+    int                    port;
+    struct buf             wav;           /* what /wav answers */
+    pthread_mutex_t        lock;          /* guards everything below */
+    char                   auth[256];     /* last Authorization header */
+    char                   xi_key[256];   /* last xi-api-key header */
+    char                   accept[64];    /* last Accept header */
+    char                   path[256];     /* last URL path */
+    char                   output_format[64];
+    struct buf             body;          /* last request body */
+    int                    connections;   /* TCP connections accepted so far */
+    struct MHD_Connection *hung[MAX_HUNG];
+    int                    nhung;
+    int                    hung_done[2];  /* a byte per suspended request that ended */
+};
+
+struct request {                          /* per-request state of the server */
+    struct buf body;
+    bool       suspended;
+};
+
+static void copy_header(struct MHD_Connection *c, enum MHD_ValueKind kind, const char *name,
+                        char *out, size_t outlen)
+{
+    const char *v = MHD_lookup_connection_value(c, kind, name);
+    snprintf(out, outlen, "%s", v ? v : "");
+}
+
+static void record(struct server *s, struct MHD_Connection *c, const char *url, const struct buf *body)
+{
+    pthread_mutex_lock(&s->lock);
+    copy_header(c, MHD_HEADER_KIND, "Authorization", s->auth, sizeof s->auth);
+    copy_header(c, MHD_HEADER_KIND, "xi-api-key", s->xi_key, sizeof s->xi_key);
+    copy_header(c, MHD_HEADER_KIND, "Accept", s->accept, sizeof s->accept);
+    copy_header(c, MHD_GET_ARGUMENT_KIND, "output_format", s->output_format, sizeof s->output_format);
+    snprintf(s->path, sizeof s->path, "%s", url);
+    buf_reset(&s->body);
+    buf_append(&s->body, body->data ? body->data : "", body->len);
+    pthread_mutex_unlock(&s->lock);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+                             const void *data, size_t len, const char *retry_after)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_MUST_COPY);
+    if (ctype)
+        MHD_add_response_header(resp, "Content-Type", ctype);
+    if (retry_after)
+        MHD_add_response_header(resp, "Retry-After", retry_after);
+    enum MHD_Result rc = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned status, const char *ctype,
+                                  const char *text, const char *retry_after)
+{
+    return reply(c, status, ctype, text, strlen(text), retry_after);
+}
+
+/* Never answers: the request is parked until server_stop() resumes it. */
+static enum MHD_Result hang(struct server *s, struct MHD_Connection *c, struct request *r)
+{
+    pthread_mutex_lock(&s->lock);
+    bool room = s->nhung < MAX_HUNG;   /* no ck_assert here: this is the server's thread */
+    if (room)
+        s->hung[s->nhung++] = c;
+    pthread_mutex_unlock(&s->lock);
+    if (!room)
+        return MHD_NO;
+    r->suspended = true;
+    MHD_suspend_connection(c);
+    return MHD_YES;
+}
+
+static enum MHD_Result route(struct server *s, struct MHD_Connection *c, const char *url,
+                             struct request *r)
+{
+    if (strcmp(url, "/wav") == 0 || strncmp(url, "/v1/text-to-speech/", 19) == 0)
+        return reply(c, 200, "audio/wav", s->wav.data, s->wav.len, NULL);
+    if (strcmp(url, "/busy") == 0) {
+        char text[512];
+        pthread_mutex_lock(&s->lock);
+        snprintf(text, sizeof text, "overloaded\r\n\t retry later;\x01 auth=%s\n", s->auth);
+        pthread_mutex_unlock(&s->lock);
+        return reply_text(c, 503, "text/plain", text, "2");
+    }
+    if (strcmp(url, "/json") == 0)
+        return reply_text(c, 200, "application/json", "{\"error\":\"nope\"}", NULL);
+    if (strcmp(url, "/quota") == 0)
+        return reply_text(c, 429, "application/json",
+                          "{\"error\":{\"type\":\"insufficient_quota\",\"code\":\"insufficient_quota\"}}", NULL);
+    if (strcmp(url, "/throttle") == 0)
+        return reply_text(c, 429, "application/json", "{\"error\":{\"code\":\"rate_limit_exceeded\"}}", "7");
+    if (strcmp(url, "/hang") == 0)
+        return hang(s, c, r);
+    return reply_text(c, 404, "text/plain", "no such path", NULL);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
+{
+    struct server *s = cls;
+    struct request *r = *con_cls;
+    (void)method;
+    (void)version;
+    if (!r) {
+        *con_cls = r = calloc(1, sizeof *r);
+        return r ? MHD_YES : MHD_NO;
+    }
+    if (*upload_data_size) {
+        buf_append(&r->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->suspended)   /* resumed by server_stop(): just drop the connection */
+        return MHD_NO;
+    record(s, c, url, &r->body);
+    return route(s, c, url, r);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    struct server *s = cls;
+    struct request *r = *con_cls;
+    (void)c;
+    (void)toe;
+    if (!r)
+        return;
+    if (r->suspended) {
+        char one = 1;
+        if (write(s->hung_done[1], &one, 1) != 1)
+            abort();   /* the server's thread: a failed test cannot be reported from here */
+    }
+    buf_free(&r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void connection_event(void *cls, struct MHD_Connection *c, void **socket_context,
+                             enum MHD_ConnectionNotificationCode toe)
+{
+    struct server *s = cls;
+    (void)c;
+    (void)socket_context;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        pthread_mutex_lock(&s->lock);
+        s->connections++;
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+static void server_start(struct server *s)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->lock, NULL);
+    ck_assert_int_eq(pipe(s->hung_done), 0);
+    audio_tone_wav(40, 8000, &s->wav);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                                MHD_USE_ERROR_LOG,
+                            0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, &sa,
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                            MHD_OPTION_NOTIFY_CONNECTION, connection_event, s, MHD_OPTION_END);
+    ck_assert_ptr_nonnull(s->d);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    ck_assert_ptr_nonnull(info);
+    s->port = info->port;
+    ck_assert_int_gt(s->port, 0);
+}
+
+/* MHD must not be stopped with suspended requests: resume each and wait until it ended. */
+static void server_stop(struct server *s)
+{
+    pthread_mutex_lock(&s->lock);
+    int n = s->nhung;
+    for (int i = 0; i < n; i++)
+        MHD_resume_connection(s->hung[i]);
+    s->nhung = 0;
+    pthread_mutex_unlock(&s->lock);
+    for (int i = 0; i < n; i++) {
+        struct pollfd p = {.fd = s->hung_done[0], .events = POLLIN};
+        char one;
+        ck_assert_int_eq(poll(&p, 1, 5000), 1);
+        ck_assert_int_eq(read(s->hung_done[0], &one, 1), 1);
+    }
+    MHD_stop_daemon(s->d);
+    close(s->hung_done[0]);
+    close(s->hung_done[1]);
+    buf_free(&s->wav);
+    buf_free(&s->body);
+    pthread_mutex_destroy(&s->lock);
+}
+
+/* "provider.NAME.url=http://127.0.0.1:PORT/PATH" in static storage (slot 0-3). */
+static const char *url_kv(const char *name, const struct server *s, const char *path, int slot)
+{
+    static char kv[4][256];
+    snprintf(kv[slot], sizeof kv[slot], "provider.%s.url=http://127.0.0.1:%d%s", name, s->port, path);
+    return kv[slot];
+}
+
+/* ================= configuration ================= */
+
+START_TEST(test_config_empty_list)
+{
+    ck_assert_str_eq(new_error((const char *[]){"providers=", NULL}), "providers: the list is empty");
+    ck_assert_str_eq(new_error((const char *[]){"providers=  ", NULL}), "providers: the list is empty");
+    ck_assert_str_eq(new_error((const char *[]){"providers=espeak,,x", NULL}),
+                     "providers: empty name in the list");
+    ck_assert_str_eq(new_error((const char *[]){"providers=espeak, ", NULL}),
+                     "providers: empty name in the list");
+    ck_assert_str_eq(new_error((const char *[]){"providers= , espeak", NULL}),
+                     "providers: empty name in the list");
+}
+END_TEST
+
+START_TEST(test_config_repeated_name)
+{
+    ck_assert_str_eq(new_error((const char *[]){"providers=espeak, espeak", NULL}),
+                     "providers: \"espeak\" is listed twice");
+}
+END_TEST
+
+START_TEST(test_config_bad_name)
+{
+    const char *e = new_error((const char *[]){"providers=Primary", NULL});
+    ck_assert_msg(strstr(e, "\"Primary\" is not a provider name"), "%s", e);
+    e = new_error((const char *[]){"providers=a b", NULL});
+    ck_assert_msg(strstr(e, "\"a b\" is not a provider name"), "%s", e);
+}
+END_TEST
+
+START_TEST(test_config_unknown_type)
+{
+    ck_assert_str_eq(new_error((const char *[]){"providers=tts", "provider.tts.type=polly", NULL}),
+                     "provider.tts.type: unknown type \"polly\" (openai, elevenlabs or espeak)");
+}
+END_TEST
+
+START_TEST(test_config_missing_type)
+{
+    ck_assert_str_eq(new_error((const char *[]){"providers=espeak,tts", NULL}),
+                     "provider.tts.type: required (openai, elevenlabs or espeak)");
+}
+END_TEST
+
+START_TEST(test_config_missing_url)
+{
+    ck_assert_str_eq(new_error((const char *[]){"providers=tts", "provider.tts.type=openai", NULL}),
+                     "provider.tts.url: required for type openai");
+    ck_assert_str_eq(new_error((const char *[]){"providers=el", "provider.el.type=elevenlabs", NULL}),
+                     "provider.el.url: required for type elevenlabs");
+    ck_assert_str_eq(new_error((const char *[]){"providers=tts", "provider.tts.type=openai",
+                                                "provider.tts.url=ftp://h/x", NULL}),
+                     "provider.tts.url: must start with http:// or https://");
+}
+END_TEST
+
+/* The config already refuses negative numbers; zero timeouts are ours to refuse. */
+START_TEST(test_config_bad_numbers)
+{
+    ck_assert_str_eq(new_error((const char *[]){"providers=espeak", "provider.espeak.timeout_ms=0", NULL}),
+                     "provider.espeak.timeout_ms: must be at least 1");
+    ck_assert_str_eq(new_error((const char *[]){"providers=espeak", "provider.espeak.connect_timeout_ms=0", NULL}),
+                     "provider.espeak.connect_timeout_ms: must be at least 1");
+    ck_assert_str_eq(new_error((const char *[]){"providers=espeak", "provider.espeak.concurrency=3000000000", NULL}),
+                     "provider.espeak.concurrency: must be at most 2147483647");
+}
+END_TEST
+
+/* The key never appears in an error, whatever else is wrong. */
+START_TEST(test_config_error_has_no_key)
+{
+    setenv(KEY_VAR, KEY, 1);
+    const char *e = new_error((const char *[]){"providers=a,b", "provider.a.type=openai",
+                                               "provider.a.url=http://h/", "provider.a.api_key_env=" KEY_VAR,
+                                               "provider.b.type=nope", NULL});
+    ck_assert_ptr_null(strstr(e, KEY));
+    ck_assert_str_eq(e, "provider.b.type: unknown type \"nope\" (openai, elevenlabs or espeak)");
+}
+END_TEST
+
+START_TEST(test_config_chain)
+{
+    setenv(KEY_VAR, KEY, 1);
+    struct providers *ps = new_ok((const char *[]){
+        "providers= main ,\tel, espeak ", "provider.main.type=openai",
+        "provider.main.url=https://api.openai.com/v1/audio/speech", "provider.main.api_key_env=" KEY_VAR,
+        "provider.main.rate=2.5", "provider.main.concurrency=4", "provider.main.model=tts-1-hd",
+        "provider.el.type=elevenlabs", "provider.el.url=https://api.elevenlabs.io/v1/text-to-speech/{voice_id}",
+        "provider.el.rate=0.5", "provider.el.timeout_ms=1500", "provider.el.connect_timeout_ms=700",
+        "provider.el.voice=Rachel", "breaker.failure_threshold=3", "breaker.open_ms=1234", NULL});
+    ck_assert_uint_eq(providers_count(ps), 3);
+    ck_assert_uint_eq(providers_active(ps), 0);
+    struct provider *m = providers_at(ps, 0), *el = providers_at(ps, 1), *es = providers_at(ps, 2);
+    ck_assert_ptr_null(providers_at(ps, 3));
+    ck_assert_str_eq(m->name, "main");
+    ck_assert_str_eq(el->name, "el");
+    ck_assert_str_eq(es->name, "espeak");
+    ck_assert_int_eq(m->type, PROVIDER_OPENAI);
+    ck_assert_int_eq(el->type, PROVIDER_ELEVENLABS);
+    ck_assert_int_eq(es->type, PROVIDER_ESPEAK);
+    ck_assert_ptr_eq(m->owner, ps);
+    ck_assert_str_eq(m->api_key, KEY);
+    ck_assert_ptr_null(el->api_key);
+    ck_assert_str_eq(m->model, "tts-1-hd");
+    ck_assert_ptr_null(m->voice);
+    ck_assert_str_eq(el->voice, "Rachel");
+    ck_assert_int_eq(m->max_text_chars, 4096);   /* OpenAI's limit by default */
+    ck_assert_int_eq(el->max_text_chars, 0);
+    ck_assert_int_eq(es->max_text_chars, 0);
+    ck_assert_int_eq(m->timeout_ms, 60000);
+    ck_assert_int_eq(m->connect_timeout_ms, 5000);
+    ck_assert_int_eq(el->timeout_ms, 1500);
+    ck_assert_int_eq(el->connect_timeout_ms, 700);
+    ck_assert_int_eq(m->concurrency_cap, 4);
+    ck_assert_int_eq(el->concurrency_cap, 0);
+    ck_assert_double_eq(m->rate.rate_per_s, 2.5);
+    ck_assert_double_eq(m->rate.burst, 2.5);
+    ck_assert_double_eq(el->rate.burst, 1.0);    /* burst = max(1, rate) */
+    ck_assert_double_eq(es->rate.rate_per_s, 0.0);
+    ck_assert_int_eq(m->breaker.cfg.failure_threshold, 3);
+    ck_assert_int_eq(es->breaker.cfg.open_ms, 1234);
+    ck_assert_int_eq(es->breaker.cfg.half_open_successes, 2);
+    ck_assert_int_eq(m->breaker.state, BREAKER_CLOSED);
+    ck_assert_int_eq(m->in_flight, 0);
+    ck_assert_int_eq(m->not_before_ms, 0);
+    ck_assert_str_eq(provider_type_name(PROVIDER_ELEVENLABS), "elevenlabs");
+    ck_assert_str_eq(provider_type_name((enum provider_type)9), "unknown");
+    providers_free(ps);
+    providers_free(NULL);
+}
+END_TEST
+
+START_TEST(test_config_key_unset)
+{
+    unsetenv(KEY_VAR);
+    struct providers *ps = new_ok((const char *[]){"providers=tts", "provider.tts.type=openai",
+                                                   "provider.tts.url=http://127.0.0.1:1/",
+                                                   "provider.tts.api_key_env=" KEY_VAR,
+                                                   "provider.tts.max_text_chars=100", NULL});
+    ck_assert_ptr_null(providers_at(ps, 0)->api_key);
+    ck_assert_int_eq(providers_at(ps, 0)->max_text_chars, 100);
+    providers_free(ps);
+    setenv(KEY_VAR, "", 1);
+    ps = new_ok((const char *[]){"providers=tts", "provider.tts.type=openai",
+                                 "provider.tts.url=http://127.0.0.1:1/",
+                                 "provider.tts.api_key_env=" KEY_VAR, NULL});
+    ck_assert_ptr_null(providers_at(ps, 0)->api_key);
+    providers_free(ps);
+}
+END_TEST
+
+/* ================= provider_accepts ================= */
+
+START_TEST(test_accepts)
+{
+    struct providers *ps = new_ok((const char *[]){"providers=tts,small,espeak", "provider.tts.type=openai",
+                                                   "provider.tts.url=http://h/", "provider.small.type=openai",
+                                                   "provider.small.url=http://h/", "provider.small.max_text_chars=3",
+                                                   NULL});
+    struct provider *tts = providers_at(ps, 0), *small = providers_at(ps, 1), *es = providers_at(ps, 2);
+    struct job wav, mp3, three, four;
+    job_of(&wav, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"hello\"}");
+    job_of(&mp3, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"hello\",\"format\":\"mp3\"}");
+    job_of(&three, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"h\\u00e9\\u20ac\"}");
+    job_of(&four, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"h\\u00e9\\u20acx\"}");
+    ck_assert(provider_accepts(es, &wav));
+    ck_assert(!provider_accepts(es, &mp3));       /* espeak renders WAV only */
+    ck_assert(provider_accepts(tts, &mp3));
+    ck_assert(provider_accepts(small, &three));   /* 3 characters, 6 bytes */
+    ck_assert(!provider_accepts(small, &four));
+    /* OpenAI's default limit: 4096 characters pass, 4097 do not. */
+    struct buf t = {0};
+    for (int i = 0; i < 4096; i++)
+        buf_putc(&t, 'a');
+    free(wav.text);
+    wav.text = strdup(t.data);
+    ck_assert(provider_accepts(tts, &wav));
+    buf_putc(&t, 'a');
+    free(wav.text);
+    wav.text = buf_steal(&t);
+    ck_assert(!provider_accepts(tts, &wav));
+    ck_assert(provider_accepts(es, &wav));
+    job_free(&wav);
+    job_free(&mp3);
+    job_free(&three);
+    job_free(&four);
+    providers_free(ps);
+}
+END_TEST
+
+/* ================= request building ================= */
+
+static struct providers *openai_chain(const char *model, const char *voice, bool key)
+{
+    static char m[64], v[64];
+    snprintf(m, sizeof m, "provider.tts.model=%s", model);
+    snprintf(v, sizeof v, "provider.tts.voice=%s", voice);
+    if (key)
+        setenv(KEY_VAR, KEY, 1);
+    else
+        unsetenv(KEY_VAR);
+    return new_ok((const char *[]){"providers=tts", "provider.tts.type=openai",
+                                   "provider.tts.url=https://api.openai.com/v1/audio/speech",
+                                   "provider.tts.api_key_env=" KEY_VAR, m, v, NULL});
+}
+
+static void build(const struct provider *pv, const char *job_json, struct provider_request *req)
+{
+    struct job j;
+    char err[256] = "";
+    job_of(&j, job_json);
+    memset(req, 0, sizeof *req);
+    ck_assert_msg(pv->ops->build(pv, &j, req, err, sizeof err) == 0, "build: %s", err);
+    job_free(&j);
+}
+
+START_TEST(test_openai_build_defaults)
+{
+    struct providers *ps = openai_chain("", "", true);
+    struct provider_request req;
+    build(providers_at(ps, 0), "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"Hi \\\"there\\\"\\n\"}", &req);
+    ck_assert_str_eq(req.url.data, "https://api.openai.com/v1/audio/speech");
+    ck_assert_str_eq(provider_request_find(&req, "Authorization"), "Bearer " KEY);
+    ck_assert_str_eq(provider_request_find(&req, "content-type"), "application/json");
+    ck_assert_str_eq(req.body.data, "{\"model\":\"tts-1\",\"input\":\"Hi \\\"there\\\"\\n\","
+                                    "\"voice\":\"alloy\",\"response_format\":\"wav\"}");
+    provider_request_free(&req);
+    ck_assert_ptr_null(req.headers);
+    providers_free(ps);
+}
+END_TEST
+
+START_TEST(test_openai_build_voices)
+{
+    struct providers *ps = openai_chain("tts-1-hd", "nova", false);
+    struct provider_request req;
+    build(providers_at(ps, 0), "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"x\","
+                               "\"voice\":\"echo\",\"format\":\"mp3\"}", &req);
+    ck_assert_ptr_null(provider_request_find(&req, "Authorization"));   /* no key, no header */
+    ck_assert_str_eq(req.body.data, "{\"model\":\"tts-1-hd\",\"input\":\"x\",\"voice\":\"echo\","
+                                    "\"response_format\":\"mp3\"}");
+    provider_request_free(&req);
+    build(providers_at(ps, 0), "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"y\",\"lang\":\"fr\"}", &req);
+    ck_assert_str_eq(req.body.data, "{\"model\":\"tts-1-hd\",\"input\":\"y\",\"voice\":\"nova\","
+                                    "\"response_format\":\"wav\"}");
+    provider_request_free(&req);
+    providers_free(ps);
+}
+END_TEST
+
+static struct providers *eleven_chain(const char *url, const char *voice_model)
+{
+    static char u[256];
+    snprintf(u, sizeof u, "provider.el.url=%s", url);
+    setenv(KEY_VAR, KEY, 1);
+    return new_ok((const char *[]){"providers=el", "provider.el.type=elevenlabs", u,
+                                   "provider.el.api_key_env=" KEY_VAR,
+                                   voice_model ? "provider.el.voice=Rachel" : "provider.el.voice=",
+                                   voice_model ? "provider.el.model=eleven_turbo_v2" : "provider.el.model=",
+                                   NULL});
+}
+
+static const char *eleven_url(const char *url, const char *job_json, bool voice_model)
+{
+    static char out[512];
+    struct providers *ps = eleven_chain(url, voice_model ? "y" : NULL);
+    struct provider_request req;
+    build(providers_at(ps, 0), job_json, &req);
+    snprintf(out, sizeof out, "%s", req.url.data);
+    provider_request_free(&req);
+    providers_free(ps);
+    return out;
+}
+
+#define JOB_PLAIN "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"Hello\"}"
+#define JOB_MP3   "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"Hello\",\"format\":\"mp3\"}"
+#define JOB_ODD_VOICE "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"Hello\",\"voice\":\"R id/1?x\"}"
+
+START_TEST(test_elevenlabs_build)
+{
+    struct providers *ps = eleven_chain("https://api.elevenlabs.io/v1/text-to-speech/{voice_id}", NULL);
+    struct provider_request req;
+    build(providers_at(ps, 0), JOB_ODD_VOICE, &req);
+    ck_assert_str_eq(req.url.data,
+                     "https://api.elevenlabs.io/v1/text-to-speech/R%20id%2F1%3Fx?output_format=wav_44100");
+    ck_assert_str_eq(provider_request_find(&req, "xi-api-key"), KEY);
+    ck_assert_str_eq(provider_request_find(&req, "Accept"), "audio/wav");
+    ck_assert_str_eq(provider_request_find(&req, "Content-Type"), "application/json");
+    ck_assert_ptr_null(provider_request_find(&req, "Authorization"));
+    ck_assert_str_eq(req.body.data, "{\"text\":\"Hello\",\"model_id\":\"eleven_multilingual_v2\"}");
+    provider_request_free(&req);
+    build(providers_at(ps, 0), JOB_MP3, &req);
+    ck_assert_str_eq(req.url.data,
+                     "https://api.elevenlabs.io/v1/text-to-speech/default?output_format=mp3_44100_128");
+    ck_assert_str_eq(provider_request_find(&req, "Accept"), "audio/mpeg");
+    provider_request_free(&req);
+    providers_free(ps);
+}
+END_TEST
+
+START_TEST(test_elevenlabs_urls)
+{
+    /* no placeholder: the voice becomes the last path segment, before any query */
+    ck_assert_str_eq(eleven_url("http://h/v1/text-to-speech", JOB_PLAIN, true),
+                     "http://h/v1/text-to-speech/Rachel?output_format=wav_44100");
+    ck_assert_str_eq(eleven_url("http://h/v1/text-to-speech/", JOB_PLAIN, true),
+                     "http://h/v1/text-to-speech/Rachel?output_format=wav_44100");
+    ck_assert_str_eq(eleven_url("http://h/tts?optimize_streaming_latency=0", JOB_MP3, false),
+                     "http://h/tts/default?optimize_streaming_latency=0&output_format=mp3_44100_128");
+    /* an output_format in the url wins */
+    ck_assert_str_eq(eleven_url("http://h/v/{voice_id}?output_format=pcm_16000", JOB_PLAIN, true),
+                     "http://h/v/Rachel?output_format=pcm_16000");
+    ck_assert_str_eq(eleven_url("http://h/v/{voice_id}/stream?a=1&output_format=wav_22050", JOB_ODD_VOICE, true),
+                     "http://h/v/R%20id%2F1%3Fx/stream?a=1&output_format=wav_22050");
+    /* a parameter that merely ends in output_format does not count */
+    ck_assert_str_eq(eleven_url("http://h/v/{voice_id}?xoutput_format=1", JOB_PLAIN, true),
+                     "http://h/v/Rachel?xoutput_format=1&output_format=wav_44100");
+
+    struct providers *ps = eleven_chain("http://h/v/{voice_id}", "y");
+    struct provider_request req;
+    build(providers_at(ps, 0), JOB_PLAIN, &req);
+    ck_assert_str_eq(req.body.data, "{\"text\":\"Hello\",\"model_id\":\"eleven_turbo_v2\"}");
+    provider_request_free(&req);
+    providers_free(ps);
+}
+END_TEST
+
+START_TEST(test_openai_quota_quirk)
+{
+    struct providers *ps = openai_chain("", "", false);
+    const struct provider *pv = providers_at(ps, 0);
+    const char *quota = "{\"error\":{\"message\":\"You exceeded your current quota\",\"type\":\"insufficient_quota\"}}";
+    const char *rate = "{\"error\":{\"code\":\"rate_limit_exceeded\"}}";
+    ck_assert_ptr_nonnull(pv->ops->refine_class);
+    ck_assert_int_eq(pv->ops->refine_class(pv, CLASS_THROTTLED, 429, quota, strlen(quota)), CLASS_PROVIDER);
+    ck_assert_int_eq(pv->ops->refine_class(pv, CLASS_THROTTLED, 429, rate, strlen(rate)), CLASS_THROTTLED);
+    ck_assert_int_eq(pv->ops->refine_class(pv, CLASS_THROTTLED, 429, "", 0), CLASS_THROTTLED);
+    ck_assert_int_eq(pv->ops->refine_class(pv, CLASS_RETRY, 500, quota, strlen(quota)), CLASS_RETRY);
+    ck_assert_ptr_null(provider_elevenlabs_ops.refine_class);
+    providers_free(ps);
+}
+END_TEST
+
+START_TEST(test_start_bad_format)
+{
+    struct providers *ps = new_ok((const char *[]){"providers=espeak", NULL});
+    struct job j;
+    char err[128] = "";
+    job_of(&j, JOB_PLAIN);
+    free(j.format);
+    j.format = strdup("ogg");
+    ck_assert_int_eq(provider_start(providers_at(ps, 0), &j, &j, err, sizeof err), -1);
+    ck_assert_str_eq(err, "unknown audio format \"ogg\"");
+    ck_assert(!provider_accepts(providers_at(ps, 0), &j));
+    ck_assert_uint_eq(providers_active(ps), 0);
+    job_free(&j);
+    providers_free(ps);
+}
+END_TEST
+
+/* ================= real attempts over HTTP ================= */
+
+/* One openai-type provider "tts" at PATH on the test server. */
+static struct providers *http_chain(const struct server *s, const char *path, const char *timeout)
+{
+    setenv(KEY_VAR, KEY, 1);
+    return new_ok((const char *[]){"providers=tts", "provider.tts.type=openai", url_kv("tts", s, path, 0),
+                                   "provider.tts.api_key_env=" KEY_VAR, timeout, NULL});
+}
+
+START_TEST(test_http_wav)
+{
+    struct server s;
+    server_start(&s);
+    struct providers *ps = http_chain(&s, "/wav", "provider.tts.timeout_ms=10000");
+    struct provider *pv = providers_at(ps, 0);
+    struct job j;
+    job_of(&j, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"Hello there\",\"voice\":\"nova\"}");
+    struct collector col = {0};
+    int tasks[3];
+    for (int i = 0; i < 3; i++)
+        start_ok(pv, &j, &tasks[i]);
+    ck_assert_uint_eq(providers_active(ps), 3);
+    run_until(ps, &col, 3);
+    ck_assert_uint_eq(providers_active(ps), 0);
+    for (int i = 0; i < 3; i++) {
+        const struct attempt_result *r = result_of(&col, &tasks[i]);
+        ck_assert_int_eq(r->cls, CLASS_OK);
+        ck_assert_int_eq(r->http_status, 200);
+        ck_assert_int_eq(r->retry_after_ms, -1);
+        ck_assert_str_eq(r->error, "");
+        ck_assert(r->latency_s > 0);
+        ck_assert_uint_eq(r->audio.len, s.wav.len);
+        ck_assert_mem_eq(r->audio.data, s.wav.data, s.wav.len);
+        ck_assert_ptr_eq(col.out[i].pv, pv);
+    }
+    pthread_mutex_lock(&s.lock);
+    ck_assert_str_eq(s.auth, "Bearer " KEY);
+    ck_assert_str_eq(s.body.data, "{\"model\":\"tts-1\",\"input\":\"Hello there\",\"voice\":\"nova\","
+                                  "\"response_format\":\"wav\"}");
+    pthread_mutex_unlock(&s.lock);
+    collector_free(&col);
+    job_free(&j);
+    providers_free(ps);
+    server_stop(&s);
+}
+END_TEST
+
+/* Sequential attempts to one host share one kept-alive connection. */
+START_TEST(test_http_connection_reuse)
+{
+    struct server s;
+    server_start(&s);
+    struct providers *ps = http_chain(&s, "/wav", "provider.tts.timeout_ms=10000");
+    struct job j;
+    job_of(&j, JOB_PLAIN);
+    struct collector col = {0};
+    int tasks[3];
+    for (int i = 0; i < 3; i++) {
+        start_ok(providers_at(ps, 0), &j, &tasks[i]);
+        run_until(ps, &col, (size_t)i + 1);
+        ck_assert_int_eq(col.out[i].r.cls, CLASS_OK);
+    }
+    pthread_mutex_lock(&s.lock);
+    ck_assert_int_eq(s.connections, 1);
+    pthread_mutex_unlock(&s.lock);
+    collector_free(&col);
+    job_free(&j);
+    providers_free(ps);
+    server_stop(&s);
+}
+END_TEST
+
+START_TEST(test_http_503_retry_after)
+{
+    struct server s;
+    server_start(&s);
+    struct providers *ps = http_chain(&s, "/busy", "provider.tts.timeout_ms=10000");
+    struct job j;
+    job_of(&j, JOB_PLAIN);
+    struct collector col = {0};
+    start_ok(providers_at(ps, 0), &j, &j);
+    run_until(ps, &col, 1);
+    const struct attempt_result *r = result_of(&col, &j);
+    ck_assert_int_eq(r->cls, CLASS_RETRY);
+    ck_assert_int_eq(r->http_status, 503);
+    ck_assert_int_eq(r->retry_after_ms, 2000);
+    ck_assert_uint_eq(r->audio.len, 0);
+    /* control characters collapsed, the key the server echoed redacted */
+    ck_assert_str_eq(r->error, "HTTP 503: overloaded retry later; auth=Bearer [REDACTED]");
+    ck_assert_ptr_null(strstr(r->error, KEY));
+    collector_free(&col);
+    job_free(&j);
+    providers_free(ps);
+    server_stop(&s);
+}
+END_TEST
+
+START_TEST(test_http_timeout)
+{
+    struct server s;
+    server_start(&s);
+    struct providers *ps = http_chain(&s, "/hang", "provider.tts.timeout_ms=200");
+    struct job j;
+    job_of(&j, JOB_PLAIN);
+    struct collector col = {0};
+    int64_t t0 = clock_mono_ms();
+    start_ok(providers_at(ps, 0), &j, &j);
+    run_until(ps, &col, 1);
+    const struct attempt_result *r = result_of(&col, &j);
+    ck_assert_int_eq(r->cls, CLASS_RETRY);
+    ck_assert_int_eq(r->http_status, 0);
+    ck_assert_int_eq(r->retry_after_ms, -1);
+    ck_assert_str_eq(r->error, "timeout after 200 ms");
+    ck_assert_int_ge(clock_mono_ms() - t0, 190);
+    ck_assert(r->latency_s >= 0.19);
+    collector_free(&col);
+    job_free(&j);
+    providers_free(ps);
+    server_stop(&s);
+}
+END_TEST
+
+START_TEST(test_http_connect_refused)
+{
+    /* A port that was just free: bind, learn it, close. Nothing listens there now. */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t sl = sizeof sa;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    close(fd);
+    char url[128];
+    snprintf(url, sizeof url, "provider.tts.url=http://127.0.0.1:%d/", ntohs(sa.sin_port));
+    struct providers *ps = new_ok((const char *[]){"providers=tts", "provider.tts.type=openai", url, NULL});
+    struct job j;
+    job_of(&j, JOB_PLAIN);
+    struct collector col = {0};
+    start_ok(providers_at(ps, 0), &j, &j);
+    run_until(ps, &col, 1);
+    const struct attempt_result *r = result_of(&col, &j);
+    ck_assert_int_eq(r->cls, CLASS_RETRY);
+    ck_assert_int_eq(r->http_status, 0);
+    ck_assert_str_eq(r->error, "connect: Connection refused");
+    collector_free(&col);
+    job_free(&j);
+    providers_free(ps);
+}
+END_TEST
+
+START_TEST(test_http_not_audio)
+{
+    struct server s;
+    server_start(&s);
+    struct providers *ps = http_chain(&s, "/json", "provider.tts.timeout_ms=10000");
+    struct job j;
+    job_of(&j, JOB_PLAIN);
+    struct collector col = {0};
+    start_ok(providers_at(ps, 0), &j, &j);
+    run_until(ps, &col, 1);
+    const struct attempt_result *r = result_of(&col, &j);
+    ck_assert_int_eq(r->cls, CLASS_RETRY);
+    ck_assert_int_eq(r->http_status, 200);
+    ck_assert_uint_eq(r->audio.len, 0);
+    ck_assert_msg(strncmp(r->error, "HTTP 200: ", 10) == 0, "%s", r->error);
+    ck_assert_msg(strstr(r->error, "(Content-Type application/json)"), "%s", r->error);
+    collector_free(&col);
+    job_free(&j);
+    providers_free(ps);
+    server_stop(&s);
+}
+END_TEST
+
+/* OpenAI's exhausted quota fails over; a plain 429 is throttling with its Retry-After. */
+START_TEST(test_http_429s)
+{
+    struct server s;
+    server_start(&s);
+    setenv(KEY_VAR, KEY, 1);
+    struct providers *ps = new_ok((const char *[]){"providers=quota,slow", "provider.quota.type=openai",
+                                                   url_kv("quota", &s, "/quota", 0), "provider.slow.type=openai",
+                                                   url_kv("slow", &s, "/throttle", 1), NULL});
+    struct job j;
+    job_of(&j, JOB_PLAIN);
+    struct collector col = {0};
+    int a, b;
+    start_ok(providers_at(ps, 0), &j, &a);
+    start_ok(providers_at(ps, 1), &j, &b);
+    run_until(ps, &col, 2);
+    const struct attempt_result *ra = result_of(&col, &a), *rb = result_of(&col, &b);
+    ck_assert_int_eq(ra->cls, CLASS_PROVIDER);
+    ck_assert_int_eq(ra->http_status, 429);
+    ck_assert_int_eq(ra->retry_after_ms, -1);
+    ck_assert_msg(strstr(ra->error, "insufficient_quota"), "%s", ra->error);
+    ck_assert_int_eq(rb->cls, CLASS_THROTTLED);
+    ck_assert_int_eq(rb->retry_after_ms, 7000);
+    collector_free(&col);
+    job_free(&j);
+    providers_free(ps);
+    server_stop(&s);
+}
+END_TEST
+
+START_TEST(test_http_elevenlabs)
+{
+    struct server s;
+    server_start(&s);
+    setenv(KEY_VAR, KEY, 1);
+    struct providers *ps = new_ok((const char *[]){"providers=el", "provider.el.type=elevenlabs",
+                                                   url_kv("el", &s, "/v1/text-to-speech/{voice_id}", 0),
+                                                   "provider.el.api_key_env=" KEY_VAR, NULL});
+    struct job j;
+    job_of(&j, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"Hi\",\"voice\":\"21m00Tcm\"}");
+    struct collector col = {0};
+    start_ok(providers_at(ps, 0), &j, &j);
+    run_until(ps, &col, 1);
+    ck_assert_int_eq(result_of(&col, &j)->cls, CLASS_OK);
+    pthread_mutex_lock(&s.lock);
+    ck_assert_str_eq(s.path, "/v1/text-to-speech/21m00Tcm");
+    ck_assert_str_eq(s.output_format, "wav_44100");
+    ck_assert_str_eq(s.xi_key, KEY);
+    ck_assert_str_eq(s.accept, "audio/wav");
+    ck_assert_str_eq(s.auth, "");
+    ck_assert_str_eq(s.body.data, "{\"text\":\"Hi\",\"model_id\":\"eleven_multilingual_v2\"}");
+    pthread_mutex_unlock(&s.lock);
+    collector_free(&col);
+    job_free(&j);
+    providers_free(ps);
+    server_stop(&s);
+}
+END_TEST
+
+/* The transport on its own: an answer over the size cap is cut off, not buffered. */
+static void on_response(void *arg, struct http_response *resp)
+{
+    struct http_response *out = arg;
+    *out = *resp;
+    resp->body = (struct buf){0};
+}
+
+START_TEST(test_transport_body_cap)
+{
+    struct server s;
+    server_start(&s);
+    char err[128] = "", url[128];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/wav", s.port);
+    struct http_transport *t = http_transport_new(0, err, sizeof err);
+    ck_assert_msg(t != NULL, "%s", err);
+    struct http_request req = {.url = url, .body = "{}", .body_len = 2, .timeout_ms = 10000, .max_body = 100};
+    int ctx;
+    ck_assert_int_eq(http_transport_post(t, &req, &ctx, err, sizeof err), 0);
+    ck_assert_uint_eq(http_transport_active(t), 1);
+    struct http_response resp = {0};
+    int64_t deadline = clock_mono_ms() + 10000;
+    while (!resp.ctx && clock_mono_ms() < deadline) {
+        ck_assert_int_ge(http_transport_wait(t, NULL, 0, 1000), 0);
+        http_transport_perform(t, on_response, &resp);
+    }
+    ck_assert_ptr_eq(resp.ctx, &ctx);
+    ck_assert_int_eq(resp.transport, TRANSPORT_OTHER);
+    ck_assert_str_eq(resp.error, "answer longer than 100 bytes");
+    ck_assert_uint_eq(resp.body.len, 0);
+    ck_assert_uint_eq(http_transport_active(t), 0);
+    buf_free(&resp.body);
+    http_transport_free(t, NULL);
+    server_stop(&s);
+}
+END_TEST
+
+/* Freeing the chain abandons transfers: no callback, nothing leaked (ASan checks that). */
+START_TEST(test_free_in_flight)
+{
+    struct server s;
+    server_start(&s);
+    struct providers *ps = http_chain(&s, "/hang", "provider.tts.timeout_ms=30000");
+    struct job j;
+    job_of(&j, JOB_PLAIN);
+    struct collector col = {0};
+    start_ok(providers_at(ps, 0), &j, &j);
+    /* drive until the server holds the request, so the transfer is really under way */
+    int64_t deadline = clock_mono_ms() + 10000;
+    for (;;) {
+        pthread_mutex_lock(&s.lock);
+        int held = s.nhung;
+        pthread_mutex_unlock(&s.lock);
+        if (held)
+            break;
+        ck_assert_msg(clock_mono_ms() < deadline, "the server never got the request");
+        providers_wait(ps, -1, 50);
+        providers_drive(ps, on_done, &col);
+    }
+    ck_assert_uint_eq(providers_active(ps), 1);
+    providers_free(ps);
+    ck_assert_uint_eq(col.n, 0);
+    job_free(&j);
+    server_stop(&s);
+}
+END_TEST
+
+/* ================= espeak ================= */
+
+START_TEST(test_espeak_attempt)
+{
+    struct providers *ps = new_ok((const char *[]){"providers=espeak", NULL});
+    struct provider *pv = providers_at(ps, 0);
+    struct job j, mp3;
+    job_of(&j, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"Hello world\",\"lang\":\"en\"}");
+    job_of(&mp3, JOB_MP3);
+    char err[128] = "";
+    ck_assert_int_eq(provider_start(pv, &mp3, &mp3, err, sizeof err), -1);
+    ck_assert_str_eq(err, "espeak renders WAV only");
+    struct collector col = {0};
+    int tasks[2];
+    start_ok(pv, &j, &tasks[0]);
+    start_ok(pv, &j, &tasks[1]);
+    ck_assert_uint_eq(providers_active(ps), 2);
+    run_until(ps, &col, 2);
+    ck_assert_uint_eq(providers_active(ps), 0);
+    for (int i = 0; i < 2; i++) {
+        const struct attempt_result *r = result_of(&col, &tasks[i]);
+        char verr[128] = "";
+        ck_assert_msg(r->cls == CLASS_OK, "espeak: %s", r->error);
+        ck_assert_int_eq(r->http_status, 0);
+        ck_assert_int_eq(r->retry_after_ms, -1);
+        ck_assert_msg(audio_validate(r->audio.data, r->audio.len, AUDIO_WAV, verr, sizeof verr) == 0, "%s", verr);
+        ck_assert_uint_gt(r->audio.len, 1000);
+    }
+    ck_assert_ptr_eq(col.out[0].task, &tasks[0]);   /* one worker: first in, first out */
+    collector_free(&col);
+    job_free(&j);
+    job_free(&mp3);
+    providers_free(ps);
+}
+END_TEST
+
+/* Queued espeak attempts are dropped, not delivered, when the chain is freed. */
+START_TEST(test_espeak_free_queued)
+{
+    struct providers *ps = new_ok((const char *[]){"providers=espeak", NULL});
+    struct job j;
+    job_of(&j, JOB_PLAIN);
+    for (int i = 0; i < 3; i++)
+        start_ok(providers_at(ps, 0), &j, &j);
+    ck_assert_uint_eq(providers_active(ps), 3);
+    job_free(&j);   /* the worker holds copies */
+    providers_free(ps);
+}
+END_TEST
+
+START_TEST(test_wait_extra_fd)
+{
+    struct providers *ps = new_ok((const char *[]){"providers=espeak", NULL});
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    ck_assert_int_eq(write(p[1], "x", 1), 1);
+    int64_t t0 = clock_mono_ms();
+    ck_assert_int_ge(providers_wait(ps, p[0], 5000), 1);
+    ck_assert_int_lt(clock_mono_ms() - t0, 2500);
+    close(p[0]);
+    close(p[1]);
+    providers_free(ps);
+}
+END_TEST
+
+static Suite *provider_suite(void)
+{
+    Suite *s = suite_create("provider");
+    TCase *cfg = tcase_create("config");
+    tcase_add_test(cfg, test_config_empty_list);
+    tcase_add_test(cfg, test_config_repeated_name);
+    tcase_add_test(cfg, test_config_bad_name);
+    tcase_add_test(cfg, test_config_unknown_type);
+    tcase_add_test(cfg, test_config_missing_type);
+    tcase_add_test(cfg, test_config_missing_url);
+    tcase_add_test(cfg, test_config_bad_numbers);
+    tcase_add_test(cfg, test_config_error_has_no_key);
+    tcase_add_test(cfg, test_config_chain);
+    tcase_add_test(cfg, test_config_key_unset);
+    tcase_add_test(cfg, test_accepts);
+    suite_add_tcase(s, cfg);
+    TCase *req = tcase_create("requests");
+    tcase_add_test(req, test_openai_build_defaults);
+    tcase_add_test(req, test_openai_build_voices);
+    tcase_add_test(req, test_elevenlabs_build);
+    tcase_add_test(req, test_elevenlabs_urls);
+    tcase_add_test(req, test_openai_quota_quirk);
+    tcase_add_test(req, test_start_bad_format);
+    suite_add_tcase(s, req);
+    TCase *http = tcase_create("http");
+    tcase_set_timeout(http, 30);
+    tcase_add_test(http, test_http_wav);
+    tcase_add_test(http, test_http_connection_reuse);
+    tcase_add_test(http, test_http_503_retry_after);
+    tcase_add_test(http, test_http_timeout);
+    tcase_add_test(http, test_http_connect_refused);
+    tcase_add_test(http, test_http_not_audio);
+    tcase_add_test(http, test_http_429s);
+    tcase_add_test(http, test_http_elevenlabs);
+    tcase_add_test(http, test_transport_body_cap);
+    tcase_add_test(http, test_free_in_flight);
+    suite_add_tcase(s, http);
+    TCase *es = tcase_create("espeak");
+    tcase_set_timeout(es, 30);
+    tcase_add_test(es, test_espeak_attempt);
+    tcase_add_test(es, test_espeak_free_queued);
+    tcase_add_test(es, test_wait_extra_fd);
+    suite_add_tcase(s, es);
+    return s;
+}
+
+CHECK_MAIN(provider_suite)
