@@ -265,19 +265,24 @@ int config_load_file(struct config *c, const char *path, char *err, size_t errle
  * the field (api_key_env) may contain underscores. */
 static int provider_key_from_env(const char *rest, struct buf *key)
 {
-    size_t n = strlen(rest);
+    size_t n = strlen(rest), best = NPFIELDS, best_len = 0;
     for (size_t i = 0; i < NPFIELDS; i++) {
         size_t fl = strlen(provider_fields[i].key);
         if (n <= fl + 1 || rest[n - fl - 1] != '_' || strncasecmp(rest + n - fl, provider_fields[i].key, fl))
             continue;
-        buf_puts(key, "provider.");
-        for (size_t j = 0; j < n - fl - 1; j++)
-            buf_putc(key, (char)tolower((unsigned char)rest[j]));
-        buf_putc(key, '.');
-        buf_puts(key, provider_fields[i].key);
-        return 0;
+        if (fl > best_len) { /* connect_timeout_ms must win over timeout_ms */
+            best = i;
+            best_len = fl;
+        }
     }
-    return -1;
+    if (best == NPFIELDS)
+        return -1;
+    buf_puts(key, "provider.");
+    for (size_t j = 0; j < n - best_len - 1; j++)
+        buf_putc(key, (char)tolower((unsigned char)rest[j]));
+    buf_putc(key, '.');
+    buf_puts(key, provider_fields[best].key);
+    return 0;
 }
 
 static void env_name_of(const char *key, char *out, size_t outlen)

@@ -27,6 +27,7 @@ static const struct kv producer_defaults[] = {
     {"queue.buffering.max.messages", "500000"},
     {"message.timeout.ms", "60000"},
     {"socket.timeout.ms", "10000"},
+    {"log_level", "2"}, /* the CLI reports Kafka trouble in its own one-line errors */
     {NULL, NULL},
 };
 

@@ -560,7 +560,7 @@ static int launch_run(struct launch *L)
     }
     if (L->o->dry_run)
         L->seen = idset_new();
-    else if (open_store(L) != 0 || open_kafka(L) != 0)
+    else if (open_kafka(L) != 0 || open_store(L) != 0) /* Kafka first: a refused launch leaves no record */
         return EXIT_RUNTIME;
     progress_init(&L->bar, stderr, !L->o->json);
     if (read_rows(L) != 0 || (!L->o->dry_run && wait_for_acks(L) != 0)) {

@@ -21,6 +21,7 @@ need_pkg espeak-ng libespeak-ng-dev
 need_cmd redis-server redis-server
 need_cmd redis-cli redis-tools
 need_cmd curl curl
+need_cmd jq jq
 
 [ -z "$missing" ] && exit 0
 

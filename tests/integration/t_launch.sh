@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Launch 2,000 contacts with a handful of bad rows against the embedded broker and a real Redis:
+# exactly the good ones land on Kafka as v1 jobs keyed by contact, the bad ones are listed with
+# their reasons, and `status --json` agrees. Then the bad-input cases, each one clear line.
+. "$(dirname "$0")/lib.sh"
+start_redis
+start_broker 4
+
+csv=$WORK/contacts.csv
+make_contacts "$csv" 2000
+long=$(printf 'x%.0s' $(seq 1 200))
+{
+	printf ',NoId\n'                       # empty id
+	printf 'c-000010,Again\n'              # repeated id
+	printf 'c-bad-1,\n'                    # no value for {{first_name}}
+	printf 'c-bad-2,\xff\xfe\n'            # not UTF-8
+	printf 'c-bad-3,%s\n' "$long"          # text too long (limit 120 below)
+	printf '"c-q1","Quoted, ""with"" comma"\n'
+	printf '"c-q2","Multi\nline"\n'
+} >>"$csv"
+vx -X job.max_text_chars=120 launch --campaign it-launch --contacts "$csv" \
+	--template 'Hi {{first_name}}, your order ships today.' --rejects "$WORK/rejects.csv" --json >"$WORK/launch.json"
+assert_eq "launch enqueued" 2002 "$(jq -r .enqueued "$WORK/launch.json")"
+assert_eq "launch rejected" 5 "$(jq -r .rejected "$WORK/launch.json")"
+
+"$TESTBIN/topic_dump" "$VOXCAST_KAFKA_BOOTSTRAP_SERVERS" voxcast.jobs >"$WORK/topic.tsv"
+assert_eq "messages on the topic" 2002 "$(wc -l <"$WORK/topic.tsv")"
+assert_eq "distinct keys" 2002 "$(cut -f3 "$WORK/topic.tsv" | sort -u | wc -l)"
+bad=$(cut -f3- "$WORK/topic.tsv" | awk -F'\t' '{print $2}' |
+	jq -r 'select(.v != 1 or .campaign != "it-launch" or .format != "wav" or .replay != 0) | .contact' | wc -l)
+assert_eq "jobs that are not v1 of this campaign" 0 "$bad"
+mismatch=$(cut -f3- "$WORK/topic.tsv" | while IFS=$'\t' read -r key value; do
+	[ "$(jq -r .contact <<<"$value")" = "$key" ] || echo "$key"; done | wc -l)
+assert_eq "jobs whose key is not their contact" 0 "$mismatch"
+assert_eq "rendered text" 'Hi Name7, your order ships today.' \
+	"$(awk -F'\t' '$3 == "c-000007" {print $4}' "$WORK/topic.tsv" | jq -r .text)"
+assert_eq "quoted field with comma" 'Hi Quoted, "with" comma, your order ships today.' \
+	"$(awk -F'\t' '$3 == "c-q1" {print $4}' "$WORK/topic.tsv" | jq -r .text)"
+
+assert_eq "rejects listed" 6 "$(wc -l <"$WORK/rejects.csv" | tr -d ' ')"
+grep -q '^2002,,empty contact id' "$WORK/rejects.csv" || fail "empty id not in rejects"
+grep -q '^2003,c-000010,repeated contact id' "$WORK/rejects.csv" || fail "repeated id not in rejects"
+grep -q '^2004,c-bad-1,no value for {{first_name}}' "$WORK/rejects.csv" || fail "missing value not in rejects"
+grep -q '^2005,c-bad-2,text is not valid UTF-8' "$WORK/rejects.csv" || fail "bad UTF-8 not in rejects"
+grep -q '^2006,c-bad-3,"text is 2[0-9][0-9] characters, over the limit of 120"' "$WORK/rejects.csv" || fail "long text not in rejects"
+
+vx status it-launch --json >"$WORK/status.json"
+assert_eq "status enqueued" 2002 "$(jq -r .enqueued "$WORK/status.json")"
+assert_eq "status rejected" 5 "$(jq -r .rejected "$WORK/status.json")"
+assert_eq "status pending" 2002 "$(jq -r .pending "$WORK/status.json")"
+assert_eq "status state" running "$(jq -r .state "$WORK/status.json")"
+
+# a second launch of the same id is refused and enqueues nothing
+if vx launch --campaign it-launch --contacts "$csv" --template 'Hi {{first_name}}' 2>"$WORK/err"; then
+	fail "second launch of the same campaign succeeded"
+fi
+grep -q 'already exists; use --resume' "$WORK/err" || fail "unclear refusal: $(cat "$WORK/err")"
+# --resume enqueues again only what is not done (nothing is done yet: all good rows)
+vx -X job.max_text_chars=120 launch --campaign it-launch --contacts "$csv" --template 'Hi {{first_name}}' --resume --json >"$WORK/resume.json"
+assert_eq "resume re-enqueues pending contacts" 2002 "$(jq -r .enqueued "$WORK/resume.json")"
+assert_eq "resume keeps counts exact" 2002 "$(status_field it-launch enqueued)"
+
+# ---- bad input: one clear line each, right exit code, nothing enqueued
+expect_error() { # CODE PATTERN ARGS...
+	local code=$1 pattern=$2 rc=0
+	shift 2
+	vx "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+	[ "$rc" -eq "$code" ] || fail "exit $rc, expected $code for: $*"
+	[ "$(wc -l <"$WORK/err")" -eq 1 ] || fail "more than one error line for $*: $(cat "$WORK/err")"
+	grep -qE -- "$pattern" "$WORK/err" || fail "error '$(cat "$WORK/err")' does not match /$pattern/"
+	ok "error for $1 ${2:-}: $(cat "$WORK/err")"
+}
+: >"$WORK/empty.csv"
+printf 'contact_id,first_name\nc1,"unterminated\n' >"$WORK/unbalanced.csv"
+expect_error 2 'nope.csv: No such file' launch --campaign b1 --contacts "$WORK/nope.csv" --template 'x'
+expect_error 2 'no header row' launch --campaign b2 --contacts "$WORK/empty.csv" --template 'x'
+expect_error 2 'no column "last_name"' launch --campaign b3 --contacts "$csv" --template 'Hi {{last_name}}'
+expect_error 2 'campaign "bad/id" must be' launch --campaign 'bad/id' --contacts "$csv" --template 'x'
+expect_error 2 'template: ' launch --campaign b4 --contacts "$csv" --template 'Hi {{first_name'
+assert_eq "refused campaigns leave no record" 1 "$(vx status --json | wc -l)"
+vx launch --campaign b5 --contacts "$WORK/unbalanced.csv" --template 'Hi {{first_name}}' \
+	--rejects "$WORK/rej5.csv" --json >"$WORK/b5.json"
+grep -q 'unterminated quoted field' "$WORK/rej5.csv" || fail "unbalanced quote not reported"
+assert_eq "unbalanced quote rejected" 1 "$(jq -r .rejected "$WORK/b5.json")"
+dead=$("$TESTBIN/freeport")
+start=$(date +%s)
+expect_error 1 'kafka 127.0.0.1:[0-9]+: unreachable' -X "kafka.bootstrap.servers=127.0.0.1:$dead" \
+	launch --campaign b6 --contacts "$csv" --template 'x'
+[ $(($(date +%s) - start)) -le 20 ] || fail "kafka unreachable took more than 20 s to report"
+expect_error 1 'redis 127.0.0.1:[0-9]+.*refused' -X "redis.url=redis://127.0.0.1:$dead/0" \
+	-X redis.connect_timeout_ms=500 launch --campaign b7 --contacts "$csv" --template 'x'
+vx -X job.max_text_chars=120 launch --campaign dry --contacts "$csv" --template 'Hi {{first_name}}' --dry-run --json >"$WORK/dry.json"
+assert_eq "dry run counts" "2002 5" "$(jq -r '"\(.enqueued) \(.rejected)"' "$WORK/dry.json")"
+echo "all launch checks passed"
