@@ -754,8 +754,8 @@ int64_t store_contact_state(struct store *s, const char *campaign, const char *c
     redisReply *r = store_command(s, "HGET %s %b", state, contact, len);
     if (!r)
         return -1;
-    if (r->type == REDIS_REPLY_STRING && r->len == 1)
-        *state_out = r->str[0];
+    if (r->type == REDIS_REPLY_STRING && r->len >= 1)
+        *state_out = r->str[0]; /* the letter; a run tag may follow */
     freeReplyObject(r);
     return 0;
 }
@@ -773,15 +773,15 @@ struct store_op {
 
 struct store_run {
     char id[65];
-    char op[16];                  /* "R<KEYS index of its seen key>" */
+    char op[16];                  /* "R<1-based run number>", the script's op kind */
 };
 
 struct store_group {
     char              campaign[65];
     struct store_run *runs;
     size_t            nruns;
-    size_t            nops, nargs; /* ops of this group and the ARGV they need */
-    int               parks;       /* has dlq ops: list the campaign in voxcast:dlq:campaigns */
+    size_t            nops, nitems; /* ops of this group and the ARGV items they carry */
+    int               parks;        /* has dlq ops: list the campaign in voxcast:dlq:campaigns */
 };
 
 struct store_batch {
@@ -795,7 +795,7 @@ struct store_batch {
     unsigned long long  generation;  /* bumped by reset: tells a retry from a new batch */
 };
 
-#define GROUP_KEYS 8 /* meta state prov dlq dlq:e dlq:c dlq:seq applied, then seen keys */
+#define GROUP_KEYS 9 /* meta state prov dlq dlq:e dlq:c dlq:seq applied:W runs */
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -903,7 +903,7 @@ static size_t run_of(struct store_group *g, const char *run_id)
     g->runs = xrealloc(g->runs, (g->nruns + 1) * sizeof *g->runs);
     struct store_run *r = &g->runs[g->nruns];
     snprintf(r->id, sizeof r->id, "%s", run_id);
-    snprintf(r->op, sizeof r->op, "R%zu", GROUP_KEYS + 1 + g->nruns);
+    snprintf(r->op, sizeof r->op, "R%zu", g->nruns + 1);
     return g->nruns++;
 }
 
@@ -934,7 +934,7 @@ static size_t add_op(struct store_batch *b, char kind, const char *campaign, con
     }
     struct store_group *g = &b->groups[op->group];
     g->nops++;
-    g->nargs += (kind == 'D' || kind == 'Q') ? 3 : 2;
+    g->nitems += (kind == 'D' || kind == 'Q') ? 2 : 1;
     g->parks |= kind == 'Q';
     return b->nops++;
 }
@@ -968,17 +968,19 @@ size_t store_batch_dlq(struct store_batch *b, const char *campaign, const char *
     return add_op(b, 'Q', campaign, NULL, contact, len, entry_json);
 }
 
-/* The argument vectors of one exec: per group a script call, plus one SADD for parking groups. */
+/* The argument vectors of one exec: per group a script call, plus one SADD for parking groups.
+ * Every string the vectors point to lives in the batch's arena or in the plan. */
 struct exec_plan {
     struct store_call *calls;
     size_t             ncalls;
+    size_t            *call_group; /* group of each call; SIZE_MAX for a SADD */
     const char       **argv;
     size_t            *lens;
-    size_t             nargs;    /* used */
-    char             (*keys)[STORE_KEY_MAX];
-    size_t             nkeys;    /* used */
-    char             (*tokens)[48];
-    size_t            *call_group; /* group of each script call; SIZE_MAX for a SADD */
+    size_t             nargs;      /* used */
+    char             (*strs)[STORE_KEY_MAX]; /* keys, numbers and tokens */
+    size_t             nstrs;      /* used */
+    char             (*counts)[24]; /* op counts of the runs of one kind */
+    size_t             ncounts;    /* used */
 };
 
 static void plan_arg(struct exec_plan *p, const char *s, size_t len)
@@ -987,57 +989,80 @@ static void plan_arg(struct exec_plan *p, const char *s, size_t len)
     p->lens[p->nargs++] = len;
 }
 
-static const char *plan_key(struct exec_plan *p, const char *campaign, const char *suffix)
+/* Formats a plan-owned string and appends it as an argument. */
+static void plan_argf(struct exec_plan *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void plan_argf(struct exec_plan *p, const char *fmt, ...)
 {
-    char *k = p->keys[p->nkeys++];
-    store_key(k, STORE_KEY_MAX, campaign, suffix);
-    return k;
+    char *str = p->strs[p->nstrs++];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(str, STORE_KEY_MAX, fmt, ap);
+    va_end(ap);
+    plan_arg(p, str, strlen(str));
 }
 
-static void plan_group(struct exec_plan *p, struct store_batch *b, size_t gi)
+/* Ends a run of ops of one kind: its count argument gets the number of ops. */
+static void plan_close_run(struct exec_plan *p, size_t count_arg, size_t count)
 {
-    static const char *const suffix[GROUP_KEYS] = {"meta", "state", "prov", "dlq", "dlq:e",
-                                                   "dlq:c", "dlq:seq", NULL};
-    struct store_group *g = &b->groups[gi];
-    struct store_call *call = &p->calls[p->ncalls];
-    size_t first = p->nargs;
-    p->call_group[p->ncalls++] = gi;
-    plan_arg(p, NULL, 0); /* EVALSHA sha, filled by store_pipeline */
-    plan_arg(p, NULL, 0);
-    char *numkeys = p->tokens[gi * 2];
-    snprintf(numkeys, 48, "%zu", GROUP_KEYS + g->nruns);
-    plan_arg(p, numkeys, strlen(numkeys));
-    char applied[64];
-    snprintf(applied, sizeof applied, "applied:%s", b->writer);
-    for (size_t k = 0; k < GROUP_KEYS; k++) {
-        const char *key = plan_key(p, g->campaign, suffix[k] ? suffix[k] : applied);
-        plan_arg(p, key, strlen(key));
-    }
-    for (size_t r = 0; r < g->nruns; r++) {
-        char seen[96];
-        snprintf(seen, sizeof seen, "seen:%s", g->runs[r].id);
-        const char *key = plan_key(p, g->campaign, seen);
-        plan_arg(p, key, strlen(key));
-    }
-    char *tok = p->tokens[gi * 2 + 1];
-    snprintf(tok, 48, "%llu.%zu|", b->generation, g->nops);
-    plan_arg(p, tok, strlen(tok));
-    plan_arg(p, g->campaign, strlen(g->campaign));
+    char *str = p->counts[p->ncounts++];
+    p->argv[count_arg] = str;
+    p->lens[count_arg] = (size_t)snprintf(str, sizeof *p->counts, "%zu", count);
+}
+
+/* The group's ops as runs of one kind: kind, count, items (see store_lua_batch). */
+static void plan_ops(struct exec_plan *p, const struct store_batch *b, size_t gi)
+{
+    const struct store_group *g = &b->groups[gi];
     const char *arena = b->arena.data;
+    size_t count_arg = 0, count = 0, run = SIZE_MAX;
+    char kind = 0;
     for (size_t i = 0; i < b->nops; i++) {
         const struct store_op *op = &b->ops[i];
         if (op->group != gi)
             continue;
-        if (op->kind == 'R')
-            plan_arg(p, g->runs[op->run].op, strlen(g->runs[op->run].op));
-        else
-            plan_arg(p, &op->kind, 1);
+        if (op->kind != kind || (kind == 'R' && op->run != run)) {
+            if (count)
+                plan_close_run(p, count_arg, count);
+            kind = op->kind;
+            run = op->run;
+            count = 0;
+            if (kind == 'R')
+                plan_arg(p, g->runs[run].op, strlen(g->runs[run].op));
+            else
+                plan_arg(p, &op->kind, 1);
+            count_arg = p->nargs;
+            plan_arg(p, NULL, 0);
+        }
+        count++;
         plan_arg(p, arena + op->contact, op->contact_len);
-        if (op->kind == 'D' || op->kind == 'Q')
+        if (kind == 'D' || kind == 'Q')
             plan_arg(p, arena + op->extra, op->extra_len);
     }
-    *call = (struct store_call){SCRIPT_BATCH, (int)(p->nargs - first), p->argv + first,
-                                p->lens + first};
+    if (count)
+        plan_close_run(p, count_arg, count);
+}
+
+static void plan_group(struct exec_plan *p, const struct store_batch *b, size_t gi)
+{
+    static const char *const suffix[] = {"meta", "state", "prov", "dlq", "dlq:e", "dlq:c", "dlq:seq"};
+    const struct store_group *g = &b->groups[gi];
+    size_t first = p->nargs;
+    p->call_group[p->ncalls] = gi;
+    plan_arg(p, NULL, 0); /* EVALSHA sha, filled by store_pipeline */
+    plan_arg(p, NULL, 0);
+    plan_argf(p, "%d", GROUP_KEYS);
+    for (size_t k = 0; k < sizeof suffix / sizeof *suffix; k++)
+        plan_argf(p, "voxcast:{%s}:%s", g->campaign, suffix[k]);
+    plan_argf(p, "voxcast:{%s}:applied:%s", g->campaign, b->writer);
+    plan_argf(p, "voxcast:{%s}:runs", g->campaign);
+    plan_argf(p, "%llu.%zu|", b->generation, g->nops);
+    plan_arg(p, g->campaign, strlen(g->campaign));
+    plan_argf(p, "%zu", g->nruns);
+    for (size_t r = 0; r < g->nruns; r++)
+        plan_arg(p, g->runs[r].id, strlen(g->runs[r].id));
+    plan_ops(p, b, gi);
+    p->calls[p->ncalls++] = (struct store_call){SCRIPT_BATCH, (int)(p->nargs - first),
+                                                p->argv + first, p->lens + first};
 }
 
 static void plan_parking(struct exec_plan *p, const struct store_group *g)
@@ -1053,27 +1078,30 @@ static void plan_parking(struct exec_plan *p, const struct store_group *g)
 static void plan_free(struct exec_plan *p)
 {
     free(p->calls);
+    free(p->call_group);
     free(p->argv);
     free(p->lens);
-    free(p->keys);
-    free(p->tokens);
-    free(p->call_group);
+    free(p->strs);
+    free(p->counts);
 }
 
-static void plan_build(struct exec_plan *p, struct store_batch *b)
+static void plan_build(struct exec_plan *p, const struct store_batch *b)
 {
-    size_t args = 0, keys = 0;
+    /* per group: EVALSHA sha numkeys, keys, token campaign nruns, run ids, per op at most a
+     * kind and a count plus its items; and SADD's 3 */
+    size_t args = 1, strs = 1;
     for (size_t i = 0; i < b->ngroups; i++) {
-        args += 5 + GROUP_KEYS + b->groups[i].nruns + b->groups[i].nargs + 3;
-        keys += GROUP_KEYS + b->groups[i].nruns;
+        const struct store_group *g = &b->groups[i];
+        args += 3 + GROUP_KEYS + 3 + g->nruns + 2 * g->nops + g->nitems + 3;
+        strs += 1 + GROUP_KEYS + 2;
     }
     memset(p, 0, sizeof *p);
     p->calls = xrealloc(NULL, (2 * b->ngroups + 1) * sizeof *p->calls);
     p->call_group = xrealloc(NULL, (2 * b->ngroups + 1) * sizeof *p->call_group);
-    p->argv = xrealloc(NULL, (args + 1) * sizeof *p->argv);
-    p->lens = xrealloc(NULL, (args + 1) * sizeof *p->lens);
-    p->keys = xrealloc(NULL, (keys + 1) * sizeof *p->keys);
-    p->tokens = xrealloc(NULL, (2 * b->ngroups + 1) * sizeof *p->tokens);
+    p->argv = xrealloc(NULL, args * sizeof *p->argv);
+    p->lens = xrealloc(NULL, args * sizeof *p->lens);
+    p->strs = xrealloc(NULL, strs * sizeof *p->strs);
+    p->counts = xrealloc(NULL, (b->nops + 1) * sizeof *p->counts);
     for (size_t gi = 0; gi < b->ngroups; gi++) {
         if (b->groups[gi].nops == 0)
             continue;

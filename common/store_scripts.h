@@ -27,85 +27,123 @@ enum store_script_id {
 };
 
 /* One campaign's batch of transitions (see store.h for the state machine).
- * KEYS: 1 meta, 2 state, 3 prov, 4 dlq, 5 dlq:e, 6 dlq:c, 7 dlq:seq, 8 applied, 9.. seen:RUN
- * ARGV: 1 token "GEN.NOPS|", 2 campaign, then ops: "R<key index>" c | "A" c | "U" c |
- *       "D" c provider | "Q" c entry_json
- * Returns one result digit per op (enum store_result). The states of every contact named are
- * read with HMGET up front, the ops run on that table in order (so a contact twice in a batch
- * behaves as in two batches), and only changed states, summed counters and parked entries are
- * written back: per contact the cost is a table lookup (plus one SADD for a reserve). The
- * token and results are kept in `applied`, so an exact retry of the writer's batch answers
- * with the same results and changes nothing. */
+ * KEYS: 1 meta, 2 state, 3 prov, 4 dlq, 5 dlq:e, 6 dlq:c, 7 dlq:seq, 8 applied, 9 runs
+ * ARGV: 1 token "GEN.NOPS|", 2 campaign, 3 number of run ids R, 4..3+R run ids, then runs of
+ *       same-kind ops: kind, count, items. Kinds: "R<run number>" | "A" | "U" (items: contacts),
+ *       "D" | "Q" (items: contact, provider | contact, entry JSON).
+ * Returns one result digit per op (enum store_result).
+ *
+ * A state value is its letter followed by the tag of the launch run that last reserved the
+ * contact ("p3"); a run's tag is its number in `runs`. A reserve whose contact already carries
+ * this run's tag is REPEATED, so no per-run set of seen ids is needed.
+ *
+ * Launch needs about 250k contacts/s and a redis.call costs about a microsecond, so nothing here
+ * is a call per contact: the states of every contact named are read with HMGET in chunks, the ops
+ * run in order on Lua tables (a contact twice in a batch behaves as in two batches), and only
+ * changed states, summed counters and parked entries are written back, in chunks. Ops come in
+ * runs of one kind so the inner loops stay tight. The token and results are kept in `applied`,
+ * so an exact retry of the writer's batch answers with the same results and changes nothing. */
 static const char store_lua_batch[] =
     "local tok = ARGV[1]\n"
     "local prev = redis.call('GET', KEYS[8])\n"
     "if prev and string.sub(prev, 1, #tok) == tok then return string.sub(prev, #tok + 1) end\n"
-    "local function chunked(cmd, key, list, step)\n"
-    "  for j = 1, #list, step do\n"
-    "    redis.call(cmd, key, unpack(list, j, math.min(j + step - 1, #list)))\n"
+    "local function chunked(cmd, key, list)\n"
+    "  for j = 1, #list, 1000 do\n"
+    "    redis.call(cmd, key, unpack(list, j, math.min(j + 999, #list)))\n"
     "  end\n"
     "end\n"
-    "local n, st, was, order = #ARGV, {}, {}, {}\n"
-    "local i = 3\n"
-    "while i <= n do\n"
-    "  local c = ARGV[i + 1]\n"
-    "  if st[c] == nil then st[c] = false; order[#order + 1] = c end\n"
-    "  local k = string.byte(ARGV[i])\n"
-    "  if k == 68 or k == 81 then i = i + 3 else i = i + 2 end\n"
+    "local byte, sub = string.byte, string.sub\n"
+    "local n, nr = #ARGV, tonumber(ARGV[3])\n"
+    "local first = 4 + nr\n"
+    "local was, st = {}, {}\n"
+    "local function load(list, a, b)\n"
+    "  for j = a, b, 1000 do\n"
+    "    local v = redis.call('HMGET', KEYS[2], unpack(list, j, math.min(j + 999, b)))\n"
+    "    for m = 1, #v do was[list[j + m - 1]] = v[m] end\n"
+    "  end\n"
     "end\n"
-    "for j = 1, #order, 1000 do\n"
-    "  local v = redis.call('HMGET', KEYS[2], unpack(order, j, math.min(j + 999, #order)))\n"
-    "  for m = 1, #v do local c = order[j + m - 1]; st[c] = v[m]; was[c] = v[m] end\n"
-    "end\n"
-    "local enq, done, dlq, dup = 0, 0, 0, 0\n"
-    "local out, prov, parked, seen = {}, {}, {}, {}\n"
-    "i = 3\n"
+    "local i = first\n"
     "while i <= n do\n"
-    "  local op, c = ARGV[i], ARGV[i + 1]\n"
-    "  local k, s, r = string.byte(op), st[c], '7'\n"
-    "  if k == 82 then\n"                                            /* R reserve */
-    "    local key = KEYS[tonumber(string.sub(op, 2))]\n"
-    "    seen[key] = true\n"
-    "    if redis.call('SADD', key, c) == 0 then r = '1'\n"
-    "    elseif not s then st[c] = 'r'; r = '0'\n"
-    "    elseif s == 'd' then r = '2' else r = '3' end\n"
-    "    i = i + 2\n"
-    "  elseif k == 65 then\n"                                        /* A ack */
-    "    if s == 'r' then st[c] = 'p'; enq = enq + 1; r = '4'\n"
-    "    elseif s == 'q' then st[c] = 'p'; dlq = dlq - 1; r = '4' end\n"
-    "    i = i + 2\n"
-    "  elseif k == 85 then\n"                                        /* U unreserve */
-    "    if s == 'r' then st[c] = false; r = '4' end\n"
-    "    i = i + 2\n"
-    "  elseif k == 68 then\n"                                        /* D done */
-    "    if s == 'd' then dup = dup + 1; r = '5'\n"
-    "    else\n"
-    "      if s == 'q' then dlq = dlq - 1 elseif s ~= 'p' then enq = enq + 1 end\n"
-    "      done = done + 1; st[c] = 'd'; r = '4'\n"
-    "      local p = ARGV[i + 2]\n"
+    "  local k, cnt = byte(ARGV[i]), tonumber(ARGV[i + 1])\n"
+    "  if k == 68 or k == 81 then\n"
+    "    local list = {}\n"
+    "    for j = 1, cnt do list[j] = ARGV[i + 2 * j] end\n"
+    "    load(list, 1, cnt)\n"
+    "    i = i + 2 + 2 * cnt\n"
+    "  else\n"
+    "    load(ARGV, i + 2, i + 1 + cnt)\n"
+    "    i = i + 2 + cnt\n"
+    "  end\n"
+    "end\n"
+    "local tags = {}\n"
+    "if nr > 0 then\n"
+    "  local known, count = redis.call('HMGET', KEYS[9], unpack(ARGV, 4, 3 + nr)), nil\n"
+    "  for r = 1, nr do\n"
+    "    local t = known[r]\n"
+    "    if not t then\n"
+    "      count = (count or redis.call('HLEN', KEYS[9])) + 1\n"
+    "      t = tostring(count)\n"
+    "      redis.call('HSET', KEYS[9], ARGV[3 + r], t)\n"
+    "    end\n"
+    "    tags[r] = t\n"
+    "  end\n"
+    "end\n"
+    "local enq, done, dlq, dup, no = 0, 0, 0, 0, 0\n"
+    "local out, prov, parked, retag = {}, {}, {}, {p = {}, d = {}, q = {}}\n"
+    "local function to(letter, v)\n"                  /* letter .. v's tag, memoised */
+    "  if not v then return letter end\n"
+    "  local m = retag[letter]\n"
+    "  local r = m[v]\n"
+    "  if not r then r = letter .. sub(v, 2); m[v] = r end\n"
+    "  return r\n"
+    "end\n"
+    "i = first\n"
+    "while i <= n do\n"
+    "  local op = ARGV[i]\n"
+    "  local k = byte(op)\n"
+    "  local w = (k == 68 or k == 81) and 2 or 1\n"
+    "  local stop = i + 1 + tonumber(ARGV[i + 1]) * w\n"
+    "  local tag = k == 82 and tags[tonumber(sub(op, 2))]\n"
+    "  local rtag = k == 82 and 'r' .. tag\n"
+    "  for j = i + 2, stop, w do\n"
+    "    local c = ARGV[j]\n"
+    "    local v = st[c]\n"
+    "    if v == nil then v = was[c] end\n"
+    "    local b, r = v and byte(v), '7'\n"
+    "    if k == 65 then\n"                                          /* A ack */
+    "      if b == 114 then st[c] = to('p', v); enq = enq + 1; r = '4'\n"
+    "      elseif b == 113 then st[c] = to('p', v); dlq = dlq - 1; r = '4' end\n"
+    "    elseif k == 82 then\n"                                      /* R reserve */
+    "      if not v then st[c] = rtag; r = '0'\n"
+    "      elseif sub(v, 2) == tag then r = '1'\n"
+    "      else st[c] = sub(v, 1, 1) .. tag; r = b == 100 and '2' or '3' end\n"
+    "    elseif k == 85 then\n"                                      /* U unreserve */
+    "      if b == 114 then st[c] = false; r = '4' end\n"
+    "    elseif b == 100 or (k == 81 and b == 113) then\n"           /* D, Q: duplicate */
+    "      if k == 68 then dup = dup + 1 end\n"
+    "      r = '5'\n"
+    "    elseif k == 68 then\n"                                      /* D done */
+    "      if b == 113 then dlq = dlq - 1 elseif b ~= 112 then enq = enq + 1 end\n"
+    "      done = done + 1; st[c] = to('d', v); r = '4'\n"
+    "      local p = ARGV[j + 1]\n"
     "      if p ~= '' then prov[p] = (prov[p] or 0) + 1 end\n"
+    "    else\n"                                                     /* Q dlq */
+    "      if b ~= 112 then enq = enq + 1 end\n"
+    "      dlq = dlq + 1; st[c] = to('q', v); r = '6'\n"
+    "      parked[#parked + 1] = c; parked[#parked + 1] = ARGV[j + 1]\n"
     "    end\n"
-    "    i = i + 3\n"
-    "  else\n"                                                       /* Q dlq */
-    "    if s == 'd' or s == 'q' then r = '5'\n"
-    "    else\n"
-    "      if s ~= 'p' then enq = enq + 1 end\n"
-    "      dlq = dlq + 1; st[c] = 'q'; r = '6'\n"
-    "      parked[#parked + 1] = c; parked[#parked + 1] = ARGV[i + 2]\n"
-    "    end\n"
-    "    i = i + 3\n"
+    "    no = no + 1; out[no] = r\n"
     "  end\n"
-    "  out[#out + 1] = r\n"
+    "  i = stop + 1\n"
     "end\n"
     "local set, del = {}, {}\n"
-    "for _, c in ipairs(order) do\n"
-    "  local s = st[c]\n"
-    "  if s ~= was[c] then\n"
-    "    if s then set[#set + 1] = c; set[#set + 1] = s else del[#del + 1] = c end\n"
+    "for c, v in pairs(st) do\n"
+    "  if v ~= was[c] then\n"
+    "    if v then set[#set + 1] = c; set[#set + 1] = v else del[#del + 1] = c end\n"
     "  end\n"
     "end\n"
-    "chunked('HSET', KEYS[2], set, 1000)\n"
-    "chunked('HDEL', KEYS[2], del, 1000)\n"
+    "chunked('HSET', KEYS[2], set)\n"
+    "chunked('HDEL', KEYS[2], del)\n"
     "if enq ~= 0 then redis.call('HINCRBY', KEYS[1], 'enqueued', enq) end\n"
     "if done ~= 0 then redis.call('HINCRBY', KEYS[1], 'done', done) end\n"
     "if dlq ~= 0 then redis.call('HINCRBY', KEYS[1], 'dlq', dlq) end\n"
@@ -122,11 +160,10 @@ static const char store_lua_batch[] =
     "    e[#e + 1] = id; e[#e + 1] = parked[2 * j]\n"
     "    cc[#cc + 1] = id; cc[#cc + 1] = parked[2 * j - 1]\n"
     "  end\n"
-    "  chunked('ZADD', KEYS[4], z, 1000)\n"
-    "  chunked('HSET', KEYS[5], e, 1000)\n"
-    "  chunked('HSET', KEYS[6], cc, 1000)\n"
+    "  chunked('ZADD', KEYS[4], z)\n"
+    "  chunked('HSET', KEYS[5], e)\n"
+    "  chunked('HSET', KEYS[6], cc)\n"
     "end\n"
-    "for key in pairs(seen) do redis.call('EXPIRE', key, 86400) end\n"
     "local res = table.concat(out)\n"
     "redis.call('SET', KEYS[8], tok .. res, 'EX', 3600)\n"
     "return res\n";
@@ -179,12 +216,14 @@ static const char store_lua_dlq_claim[] =
     "    local s = c and redis.call('HGET', KEYS[4], c)\n"
     "    redis.call('ZREM', KEYS[1], id)\n"
     "    redis.call('HDEL', KEYS[2], id)\n"
-    "    if s == 'd' or not e then\n"
+    "    if (s and string.byte(s) == 100) or not e then\n"
     "      redis.call('HDEL', KEYS[3], id)\n"
     "      out[1] = out[1] + 1\n"
     "    else\n"
     "      redis.call('HSET', KEYS[5], id, e)\n"
-    "      if s == 'q' then redis.call('HSET', KEYS[4], c, 'p'); moved = moved + 1 end\n"
+    "      if s and string.byte(s) == 113 then\n"
+    "        redis.call('HSET', KEYS[4], c, 'p' .. string.sub(s, 2)); moved = moved + 1\n"
+    "      end\n"
     "      out[#out + 1] = id; out[#out + 1] = e\n"
     "      got = got + 1\n"
     "    end\n"
@@ -215,8 +254,9 @@ static const char store_lua_dlq_unclaim[] =
     "  redis.call('ZADD', KEYS[2], seq, id)\n"
     "  redis.call('HSET', KEYS[3], id, e)\n"
     "  local c = redis.call('HGET', KEYS[4], id)\n"
-    "  if c and redis.call('HGET', KEYS[5], c) == 'p' then\n"
-    "    redis.call('HSET', KEYS[5], c, 'q'); back = back + 1\n"
+    "  local s = c and redis.call('HGET', KEYS[5], c)\n"
+    "  if s and string.byte(s) == 112 then\n"
+    "    redis.call('HSET', KEYS[5], c, 'q' .. string.sub(s, 2)); back = back + 1\n"
     "  end\n"
     "end\n"
     "if back > 0 then redis.call('HINCRBY', KEYS[6], 'dlq', back) end\n"
