@@ -9,7 +9,7 @@ VERSION   := 0.1.0
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
              -Wformat=2 -Wno-format-nonliteral
-PROJ_CFLAGS := -std=c11 -D_GNU_SOURCE -DVOXCAST_VERSION='"$(VERSION)"' -Icommon -MMD -MP $(WARN)
+PROJ_CFLAGS := -std=c11 -D_GNU_SOURCE -DVOXCAST_VERSION='"$(VERSION)"' -Icommon -Iconsumer -MMD -MP $(WARN)
 ifeq ($(USE_WERROR),1)
 PROJ_CFLAGS += -Werror
 endif
@@ -105,6 +105,11 @@ unit: deps
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@VOXCAST_BIN=$(abspath $(BIN_DIR)) scripts/demo.sh
+
+# libFuzzer targets over the parsers (clang); corpus in tests/fuzz/corpus.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin

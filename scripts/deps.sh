@@ -22,6 +22,8 @@ need_cmd redis-server redis-server
 need_cmd redis-cli redis-tools
 need_cmd curl curl
 need_cmd jq jq
+need_cmd docker-compose docker-compose   # validates docker-compose.yml in the tests
+need_cmd promtool prometheus            # checks /metrics output in the tests
 
 [ -z "$missing" ] && exit 0
 
