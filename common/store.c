@@ -246,7 +246,7 @@ static int reply_is_error(const redisReply *r, const char *prefix)
 /* Drops a broken connection, keeping hiredis's reason (a read timeout shows as EAGAIN). */
 static void io_fail(struct store *s)
 {
-    if (s->c && s->c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK))
+    if (s->c && s->c->err == REDIS_ERR_IO && strstr(s->c->errstr, "temporarily unavailable"))
         store_fail(s, "no reply within %d ms", s->io_timeout_ms);
     else
         store_fail(s, "%s", s->c && s->c->errstr[0] ? s->c->errstr : "connection lost");
@@ -570,6 +570,10 @@ int store_campaign_set(struct store *s, const char *campaign, const char *field,
 {
     if (store_check_id(s, campaign) != 0)
         return -1;
+    if (!field || !value) {
+        store_fail(s, "campaign field or value missing");
+        return -1;
+    }
     for (size_t i = 0; i < sizeof counter_fields / sizeof *counter_fields; i++) {
         if (strcmp(field, counter_fields[i]) == 0) {
             store_fail(s, "campaign field \"%s\" moves only through state transitions", field);

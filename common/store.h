@@ -46,7 +46,8 @@
  *            d is deleted.
  *
  * Errors: functions return -1 and keep a message in the store (store_error()). A store whose
- * connection broke reconnects once on its next call; store_reconnect() forces one attempt. */
+ * connection broke reconnects once on its next call; store_reconnect() forces one attempt.
+ * A store is one connection: use one per thread. */
 #ifndef VOXCAST_STORE_H
 #define VOXCAST_STORE_H
 

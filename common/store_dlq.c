@@ -224,15 +224,29 @@ static redisReply *dlq_campaigns(struct store *s)
     return store_command(s, "SMEMBERS voxcast:dlq:campaigns");
 }
 
+static int by_name(const void *a, const void *b)
+{
+    const redisReply *x = *(redisReply *const *)a, *y = *(redisReply *const *)b;
+    return strcmp(x->str, y->str);
+}
+
 static int list_all(struct store *s, size_t offset, size_t limit, store_dlq_fn fn, void *ctx)
 {
     redisReply *names = dlq_campaigns(s);
     if (!names)
         return -1;
     size_t n = names->type == REDIS_REPLY_ARRAY ? names->elements : 0;
-    struct dlq_stream *sts = n ? calloc(n, sizeof *sts) : NULL;
+    struct dlq_stream *sts = calloc(n ? n : 1, sizeof *sts);
+    if (!sts) {
+        freeReplyObject(names);
+        store_fail(s, "out of memory");
+        return -1;
+    }
+    /* sorted, so that entries failed at the same ms come in the same order every time */
+    if (n > 1)
+        qsort(names->element, n, sizeof *names->element, by_name);
     size_t used = 0;
-    for (size_t i = 0; sts && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (store_id_valid(names->element[i]->str))
             stream_init(&sts[used++], names->element[i]->str, 0,
                         window_size(limit ? offset + limit : 0));

@@ -353,6 +353,26 @@ START_TEST(test_open_refused)
 }
 END_TEST
 
+/* A server that accepts but never answers must not hang the caller. */
+START_TEST(test_open_hung_server)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    ck_assert_int_eq(listen(fd, 8), 0); /* the kernel completes connects; nobody reads */
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    char url[64], err[512] = "";
+    url_for(url, sizeof url, ntohs(a.sin_port), "");
+    int64_t t0 = clock_mono_ms();
+    ck_assert_ptr_null(store_open(url, 1000, err, sizeof err));
+    int64_t took = clock_mono_ms() - t0;
+    ck_assert_msg(strstr(err, "no reply within 1000 ms (gave up after 1000 ms)") != NULL, "%s", err);
+    ck_assert_msg(took >= 1000 && took < 3000, "took %lld ms", (long long)took);
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_open_select_db)
 {
     struct store *s5 = open_db("/5");
@@ -1100,6 +1120,7 @@ static Suite *store_suite(void)
     TCase *url = tcase_create("offline");
     tcase_add_test(url, test_open_refused);
     tcase_add_test(url, test_open_bad_url);
+    tcase_add_test(url, test_open_hung_server);
     tcase_add_test(url, test_url_basic);
     tcase_add_test(url, test_url_password_db);
     tcase_add_test(url, test_url_bad);
