@@ -771,7 +771,7 @@ struct store_op {
     size_t  extra, extra_len;     /* provider or entry JSON */
     size_t  group;                /* index into groups */
     size_t  run;                  /* reserve: index into the group's runs */
-    char    kind;                 /* 'R', 'A', 'U', 'D', 'Q' (the script's op codes) */
+    char    kind;                 /* 'R', 'A', 'U', 'D', 'Q', 'C' (the script's op codes) */
     uint8_t result;               /* enum store_result */
 };
 
@@ -958,6 +958,11 @@ size_t store_batch_unreserve(struct store_batch *b, const char *campaign, const 
                              size_t len)
 {
     return add_op(b, 'U', campaign, NULL, contact, len, NULL);
+}
+
+size_t store_batch_check(struct store_batch *b, const char *campaign, const char *contact, size_t len)
+{
+    return add_op(b, 'C', campaign, NULL, contact, len, NULL);
 }
 
 size_t store_batch_done(struct store_batch *b, const char *campaign, const char *contact, size_t len,

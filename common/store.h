@@ -153,6 +153,9 @@ size_t store_batch_reserve(struct store_batch *b, const char *campaign, const ch
 size_t store_batch_ack(struct store_batch *b, const char *campaign, const char *contact, size_t len);
 size_t store_batch_unreserve(struct store_batch *b, const char *campaign, const char *contact,
                              size_t len);
+/* Read-only: STORE_ALREADY_DONE when the contact is done, STORE_NOOP otherwise. The consumer
+ * asks this for every job of a tick in the same round trip, so a redelivered job is skipped. */
+size_t store_batch_check(struct store_batch *b, const char *campaign, const char *contact, size_t len);
 size_t store_batch_done(struct store_batch *b, const char *campaign, const char *contact, size_t len,
                         const char *provider);
 size_t store_batch_dlq(struct store_batch *b, const char *campaign, const char *contact, size_t len,

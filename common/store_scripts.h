@@ -29,7 +29,7 @@ enum store_script_id {
 /* One campaign's batch of transitions (see store.h for the state machine).
  * KEYS: 1 meta, 2 state, 3 prov, 4 dlq, 5 dlq:e, 6 dlq:c, 7 dlq:seq, 8 applied, 9 runs
  * ARGV: 1 token "GEN.NOPS|", 2 campaign, 3 number of run ids R, 4..3+R run ids, then runs of
- *       same-kind ops: kind, count, items. Kinds: "R<run number>" | "A" | "U" (items: contacts),
+ *       same-kind ops: kind, count, items. Kinds: "R<run number>" | "A" | "U" | "C" (items: contacts),
  *       "D" | "Q" (items: contact, provider | contact, entry JSON).
  * Returns one result digit per op (enum store_result).
  *
@@ -119,6 +119,8 @@ static const char store_lua_batch[] =
     "      else st[c] = sub(v, 1, 1) .. tag; r = b == 100 and '2' or '3' end\n"
     "    elseif k == 85 then\n"                                      /* U unreserve */
     "      if b == 114 then st[c] = false; r = '4' end\n"
+    "    elseif k == 67 then\n"                                      /* C check: done already? */
+    "      if b == 100 then r = '2' end\n"
     "    elseif b == 100 or (k == 81 and b == 113) then\n"           /* D, Q: duplicate */
     "      if k == 68 then dup = dup + 1 end\n"
     "      r = '5'\n"

@@ -1,0 +1,897 @@
+/* engine.c - the consumer's event loop; see engine.h.
+ *
+ * A tick, in order:
+ *   1. Kafka: take messages while there is room (tasks < buffer cap), serving rebalances.
+ *   2. Done-check: ask Redis, in one round trip for the tick, which new contacts are already done
+ *      (a redelivered job is counted as a duplicate, not rendered again).
+ *   3. Timers: tasks whose backoff or pacing delay is over go back to the ready queue.
+ *   4. Schedule: start attempts for ready tasks under the consumer's concurrency, each provider's
+ *      cap, its token bucket, its 429 pause and its breaker; an open breaker sends the task on to
+ *      the next provider at once.
+ *   5. Drive transfers; finished attempts are classified: retry later, fail over, or finish.
+ *   6. Flush: write the finished tasks' audio (aside, one sync, rename), then their outcomes to
+ *      Redis in one round trip, and only then mark their offsets finished and store the
+ *      contiguous prefix per partition. Nothing is committed whose outcome is not in Redis.
+ *   7. Flow control: pause the assigned partitions when the buffer is full, Redis is down or
+ *      every breaker is open; resume below half the buffer. Then sleep until something happens.
+ */
+#include "engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "clock.h"
+#include "httpd.h"
+#include "kafka.h"
+#include "log.h"
+#include "metrics.h"
+#include "offsets.h"
+#include "provider.h"
+#include "sink.h"
+#include "store.h"
+#include "task.h"
+#include "timerheap.h"
+
+struct tasklist {
+    struct task *head, *tail;
+    size_t       n;
+};
+
+struct engine {
+    const struct config             *cfg;
+    rd_kafka_t                      *rk;
+    rd_kafka_queue_t                *queue;
+    char                             topic[256];
+    rd_kafka_topic_partition_list_t *assigned;
+    uint32_t                        *gen;           /* per-partition generation, bumped on revoke */
+    size_t                           ngen;
+    bool                             paused, kafka_ok;
+    int                              wake[2];       /* kafka io-event and signal pipe */
+    struct store                    *store;
+    struct store_batch              *batch;
+    bool                             redis_ok;
+    int64_t                          redis_retry_at, redis_backoff_ms;
+    struct providers                *providers;
+    struct metrics                  *metrics;
+    struct httpd                    *httpd;
+    struct offsets                  *offsets;
+    struct timerheap                *timers;
+    struct sink                      *sink;
+    int64_t                          sink_retry_at;
+    struct tasklist                  checking, ready, finishing;
+    size_t                           tasks;         /* accepted and not yet released */
+    size_t                           running;       /* attempts out */
+    size_t                           concurrency, buffer_cap;
+    int                              max_attempts;
+    int64_t                          base_ms, max_ms, grace_ms, summary_ms;
+    size_t                           max_text;
+    uint64_t                         rng;
+    volatile sig_atomic_t            stop;
+    bool                             stopping;
+    int64_t                          stop_deadline;
+    int                              breaker_seen[64];
+    int64_t                          n_done, n_dlq, n_dup, n_invalid;
+    int64_t                          last_summary_ms, last_summary_finished;
+};
+
+/* ---------------------------------------------------------------- task lists */
+
+static void list_push(struct tasklist *l, struct task *t)
+{
+    t->next = NULL;
+    if (l->tail)
+        l->tail->next = t;
+    else
+        l->head = t;
+    l->tail = t;
+    l->n++;
+}
+
+static struct tasklist list_take(struct tasklist *l)
+{
+    struct tasklist all = *l;
+    *l = (struct tasklist){0};
+    return all;
+}
+
+static uint32_t *gen_slot(struct engine *E, int32_t partition)
+{
+    if ((size_t)partition >= E->ngen) {
+        size_t n = (size_t)partition + 16;
+        E->gen = realloc(E->gen, n * sizeof *E->gen);
+        memset(E->gen + E->ngen, 0, (n - E->ngen) * sizeof *E->gen);
+        E->ngen = n;
+    }
+    return &E->gen[partition];
+}
+
+/* A task whose partition was revoked after it arrived: its offset is no longer ours to store. */
+static bool task_revoked(struct engine *E, const struct task *t)
+{
+    return t->revoked || *gen_slot(E, t->partition) != t->gen;
+}
+
+static void release(struct engine *E, struct task *t)
+{
+    E->tasks--;
+    task_free(t);
+}
+
+static void finish(struct engine *E, struct task *t)
+{
+    t->state = TASK_FINISHING;
+    list_push(&E->finishing, t);
+}
+
+static void make_ready(struct engine *E, struct task *t)
+{
+    t->state = TASK_READY;
+    list_push(&E->ready, t);
+}
+
+static void defer(struct engine *E, struct task *t, int64_t due_ms)
+{
+    t->state = TASK_WAITING;
+    timerheap_push(E->timers, due_ms, t);
+}
+
+/* ---------------------------------------------------------------- Kafka */
+
+static void set_kafka_ok(struct engine *E, bool ok)
+{
+    if (E->kafka_ok != ok)
+        log_event(ok ? LOG_INFO : LOG_ERROR, ok ? "kafka reachable" : "kafka unreachable",
+                  LOG_FIELDS_(LOGS("bootstrap", config_get(E->cfg, "kafka.bootstrap.servers"))));
+    E->kafka_ok = ok;
+    metrics_set_health_inputs(E->metrics, E->redis_ok, E->kafka_ok);
+}
+
+static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    struct engine *E = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+        set_kafka_ok(E, false);
+    else
+        log_warn("kafka error", LOGS("error", rd_kafka_err2str(err)), LOGS("reason", reason));
+}
+
+static void store_offsets(struct engine *E, int32_t partition)
+{
+    int64_t next = offsets_advance(E->offsets, partition);
+    if (next < 0)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, E->topic, partition)->offset = next;
+    /* __STATE for a partition no longer assigned: the new owner redoes the job; drop it */
+    rd_kafka_offsets_store(E->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void set_paused(struct engine *E, bool pause)
+{
+    if (E->paused == pause || !E->assigned || E->assigned->cnt == 0) {
+        E->paused = pause && E->assigned && E->assigned->cnt > 0 ? true : (E->paused && pause);
+        return;
+    }
+    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(E->rk, E->assigned)
+                                  : rd_kafka_resume_partitions(E->rk, E->assigned);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        E->paused = pause;
+    log_debug(pause ? "partitions paused" : "partitions resumed", LOGN("tasks", E->tasks));
+}
+
+static void flush_finished(struct engine *E);
+
+static void drop_revoked(struct engine *E, struct tasklist *l)
+{
+    struct tasklist all = list_take(l);
+    for (struct task *t = all.head, *next; t; t = next) {
+        next = t->next;
+        if (task_revoked(E, t))
+            release(E, t);
+        else
+            list_push(l, t);
+    }
+}
+
+static void revoke_partitions(struct engine *E, rd_kafka_topic_partition_list_t *parts)
+{
+    flush_finished(E); /* persist what is done, so its offsets go out with this commit */
+    rd_kafka_resp_err_t e = rd_kafka_commit(E->rk, NULL, 0);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_warn("commit on revoke failed", LOGS("error", rd_kafka_err2str(e)));
+    for (int i = 0; i < parts->cnt; i++) {
+        (*gen_slot(E, parts->elems[i].partition))++;
+        offsets_forget(E->offsets, parts->elems[i].partition);
+    }
+    drop_revoked(E, &E->checking);
+    drop_revoked(E, &E->ready);
+    rd_kafka_assign(E->rk, NULL);
+    if (E->assigned)
+        rd_kafka_topic_partition_list_destroy(E->assigned);
+    E->assigned = NULL;
+    E->paused = false;
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct engine *E = opaque;
+    log_info(err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "partitions assigned" : "partitions revoked",
+             LOGN("count", parts->cnt));
+    if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        revoke_partitions(E, parts);
+        return;
+    }
+    rd_kafka_assign(rk, parts);
+    if (E->assigned)
+        rd_kafka_topic_partition_list_destroy(E->assigned);
+    E->assigned = rd_kafka_topic_partition_list_copy(parts);
+    E->paused = false;
+    set_kafka_ok(E, true);
+}
+
+static void take_message(struct engine *E, rd_kafka_message_t *m)
+{
+    if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            return;
+        log_event(m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE ? LOG_ERROR : LOG_WARN,
+                  "kafka consume error", LOG_FIELDS_(LOGS("error", rd_kafka_message_errstr(m)),
+                                                     LOGN("partition", m->partition)));
+        return;
+    }
+    int64_t gap = offsets_track(E->offsets, m->partition, m->offset);
+    if (gap > 0)
+        log_error("offset gap: messages vanished before this consumer read them (broker log "
+                  "truncation?); run voxcast reconcile for the affected campaigns",
+                  LOGN("partition", m->partition), LOGN("first_missing", m->offset - gap),
+                  LOGN("missing", gap));
+    struct task *t = task_from_message(m->payload, m->len, m->key, m->key_len, m->partition,
+                                       m->offset, E->max_text);
+    t->gen = *gen_slot(E, m->partition);
+    E->tasks++;
+    if (t->valid) {
+        list_push(&E->checking, t);
+        return;
+    }
+    E->n_invalid++;
+    log_warn("invalid job", LOGN("partition", t->partition), LOGN("offset", t->offset),
+             LOGS("error", t->error));
+    finish(E, t);
+}
+
+static void poll_kafka(struct engine *E)
+{
+    char drain[64];
+    while (read(E->wake[0], drain, sizeof drain) > 0)
+        ;
+    for (int served = 0; served < 1000; served++) {
+        bool room = !E->paused && E->tasks < E->buffer_cap;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(E->rk, 0);
+        if (!m)
+            break;
+        take_message(E, m); /* taken even when full: it is ours now, and pausing is async */
+        rd_kafka_message_destroy(m);
+        if (!room)
+            break;
+    }
+}
+
+/* ---------------------------------------------------------------- Redis */
+
+static void redis_down(struct engine *E, const char *what)
+{
+    if (E->redis_ok)
+        log_error("redis unreachable: pausing consumption", LOGS("during", what),
+                  LOGS("error", store_error(E->store)));
+    E->redis_ok = false;
+    E->redis_backoff_ms = E->redis_backoff_ms ? E->redis_backoff_ms * 2 : 100;
+    if (E->redis_backoff_ms > 5000)
+        E->redis_backoff_ms = 5000;
+    E->redis_retry_at = clock_mono_ms() + E->redis_backoff_ms;
+    metrics_set_health_inputs(E->metrics, E->redis_ok, E->kafka_ok);
+}
+
+/* True when Redis may be used now; reconnects when the back-off allows. */
+static bool redis_usable(struct engine *E)
+{
+    if (E->redis_ok)
+        return true;
+    if (clock_mono_ms() < E->redis_retry_at)
+        return false;
+    if (store_reconnect(E->store) != 0) {
+        redis_down(E, "reconnect");
+        return false;
+    }
+    log_info("redis reachable again: resuming");
+    E->redis_ok = true;
+    E->redis_backoff_ms = 0;
+    metrics_set_health_inputs(E->metrics, E->redis_ok, E->kafka_ok);
+    return true;
+}
+
+static void run_checks(struct engine *E)
+{
+    if (!E->checking.head || !redis_usable(E))
+        return;
+    store_batch_reset(E->batch);
+    for (struct task *t = E->checking.head; t; t = t->next)
+        store_batch_check(E->batch, t->job.campaign, t->job.contact, strlen(t->job.contact));
+    if (store_batch_exec(E->store, E->batch) != 0) {
+        redis_down(E, "done-check");
+        return;
+    }
+    struct tasklist all = list_take(&E->checking);
+    size_t i = 0;
+    for (struct task *t = all.head, *next; t; t = next, i++) {
+        next = t->next;
+        if (store_batch_result(E->batch, i) == STORE_ALREADY_DONE) {
+            t->outcome = OUTCOME_DUPLICATE;
+            finish(E, t);
+        } else {
+            make_ready(E, t);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- scheduling */
+
+enum start_result { STARTED, BLOCKED, MOVED };
+
+static void failover(struct engine *E, struct task *t)
+{
+    t->pidx++;
+    t->tries = 0;
+    if (t->pidx < providers_count(E->providers))
+        metrics_failover(E->metrics);
+}
+
+/* End of the chain. Providers skipped only because their breaker was open are waited for (all
+ * open must pause the campaign, not empty it into the DLQ); otherwise the job is dead-lettered. */
+static void chain_exhausted(struct engine *E, struct task *t)
+{
+    if (t->skipped_open) {
+        int64_t best = INT64_MAX;
+        size_t besti = 0;
+        for (size_t i = 0; i < providers_count(E->providers) && i < 64; i++) {
+            int64_t at = breaker_next_probe_ms(&providers_at(E->providers, i)->breaker);
+            if ((t->skipped_open >> i & 1) && at < best) {
+                best = at;
+                besti = i;
+            }
+        }
+        t->pidx = besti;
+        t->tries = 0;
+        t->skipped_open = 0;
+        defer(E, t, best);
+        return;
+    }
+    if (t->attempts == 0)
+        task_set_dlq(t, "non_retryable", "no configured provider accepts this job (format or text length)");
+    else
+        task_set_dlq(t, "retry_exhausted", NULL);
+    finish(E, t);
+}
+
+static enum start_result start_attempt(struct engine *E, struct task *t, struct provider *pv, int64_t now)
+{
+    int64_t wait = ratelimit_take(&pv->rate, now);
+    if (wait > 0) {
+        breaker_record(&pv->breaker, BREAKER_NEUTRAL, now);
+        defer(E, t, now + wait);
+        return MOVED;
+    }
+    char err[256];
+    t->tries++;
+    t->attempts++;
+    if (provider_start(pv, &t->job, t, err, sizeof err) != 0) {
+        breaker_record(&pv->breaker, BREAKER_FAILURE, now);
+        task_note_attempt(t, pv->name, 0, "retry", err, 0);
+        defer(E, t, now + backoff_delay_ms(E->base_ms, E->max_ms, t->tries, &E->rng));
+        return MOVED;
+    }
+    pv->in_flight++;
+    E->running++;
+    t->state = TASK_RUNNING;
+    return STARTED;
+}
+
+static enum start_result try_start(struct engine *E, struct task *t, int64_t now)
+{
+    size_t n = providers_count(E->providers);
+    while (t->pidx < n) {
+        struct provider *pv = providers_at(E->providers, t->pidx);
+        if (!provider_accepts(pv, &t->job)) {
+            t->pidx++;
+            t->tries = 0;
+            continue;
+        }
+        if (pv->breaker.state == BREAKER_OPEN && now < breaker_next_probe_ms(&pv->breaker)) {
+            if (t->pidx < 64)
+                t->skipped_open |= (uint64_t)1 << t->pidx;
+            failover(E, t);
+            continue;
+        }
+        if (pv->not_before_ms > now) {
+            defer(E, t, pv->not_before_ms);
+            return MOVED;
+        }
+        if (pv->concurrency_cap > 0 && pv->in_flight >= pv->concurrency_cap)
+            return BLOCKED;
+        if (!breaker_allow(&pv->breaker, now))
+            return BLOCKED; /* half-open with its probe out: wait for the verdict */
+        return start_attempt(E, t, pv, now);
+    }
+    chain_exhausted(E, t);
+    return MOVED;
+}
+
+static void schedule(struct engine *E, int64_t now)
+{
+    struct tasklist all = list_take(&E->ready);
+    for (struct task *t = all.head, *next; t; t = next) {
+        next = t->next;
+        if (task_revoked(E, t)) {
+            release(E, t);
+            continue;
+        }
+        if (E->running >= E->concurrency || try_start(E, t, now) == BLOCKED)
+            list_push(&E->ready, t);
+    }
+}
+
+static void fire_timers(struct engine *E, int64_t now)
+{
+    struct task *t;
+    while ((t = timerheap_pop_due(E->timers, now)) != NULL) {
+        if (task_revoked(E, t))
+            release(E, t);
+        else
+            make_ready(E, t);
+    }
+}
+
+/* ---------------------------------------------------------------- attempt results */
+
+static void note_breaker_change(struct engine *E, size_t i, struct provider *pv)
+{
+    if (i >= 64 || E->breaker_seen[i] == (int)pv->breaker.state)
+        return;
+    log_event(pv->breaker.state == BREAKER_OPEN ? LOG_WARN : LOG_INFO, "breaker state change",
+              LOG_FIELDS_(LOGS("provider", pv->name),
+                          LOGS("from", breaker_state_name((enum breaker_state)E->breaker_seen[i])),
+                          LOGS("breaker", breaker_state_name(pv->breaker.state)),
+                          LOGN("consecutive_failures", pv->breaker.consecutive_failures)));
+    E->breaker_seen[i] = (int)pv->breaker.state;
+}
+
+static void publish_breakers(struct engine *E)
+{
+    for (size_t i = 0; i < providers_count(E->providers); i++) {
+        struct provider *pv = providers_at(E->providers, i);
+        note_breaker_change(E, i, pv);
+        metrics_set_breaker(E->metrics, i, (int)pv->breaker.state, pv->breaker.consecutive_failures);
+    }
+}
+
+static size_t provider_index(struct engine *E, const struct provider *pv)
+{
+    for (size_t i = 0; i < providers_count(E->providers); i++)
+        if (providers_at(E->providers, i) == pv)
+            return i;
+    return 0;
+}
+
+static void count_request(struct engine *E, struct provider *pv, const struct attempt_result *r)
+{
+    char code[16];
+    if (r->http_status)
+        snprintf(code, sizeof code, "%ld", r->http_status);
+    else
+        snprintf(code, sizeof code, "%s", strstr(r->error, "timeout") ? "timeout"
+                                          : strstr(r->error, "connect") ? "connect" : "error");
+    metrics_request(E->metrics, provider_index(E, pv), code, r->latency_s);
+}
+
+static void retry_or_failover(struct engine *E, struct task *t, struct provider *pv, int64_t due)
+{
+    if (t->tries >= E->max_attempts) {
+        failover(E, t);
+        make_ready(E, t);
+        return;
+    }
+    metrics_retry(E->metrics, provider_index(E, pv));
+    defer(E, t, due);
+}
+
+static void on_attempt_done(void *ctx, void *task, struct provider *pv, struct attempt_result *r)
+{
+    struct engine *E = ctx;
+    struct task *t = task;
+    int64_t now = clock_mono_ms();
+    pv->in_flight--;
+    E->running--;
+    count_request(E, pv, r);
+    breaker_record(&pv->breaker, classify_breaker_verdict(r->cls), now);
+    if (r->cls != CLASS_OK)
+        task_note_attempt(t, pv->name, r->http_status, classify_name(r->cls), r->error, r->latency_s);
+    log_debug("attempt", LOGS("campaign", t->job.campaign), LOGS("contact", t->job.contact),
+              LOGS("provider", pv->name), LOGN("attempt", t->attempts), LOGN("http_status", r->http_status),
+              LOGN("latency_ms", (int64_t)(r->latency_s * 1000)), LOGS("class", classify_name(r->cls)));
+    int64_t backoff = backoff_delay_ms(E->base_ms, E->max_ms, t->tries, &E->rng);
+    switch (r->cls) {
+    case CLASS_OK:
+        t->outcome = OUTCOME_DONE;
+        snprintf(t->provider, sizeof t->provider, "%s", pv->name);
+        struct buf tmp = t->audio;
+        t->audio = r->audio;
+        r->audio = tmp;
+        finish(E, t);
+        break;
+    case CLASS_CONTACT:
+        task_set_dlq(t, "non_retryable", r->error);
+        finish(E, t);
+        break;
+    case CLASS_PROVIDER:
+        failover(E, t);
+        make_ready(E, t);
+        break;
+    case CLASS_THROTTLED: {
+        int64_t wait = r->retry_after_ms >= 0 ? r->retry_after_ms : backoff;
+        if (pv->not_before_ms < now + wait)
+            pv->not_before_ms = now + wait; /* slow the whole provider down, not just this job */
+        retry_or_failover(E, t, pv, now + wait);
+        break;
+    }
+    case CLASS_RETRY:
+        retry_or_failover(E, t, pv, now + (r->retry_after_ms > backoff ? r->retry_after_ms : backoff));
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- outcomes */
+
+/* Writes the audio of finished tasks; a task whose file cannot be written is retried later. */
+static bool write_files(struct engine *E)
+{
+    char err[512];
+    bool staged = false;
+    for (struct task *t = E->finishing.head; t; t = t->next) {
+        if (t->outcome != OUTCOME_DONE || t->file_written)
+            continue;
+        if (sink_stage(E->sink, t->job.campaign, t->job.contact, strlen(t->job.contact),
+                       t->job.format, t->audio.data, t->audio.len, err, sizeof err) != 0) {
+            log_error("cannot write audio; will retry", LOGS("error", err));
+            E->sink_retry_at = clock_mono_ms() + 1000;
+            sink_commit(E->sink, err, sizeof err); /* keep what was staged consistent */
+            return false;
+        }
+        staged = true;
+    }
+    if (staged && sink_commit(E->sink, err, sizeof err) != 0) {
+        log_error("cannot commit audio files; will retry", LOGS("error", err));
+        E->sink_retry_at = clock_mono_ms() + 1000;
+        return false;
+    }
+    for (struct task *t = E->finishing.head; t; t = t->next)
+        if (t->outcome == OUTCOME_DONE && !t->file_written) {
+            t->file_written = true;
+            buf_free(&t->audio);
+        }
+    return true;
+}
+
+static void add_outcome(struct engine *E, struct task *t, int64_t now_wall)
+{
+    const char *campaign = task_campaign(t), *contact = task_contact(t);
+    if (t->outcome == OUTCOME_DLQ) {
+        char *entry = task_dlq_entry(t, now_wall);
+        store_batch_dlq(E->batch, campaign, contact, strlen(contact), entry);
+        free(entry);
+    } else {
+        store_batch_done(E->batch, campaign, contact, strlen(contact),
+                         t->outcome == OUTCOME_DONE ? t->provider : NULL);
+    }
+}
+
+static void count_outcome(struct engine *E, struct task *t, enum store_result r)
+{
+    bool dup = t->outcome == OUTCOME_DUPLICATE || r == STORE_DUPLICATE;
+    if (dup) {
+        E->n_dup++;
+        metrics_job(E->metrics, METRICS_DUPLICATE);
+    } else if (t->outcome == OUTCOME_DONE) {
+        E->n_done++;
+        metrics_job(E->metrics, METRICS_DONE);
+    } else {
+        E->n_dlq++;
+        metrics_job(E->metrics, t->valid ? METRICS_DLQ : METRICS_INVALID);
+        log_warn("job dead-lettered", LOGS("campaign", task_campaign(t)), LOGS("contact", task_contact(t)),
+                 LOGS("reason", t->reason), LOGS("provider", t->provider), LOGN("http_status", t->http_status),
+                 LOGN("attempt", t->attempts), LOGS("error", t->error));
+    }
+}
+
+static void flush_finished(struct engine *E)
+{
+    if (!E->finishing.head || clock_mono_ms() < E->sink_retry_at || !write_files(E) || !redis_usable(E))
+        return;
+    int64_t now_wall = clock_wall_ms();
+    store_batch_reset(E->batch);
+    for (struct task *t = E->finishing.head; t; t = t->next)
+        add_outcome(E, t, now_wall);
+    if (store_batch_exec(E->store, E->batch) != 0) {
+        redis_down(E, "writing outcomes");
+        return;
+    }
+    struct tasklist all = list_take(&E->finishing);
+    size_t i = 0;
+    for (struct task *t = all.head, *next; t; t = next, i++) {
+        next = t->next;
+        count_outcome(E, t, store_batch_result(E->batch, i));
+        if (!task_revoked(E, t)) {
+            offsets_done(E->offsets, t->partition, t->offset);
+            store_offsets(E, t->partition);
+        }
+        release(E, t);
+    }
+}
+
+/* ---------------------------------------------------------------- loop */
+
+static bool all_breakers_open(struct engine *E, int64_t now)
+{
+    size_t n = providers_count(E->providers);
+    for (size_t i = 0; i < n; i++) {
+        const struct breaker *b = &providers_at(E->providers, i)->breaker;
+        if (b->state != BREAKER_OPEN || now >= breaker_next_probe_ms(b))
+            return false;
+    }
+    return n > 0;
+}
+
+static void control_flow(struct engine *E, int64_t now)
+{
+    bool blocked = E->stopping || !E->redis_ok || all_breakers_open(E, now);
+    if (blocked || E->tasks >= E->buffer_cap)
+        set_paused(E, true);
+    else if (E->tasks <= E->buffer_cap / 2)
+        set_paused(E, false);
+}
+
+static int next_timeout(struct engine *E, int64_t now)
+{
+    int64_t timeout = 1000, due;
+    if (timerheap_next_due(E->timers, &due))
+        timeout = due - now < timeout ? due - now : timeout;
+    if (!E->redis_ok && E->redis_retry_at - now < timeout)
+        timeout = E->redis_retry_at - now;
+    if (E->finishing.head || E->checking.head)
+        timeout = timeout > 50 ? 50 : timeout; /* waiting on Redis or the disk to come back */
+    return timeout < 0 ? 0 : (int)timeout;
+}
+
+static void summary(struct engine *E, int64_t now)
+{
+    if (now - E->last_summary_ms < E->summary_ms)
+        return;
+    int64_t finished = E->n_done + E->n_dlq + E->n_dup;
+    double secs = (double)(now - E->last_summary_ms) / 1000.0;
+    log_info("summary", LOGN("done", E->n_done), LOGN("dlq", E->n_dlq), LOGN("duplicates", E->n_dup),
+             LOGN("invalid", E->n_invalid), LOGN("in_flight", E->tasks), LOGN("rendering", E->running),
+             LOGD("rate_per_s", secs > 0 ? (double)(finished - E->last_summary_finished) / secs : 0.0),
+             LOGB("paused", E->paused));
+    E->last_summary_ms = now;
+    E->last_summary_finished = finished;
+}
+
+static void tick(struct engine *E)
+{
+    poll_kafka(E);
+    run_checks(E);
+    int64_t now = clock_mono_ms();
+    fire_timers(E, now);
+    schedule(E, now);
+    providers_drive(E->providers, on_attempt_done, E);
+    schedule(E, clock_mono_ms()); /* slots freed by finished attempts */
+    flush_finished(E);
+    publish_breakers(E);
+    metrics_set_in_flight(E->metrics, (int64_t)E->tasks);
+    now = clock_mono_ms();
+    control_flow(E, now);
+    summary(E, now);
+}
+
+static bool should_exit(struct engine *E)
+{
+    int64_t now = clock_mono_ms();
+    if (E->stop && !E->stopping) {
+        E->stopping = true;
+        E->stop_deadline = now + E->grace_ms;
+        set_paused(E, true);
+        log_info("draining: no new jobs, finishing those in flight", LOGN("in_flight", E->tasks),
+                 LOGN("grace_ms", E->grace_ms));
+    }
+    if (!E->stopping)
+        return false;
+    if (E->tasks == 0)
+        return true;
+    if (now >= E->stop_deadline) {
+        log_warn("grace period over; unfinished jobs will be redelivered", LOGN("in_flight", E->tasks));
+        return true;
+    }
+    return false;
+}
+
+int engine_run(struct engine *E)
+{
+    E->last_summary_ms = clock_mono_ms();
+    while (!should_exit(E)) {
+        tick(E);
+        providers_wait(E->providers, E->wake[0], next_timeout(E, clock_mono_ms()));
+    }
+    flush_finished(E);
+    rd_kafka_resp_err_t e = rd_kafka_commit(E->rk, NULL, 0);
+    if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_warn("final commit failed", LOGS("error", rd_kafka_err2str(e)));
+    summary(E, INT64_MAX / 2);
+    log_info("stopped", LOGN("unfinished", E->tasks));
+    return E->tasks == 0 ? 0 : 1;
+}
+
+void engine_stop(struct engine *E)
+{
+    E->stop = 1;
+    ssize_t w = write(E->wake[1], "s", 1);
+    (void)w; /* the pipe is non-blocking; a full pipe already means "wake up" */
+}
+
+/* ---------------------------------------------------------------- set-up */
+
+static int open_kafka(struct engine *E, char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = kafka_conf_new(E->cfg, KAFKA_CONSUMER, err, errlen);
+    if (!conf)
+        return -1;
+    rd_kafka_conf_set_opaque(conf, E);
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_error_cb(conf, on_kafka_error);
+    E->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    if (!E->rk) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_poll_set_consumer(E->rk);
+    snprintf(E->topic, sizeof E->topic, "%s", config_get(E->cfg, "kafka.topic"));
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, E->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(E->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        snprintf(err, errlen, "kafka: subscribe to %s: %s", E->topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    E->queue = rd_kafka_queue_get_consumer(E->rk);
+    rd_kafka_queue_io_event_enable(E->queue, E->wake[1], "k", 1);
+    return 0;
+}
+
+static int read_settings(struct engine *E, char *err, size_t errlen)
+{
+    E->concurrency = (size_t)config_int(E->cfg, "consumer.concurrency");
+    if (E->concurrency < 1 || E->concurrency > 100000) {
+        snprintf(err, errlen, "consumer.concurrency must be from 1 to 100000");
+        return -1;
+    }
+    E->buffer_cap = E->concurrency * 2 < E->concurrency + 32 ? E->concurrency + 32 : E->concurrency * 2;
+    E->max_attempts = (int)config_int(E->cfg, "retry.max_attempts");
+    if (E->max_attempts < 1) {
+        snprintf(err, errlen, "retry.max_attempts must be at least 1");
+        return -1;
+    }
+    E->base_ms = config_int(E->cfg, "retry.base_ms");
+    E->max_ms = config_int(E->cfg, "retry.max_ms");
+    E->grace_ms = config_int(E->cfg, "consumer.shutdown_grace_ms");
+    E->summary_ms = config_int(E->cfg, "consumer.summary_interval_ms");
+    E->max_text = (size_t)config_int(E->cfg, "job.max_text_chars");
+    E->rng = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
+    return 0;
+}
+
+static int start_http(struct engine *E, char *err, size_t errlen)
+{
+    const char *names[64];
+    size_t n = providers_count(E->providers);
+    for (size_t i = 0; i < n && i < 64; i++)
+        names[i] = providers_at(E->providers, i)->name;
+    E->metrics = metrics_new(names, n < 64 ? n : 64);
+    const char *listen = config_get(E->cfg, "http.listen");
+    if (!listen || !*listen)
+        return 0;
+    E->httpd = httpd_start(listen, E->metrics, err, errlen);
+    if (!E->httpd)
+        return -1;
+    log_info("http listening", LOGS("address", listen), LOGN("port", httpd_port(E->httpd)));
+    return 0;
+}
+
+struct engine *engine_new(const struct config *cfg, char *err, size_t errlen)
+{
+    struct engine *E = calloc(1, sizeof *E);
+    E->cfg = cfg;
+    E->kafka_ok = E->redis_ok = true;
+    E->wake[0] = E->wake[1] = -1;
+    if (read_settings(E, err, errlen) != 0 || pipe2(E->wake, O_NONBLOCK | O_CLOEXEC) != 0)
+        goto fail;
+    E->providers = providers_new(cfg, err, errlen);
+    if (!E->providers || start_http(E, err, errlen) != 0)
+        goto fail;
+    E->store = store_open(config_get(cfg, "redis.url"), (int)config_int(cfg, "redis.connect_timeout_ms"),
+                          err, errlen);
+    if (!E->store || open_kafka(E, err, errlen) != 0)
+        goto fail;
+    E->batch = store_batch_new();
+    E->offsets = offsets_new();
+    E->timers = timerheap_new();
+    E->sink = sink_new(config_get(cfg, "output.dir"), config_bool(cfg, "output.fsync"));
+    metrics_set_health_inputs(E->metrics, true, true);
+    return E;
+fail:
+    engine_free(E);
+    return NULL;
+}
+
+static void free_list(struct tasklist *l)
+{
+    for (struct task *t = l->head, *next; t; t = next) {
+        next = t->next;
+        task_free(t);
+    }
+}
+
+void engine_free(struct engine *E)
+{
+    if (!E)
+        return;
+    if (E->rk) {
+        rd_kafka_resp_err_t e = rd_kafka_consumer_close(E->rk);
+        if (e)
+            log_warn("kafka consumer close", LOGS("error", rd_kafka_err2str(e)));
+    }
+    providers_free(E->providers); /* aborts transfers of tasks freed below */
+    free_list(&E->checking);
+    free_list(&E->ready);
+    free_list(&E->finishing);
+    if (E->timers) {
+        struct task *t;
+        while ((t = timerheap_pop_due(E->timers, INT64_MAX)) != NULL)
+            task_free(t);
+        timerheap_free(E->timers);
+    }
+    if (E->queue)
+        rd_kafka_queue_destroy(E->queue);
+    if (E->assigned)
+        rd_kafka_topic_partition_list_destroy(E->assigned);
+    if (E->rk)
+        rd_kafka_destroy(E->rk);
+    httpd_stop(E->httpd);
+    metrics_free(E->metrics);
+    store_batch_free(E->batch);
+    store_close(E->store);
+    offsets_free(E->offsets);
+    sink_free(E->sink);
+    for (int i = 0; i < 2; i++)
+        if (E->wake[i] >= 0)
+            close(E->wake[i]);
+    free(E->gen);
+    free(E);
+}

@@ -1,0 +1,68 @@
+/* task.h - one Kafka message on its way through the consumer, and what it came to.
+ *
+ * A task owns its decoded job (or the raw bytes of an invalid one), remembers where it is in the
+ * provider chain and how each attempt went (the DLQ entry's history), and ends with exactly one
+ * outcome: done (audio), dlq (reason) or duplicate. Tasks form intrusive lists: the engine's
+ * ready queue and finish list. */
+#ifndef VOXCAST_TASK_H
+#define VOXCAST_TASK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "job.h"
+
+enum task_state { TASK_CHECK, TASK_READY, TASK_WAITING, TASK_RUNNING, TASK_FINISHING };
+enum task_outcome { OUTCOME_NONE, OUTCOME_DONE, OUTCOME_DLQ, OUTCOME_DUPLICATE };
+
+#define TASK_MAX_HISTORY 16
+
+struct task {
+    struct task      *next;           /* ready queue / finish list link */
+    enum task_state   state;
+    bool              revoked;        /* its partition left us: drop instead of starting */
+    uint32_t          gen;            /* partition generation when it arrived (see engine.c) */
+    int32_t           partition;
+    int64_t           offset;
+    bool              valid;          /* job decoded and passed every rule */
+    struct job        job;
+    char             *raw;            /* invalid message: payload, truncated, as text */
+    char              key[257];       /* message key (contact for valid jobs) */
+    size_t            pidx;           /* provider chain position */
+    int               tries;          /* attempts on the current provider */
+    int               attempts;       /* attempts on all providers */
+    uint64_t          skipped_open;   /* providers passed over because their breaker was open */
+    struct buf        history;        /* JSON objects, comma separated */
+    int               nhistory;
+    /* outcome */
+    enum task_outcome outcome;
+    const char       *reason;         /* "retry_exhausted" "non_retryable" "invalid_job" */
+    char              provider[64];   /* rendering provider, or the last one tried */
+    long              http_status;    /* last HTTP status, 0 none */
+    char              error[256];
+    struct buf        audio;
+    bool              file_written;
+};
+
+/* Decodes a message into a new task; an invalid job still yields a task (valid = false) whose
+ * outcome is set to the DLQ with reason invalid_job and the decoder's message. */
+struct task *task_from_message(const void *payload, size_t len, const void *key, size_t key_len,
+                               int32_t partition, int64_t offset, size_t max_text_chars);
+void task_free(struct task *t);   /* NULL-safe */
+
+/* Appends one attempt to the history kept for the DLQ entry. */
+void task_note_attempt(struct task *t, const char *provider, long http_status, const char *cls,
+                       const char *error, double latency_s);
+void task_set_dlq(struct task *t, const char *reason, const char *error);
+
+/* The campaign the outcome is filed under ("_invalid" when the message named none usable). */
+const char *task_campaign(const struct task *t);
+/* The contact id (job contact, else message key, else "partition:offset"). */
+const char *task_contact(const struct task *t);
+
+/* The DLQ entry JSON of the contract (without "id", which the store assigns); secrets are
+ * redacted from error texts. Caller frees. */
+char *task_dlq_entry(const struct task *t, int64_t failed_at_ms);
+
+#endif
