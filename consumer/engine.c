@@ -29,6 +29,7 @@
 #include "backoff.h"
 #include "clock.h"
 #include "httpd.h"
+#include "idset.h"
 #include "kafka.h"
 #include "log.h"
 #include "metrics.h"
@@ -66,6 +67,7 @@ struct engine {
     struct sink                      *sink;
     int64_t                          sink_retry_at;
     struct tasklist                  checking, ready, finishing;
+    struct idset                    *inflight;      /* campaign NUL contact of tasks past the check */
     size_t                           tasks;         /* accepted and not yet released */
     size_t                           running;       /* attempts out */
     size_t                           concurrency, buffer_cap;
@@ -118,8 +120,22 @@ static bool task_revoked(struct engine *E, const struct task *t)
     return t->revoked || *gen_slot(E, t->partition) != t->gen;
 }
 
+/* The in-flight index key: campaign, NUL, contact. */
+static void inflight_key(const struct task *t, struct buf *key)
+{
+    buf_reset(key);
+    buf_append(key, t->job.campaign, strlen(t->job.campaign) + 1);
+    buf_puts(key, t->job.contact);
+}
+
 static void release(struct engine *E, struct task *t)
 {
+    if (t->indexed) {
+        struct buf key = {0};
+        inflight_key(t, &key);
+        idset_remove(E->inflight, key.data, key.len);
+        buf_free(&key);
+    }
     E->tasks--;
     task_free(t);
 }
@@ -232,6 +248,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         return;
     }
     rd_kafka_assign(rk, parts);
+    rd_kafka_resume_partitions(rk, parts); /* a pause from before the rebalance must not linger */
     if (E->assigned)
         rd_kafka_topic_partition_list_destroy(E->assigned);
     E->assigned = rd_kafka_topic_partition_list_copy(parts);
@@ -319,6 +336,23 @@ static bool redis_usable(struct engine *E)
     return true;
 }
 
+/* A contact not done yet is rendered unless another delivery of it is already in flight here
+ * (a redelivery racing its original): that twin is checked again once the first has finished,
+ * and then counts as a duplicate instead of a second render. */
+static void admit(struct engine *E, struct task *t)
+{
+    struct buf key = {0};
+    inflight_key(t, &key);
+    if (idset_add(E->inflight, key.data, key.len)) {
+        t->indexed = true;
+        make_ready(E, t);
+    } else {
+        t->recheck = true;
+        defer(E, t, clock_mono_ms() + 100);
+    }
+    buf_free(&key);
+}
+
 static void run_checks(struct engine *E)
 {
     if (!E->checking.head || !redis_usable(E))
@@ -338,7 +372,7 @@ static void run_checks(struct engine *E)
             t->outcome = OUTCOME_DUPLICATE;
             finish(E, t);
         } else {
-            make_ready(E, t);
+            admit(E, t);
         }
     }
 }
@@ -453,10 +487,15 @@ static void fire_timers(struct engine *E, int64_t now)
 {
     struct task *t;
     while ((t = timerheap_pop_due(E->timers, now)) != NULL) {
-        if (task_revoked(E, t))
+        if (task_revoked(E, t)) {
             release(E, t);
-        else
+        } else if (t->recheck) {
+            t->recheck = false;
+            t->state = TASK_CHECK;
+            list_push(&E->checking, t);
+        } else {
             make_ready(E, t);
+        }
     }
 }
 
@@ -842,6 +881,7 @@ struct engine *engine_new(const struct config *cfg, char *err, size_t errlen)
     E->batch = store_batch_new();
     E->offsets = offsets_new();
     E->timers = timerheap_new();
+    E->inflight = idset_new();
     E->sink = sink_new(config_get(cfg, "output.dir"), config_bool(cfg, "output.fsync"));
     metrics_set_health_inputs(E->metrics, true, true);
     return E;
@@ -892,6 +932,7 @@ void engine_free(struct engine *E)
     for (int i = 0; i < 2; i++)
         if (E->wake[i] >= 0)
             close(E->wake[i]);
+    idset_free(E->inflight);
     free(E->gen);
     free(E);
 }

@@ -43,6 +43,8 @@ struct task {
     char              error[256];
     struct buf        audio;
     bool              file_written;
+    bool              indexed;        /* counted in the engine's in-flight contact index */
+    bool              recheck;        /* waiting for a twin delivery to finish, then re-checked */
 };
 
 /* Decodes a message into a new task; an invalid job still yields a task (valid = false) whose

@@ -88,3 +88,25 @@ status_field() { vx status "$1" --json | jq -r ".$2"; }
 make_contacts() {
 	awk -v n="$2" 'BEGIN { print "contact_id,first_name"; for (i = 1; i <= n; i++) printf "c-%06d,Name%d\n", i, i }' >"$1"
 }
+
+# primary_args PORT [NAME]: -X flags for an OpenAI-shaped provider on voxcast-ttsd at PORT.
+provider_args() {
+	local port=$1 name=${2:-primary}
+	echo "-X provider.$name.type=openai -X provider.$name.url=http://127.0.0.1:$port/v1/audio/speech"
+}
+
+# ttsd_stat NAME FIELD: one field of voxcast-ttsd's /admin/stats.
+ttsd_stat() {
+	local port_var="TTSD_PORT_$1"
+	curl -fsS "http://127.0.0.1:${!port_var}/admin/stats" | jq -r ".$2"
+}
+
+# dlq_entries CAMPAIGN: the campaign's DLQ entries, one JSON per line, straight from Redis.
+dlq_entries() { rcli --raw HVALS "voxcast:{$1}:dlq:e"; }
+
+# consumer_metric NAME PATTERN: sum of the metric lines matching PATTERN on a consumer's /metrics.
+consumer_metric() {
+	local port
+	port=$(grep -m1 '"http listening"' "$WORK/consumer-$1.log" | jq -r .port)
+	curl -fsS "http://127.0.0.1:$port/metrics" | awk -v p="$2" '$0 ~ p && $0 !~ /^#/ { s += $NF } END { printf "%d", s }'
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The consumer against a flaky primary: 30% of requests fail with 503, some texts are refused with
+# 400, some fail with 503 forever. Every good contact ends done, the 400s go to the DLQ as
+# non_retryable at once, the 503-forever ones as retry_exhausted after every attempt on every
+# provider, and no provider ever sees more concurrent requests than consumer.concurrency.
+. "$(dirname "$0")/lib.sh"
+start_redis
+start_broker 4
+start_ttsd p --tone --fail-rate 0.3 --latency-ms 5 --fail-text BAD400=400 --fail-text PERM503=503 --seed 7
+start_ttsd s --tone --latency-ms 5 --fail-text BAD400=400 --fail-text PERM503=503
+
+csv=$WORK/contacts.csv
+make_contacts "$csv" 600
+for i in 1 2 3; do echo "bad400-$i,BAD400"; echo "perm503-$i,PERM503"; done >>"$csv"
+vx launch --campaign eng --contacts "$csv" --template 'Hello {{first_name}}' --json >/dev/null
+
+# shellcheck disable=SC2046
+start_consumer a -X providers=primary,secondary $(provider_args "$TTSD_PORT_p") $(provider_args "$TTSD_PORT_s" secondary) \
+	-X consumer.concurrency=6 -X retry.base_ms=5 -X retry.max_ms=50 -X breaker.failure_threshold=1000
+wait_complete eng 90
+
+assert_eq "done" 600 "$(status_field eng done)"
+assert_eq "dlq" 6 "$(status_field eng dlq)"
+assert_eq "pending" 0 "$(status_field eng pending)"
+assert_eq "state" complete "$(status_field eng state)"
+assert_eq "non_retryable entries" 3 "$(dlq_entries eng | jq -r 'select(.reason == "non_retryable" and .http_status == 400 and .attempts == 1) | .contact' | wc -l)"
+assert_eq "retry_exhausted entries" 3 "$(dlq_entries eng | jq -r 'select(.reason == "retry_exhausted" and .http_status == 503 and .attempts == 6) | .contact' | wc -l)"
+assert_eq "history of a retry_exhausted entry" "primary primary primary secondary secondary secondary" \
+	"$(dlq_entries eng | jq -r 'select(.contact == "perm503-1") | [.history[].provider] | join(" ")')"
+assert_eq "entry carries the job" "Hello PERM503" "$(dlq_entries eng | jq -r 'select(.contact == "perm503-2") | .job.text')"
+[ "$(ttsd_stat p by_status.\"503\")" -gt 100 ] || fail "the primary failed too rarely to prove anything"
+for s in p s; do
+	peak=$(ttsd_stat $s peak_in_flight)
+	[ "$peak" -le 6 ] || fail "provider $s saw $peak requests at once, above consumer.concurrency=6"
+	ok "provider $s peak in flight $peak <= 6"
+done
+assert_eq "audio files" 600 "$(find "$WORK/audio/eng" -name '*.wav' | wc -l)"
+"$TESTBIN/audio_check" "$WORK/audio/eng"/*.wav || fail "an audio file is not whole"
+assert_eq "retries counted" 1 "$([ "$(consumer_metric a '^voxcast_retries_total')" -gt 100 ] && echo 1 || echo 0)"
+kill -0 "$CONSUMER_PID_a" || fail "consumer died"
+kill -TERM "$CONSUMER_PID_a"
+wait "$CONSUMER_PID_a" && ok "consumer drained and exited 0 on SIGTERM" || fail "consumer exit status $? on SIGTERM"
+echo "all engine checks passed"
