@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acker.h"
 #include "buf.h"
 #include "clock.h"
 #include "cmd.h"
@@ -28,8 +29,7 @@
 #include "template.h"
 #include "utf8.h"
 
-#define CHUNK 2000
-#define ACK_FLUSH 4000
+#define CHUNK 5000
 #define MAX_META 32
 
 struct launch_opts {
@@ -53,7 +53,8 @@ struct launch {
     struct contacts          *src;
     struct rejects           *rej;
     struct store             *store;
-    struct store_batch       *reserve, *acks;
+    struct store_batch       *reserve;
+    struct acker             *acker;         /* delivery reports -> Redis, own thread */
     struct idset             *seen;          /* --dry-run only: no Redis to ask */
     rd_kafka_t               *rk;
     rd_kafka_topic_t         *rkt;
@@ -226,14 +227,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 {
     (void)rk;
     struct launch *L = opaque;
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        store_batch_ack(L->acks, L->o->campaign, m->key, m->key_len);
+    bool ok = m->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    acker_add(L->acker, m->key, m->key_len, ok);
+    if (ok) {
         L->enqueued++;
-        return;
-    }
-    store_batch_unreserve(L->acks, L->o->campaign, m->key, m->key_len);
-    if (L->failed++ == 0)
+    } else if (L->failed++ == 0) {
         snprintf(L->delivery_error, sizeof L->delivery_error, "%s", rd_kafka_err2str(m->err));
+    }
 }
 
 /* Connects the producer and proves the cluster and topic answer, within a bounded time. */
@@ -292,6 +292,12 @@ static int open_store(struct launch *L)
     store_campaign_set(L->store, L->o->campaign, "launch_state", "launching");
     store_campaign_set(L->store, L->o->campaign, "contacts_file", L->o->contacts);
     snprintf(L->run_id, sizeof L->run_id, "%lld-%d", (long long)clock_wall_ms(), (int)getpid());
+    L->acker = acker_start(config_get(L->cfg, "redis.url"), (int)config_int(L->cfg, "redis.connect_timeout_ms"),
+                           L->o->campaign, err, sizeof err);
+    if (!L->acker) {
+        cmd_error("%s", err);
+        return -1;
+    }
     return 0;
 }
 
@@ -386,18 +392,6 @@ static int produce_one(struct launch *L, const struct pending_job *pj)
     }
 }
 
-static int flush_acks(struct launch *L, bool force)
-{
-    if (store_batch_len(L->acks) == 0 || (!force && store_batch_len(L->acks) < ACK_FLUSH))
-        return 0;
-    if (store_batch_exec(L->store, L->acks) != 0) {
-        cmd_error("redis: recording acknowledged jobs: %s", store_error(L->store));
-        return -1;
-    }
-    store_batch_reset(L->acks);
-    return 0;
-}
-
 /* Reserves the chunk's contacts in one round trip, then produces the ones to send. */
 static int send_chunk(struct launch *L)
 {
@@ -427,7 +421,7 @@ static int send_chunk(struct launch *L)
         }
         L->rejected_recorded = L->rejected;
     }
-    return flush_acks(L, false);
+    return 0;
 }
 
 static void draw_progress(struct launch *L, bool force)
@@ -485,12 +479,15 @@ static int wait_for_acks(struct launch *L)
     int64_t deadline = clock_mono_ms() + timeout;
     while (rd_kafka_outq_len(L->rk) > 0 && clock_mono_ms() < deadline) {
         rd_kafka_flush(L->rk, 100);
-        if (flush_acks(L, false) != 0)
-            return -1;
         draw_progress(L, false);
     }
-    if (flush_acks(L, true) != 0)
+    char err[512];
+    int acked = acker_finish(L->acker, err, sizeof err);
+    L->acker = NULL;
+    if (acked != 0) {
+        cmd_error("%s", err);
         return -1;
+    }
     int left = rd_kafka_outq_len(L->rk);
     if (left > 0) {
         cmd_error("kafka: %d jobs not acknowledged after %d ms; run the launch again with --resume", left, timeout);
@@ -527,8 +524,9 @@ static void launch_close(struct launch *L)
     template_free(L->tpl);
     contacts_free(L->src);
     rejects_close(L->rej);
+    char err[512];
+    acker_finish(L->acker, err, sizeof err); /* an aborted launch: its error was reported */
     store_batch_free(L->reserve);
-    store_batch_free(L->acks);
     idset_free(L->seen);
     if (L->rkt)
         rd_kafka_topic_destroy(L->rkt);
@@ -585,7 +583,6 @@ int cmd_launch(int argc, char **argv, const struct config *cfg)
     L->o = &o;
     L->cfg = cfg;
     L->reserve = store_batch_new();
-    L->acks = store_batch_new();
     rc = launch_run(L);
     launch_close(L);
     free(L);
