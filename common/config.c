@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,7 +144,7 @@ static int check_type(enum ctype t, const char *value)
     }
     case T_DOUBLE: {
         double v = strtod(value, &end);
-        return (errno || end == value || *end || v < 0) ? -1 : 0;
+        return (errno || end == value || *end || !isfinite(v) || v < 0) ? -1 : 0;
     }
     case T_BOOL:
         return (strcmp(value, "true") && strcmp(value, "false") && strcmp(value, "1") &&
@@ -342,6 +343,10 @@ int config_set_arg(struct config *c, const char *kv, const char *origin, char *e
         return -1;
     }
     char key[256];
+    if ((size_t)(eq - kv) >= sizeof key) {
+        snprintf(err, errlen, "%s: key longer than %zu bytes", origin, sizeof key - 1);
+        return -1;
+    }
     snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
     return config_set(c, key, eq + 1, origin, err, errlen);
 }
