@@ -8,13 +8,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${VOXCAST_BIN:-$PWD/bin}
-sizes=("${@:-100000 1000000}")
+sizes=("$@")
 [ $# -eq 0 ] && sizes=(100000 1000000)
 work=$(mktemp -d /tmp/voxcast-bench.XXXXXX)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 
-port=$(comm -23 <(seq 20000 20999) <(ss -Htan | awk '{print $4}' | sed 's/.*://' | sort -u) | head -n 1)
+port=20000
+while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
 pids+=($!)
 grep -q -m1 'Ready to accept' < <(timeout 10 tail -F "$work/redis.log" 2>/dev/null)
@@ -28,9 +29,9 @@ printf '%-10s %12s %12s %12s %14s\n' contacts seconds contacts/s peak_rss_MiB "r
 for n in "${sizes[@]}"; do
 	awk -v n="$n" 'BEGIN { print "contact_id,first_name,order"; for (i = 1; i <= n; i++) printf "c-%08d,Name%d,%d\n", i, i % 977, 40000 + i }' >"$work/c.csv"
 	t0=$(date +%s.%N); wc -l <"$work/c.csv" >/dev/null; t1=$(date +%s.%N)
-	/usr/bin/time -f '%e %M' -o "$work/time" "$BIN/voxcast" launch --campaign "bench-$n-$$" \
+	/usr/bin/time -f '%e %M %U %S' -o "$work/time" "$BIN/voxcast" launch --campaign "bench-$n-$$" \
 		--contacts "$work/c.csv" --template 'Hi {{first_name}}, your order {{order}} ships today.' --json >"$work/out.json"
-	read -r secs rss_kb <"$work/time"
+	read -r secs rss_kb usr sys <"$work/time"; echo "  (voxcast cpu: user $usr s, sys $sys s)" >&2
 	enq=$(sed 's/.*"enqueued":\([0-9]*\).*/\1/' "$work/out.json")
 	[ "$enq" = "$n" ] || { echo "launch enqueued $enq of $n" >&2; exit 1; }
 	printf '%-10s %12s %12.0f %12.1f %14.0f\n' "$n" "$secs" "$(echo "$n / $secs" | bc -l)" \
