@@ -43,7 +43,14 @@
 struct tasklist {
     struct task *head, *tail;
     size_t       n;
+    int64_t      since_ms;   /* when the oldest task joined (for batching windows) */
 };
+
+/* Redis round trips are batched per list: a list is written when it holds BATCH_MIN tasks or
+ * its oldest task has waited BATCH_WAIT_MS. A few milliseconds of latency buy batches large
+ * enough that the loop is not paced by round trips. */
+#define BATCH_MIN     128
+#define BATCH_WAIT_MS 3
 
 struct engine {
     const struct config             *cfg;
@@ -54,6 +61,7 @@ struct engine {
     uint32_t                        *gen;           /* per-partition generation, bumped on revoke */
     size_t                           ngen;
     bool                             paused, kafka_ok;
+    int64_t                          full_since_ms; /* buffer full since (0: not full) */
     int                              wake[2];       /* kafka io-event and signal pipe */
     struct store                    *store;
     struct store_batch              *batch;
@@ -88,10 +96,12 @@ struct engine {
 static void list_push(struct tasklist *l, struct task *t)
 {
     t->next = NULL;
-    if (l->tail)
+    if (l->tail) {
         l->tail->next = t;
-    else
+    } else {
         l->head = t;
+        l->since_ms = clock_mono_ms();
+    }
     l->tail = t;
     l->n++;
 }
@@ -204,7 +214,7 @@ static void set_paused(struct engine *E, bool pause)
     log_debug(pause ? "partitions paused" : "partitions resumed", LOGN("tasks", E->tasks));
 }
 
-static void flush_finished(struct engine *E);
+static void flush_finished(struct engine *E, bool force);
 
 static void drop_revoked(struct engine *E, struct tasklist *l)
 {
@@ -220,7 +230,7 @@ static void drop_revoked(struct engine *E, struct tasklist *l)
 
 static void revoke_partitions(struct engine *E, rd_kafka_topic_partition_list_t *parts)
 {
-    flush_finished(E); /* persist what is done, so its offsets go out with this commit */
+    flush_finished(E, true); /* persist what is done, so its offsets go out with this commit */
     rd_kafka_resp_err_t e = rd_kafka_commit(E->rk, NULL, 0);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("commit on revoke failed", LOGS("error", rd_kafka_err2str(e)));
@@ -286,11 +296,27 @@ static void take_message(struct engine *E, rd_kafka_message_t *m)
     finish(E, t);
 }
 
+/* A full buffer first just stops polling: the jobs in hand free room within milliseconds, and
+ * pausing is expensive (a resumed partition can take librdkafka a second to fetch again). Only
+ * a buffer full for PAUSE_AFTER_MS (a stalled provider, say) pauses the partitions, so polling
+ * can go on serving rebalances and the poll interval without taking more jobs. */
+#define PAUSE_AFTER_MS 1000
+
 static void poll_kafka(struct engine *E)
 {
     char drain[64];
     while (read(E->wake[0], drain, sizeof drain) > 0)
         ;
+    int64_t now = clock_mono_ms();
+    if (E->tasks < E->buffer_cap)
+        E->full_since_ms = 0;
+    else if (E->full_since_ms == 0)
+        E->full_since_ms = now;
+    if (E->full_since_ms && !E->paused) {
+        if (now - E->full_since_ms < PAUSE_AFTER_MS)
+            return;
+        set_paused(E, true);
+    }
     for (int served = 0; served < 1000; served++) {
         bool room = !E->paused && E->tasks < E->buffer_cap;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(E->rk, 0);
@@ -353,9 +379,15 @@ static void admit(struct engine *E, struct task *t)
     buf_free(&key);
 }
 
+/* True when a list's batch should go out now. */
+static bool batch_due(const struct engine *E, const struct tasklist *l, int64_t now)
+{
+    return l->head && (l->n >= BATCH_MIN || now - l->since_ms >= BATCH_WAIT_MS || E->stopping);
+}
+
 static void run_checks(struct engine *E)
 {
-    if (!E->checking.head || !redis_usable(E))
+    if (!batch_due(E, &E->checking, clock_mono_ms()) || !redis_usable(E))
         return;
     store_batch_reset(E->batch);
     for (struct task *t = E->checking.head; t; t = t->next)
@@ -660,9 +692,10 @@ static void count_outcome(struct engine *E, struct task *t, enum store_result r)
     }
 }
 
-static void flush_finished(struct engine *E)
+static void flush_finished(struct engine *E, bool force)
 {
-    if (!E->finishing.head || clock_mono_ms() < E->sink_retry_at || !write_files(E) || !redis_usable(E))
+    int64_t now = clock_mono_ms();
+    if (!E->finishing.head || !(force || batch_due(E, &E->finishing, now)) || now < E->sink_retry_at || !write_files(E) || !redis_usable(E))
         return;
     int64_t now_wall = clock_wall_ms();
     store_batch_reset(E->batch);
@@ -701,7 +734,7 @@ static bool all_breakers_open(struct engine *E, int64_t now)
 static void control_flow(struct engine *E, int64_t now)
 {
     bool blocked = E->stopping || !E->redis_ok || all_breakers_open(E, now);
-    if (blocked || E->tasks >= E->buffer_cap)
+    if (blocked)
         set_paused(E, true);
     else if (E->tasks <= E->buffer_cap / 2)
         set_paused(E, false);
@@ -710,12 +743,16 @@ static void control_flow(struct engine *E, int64_t now)
 static int next_timeout(struct engine *E, int64_t now)
 {
     int64_t timeout = 1000, due;
+    if (E->full_since_ms && !E->paused && E->full_since_ms + PAUSE_AFTER_MS - now < timeout)
+        timeout = E->full_since_ms + PAUSE_AFTER_MS - now;
     if (timerheap_next_due(E->timers, &due))
         timeout = due - now < timeout ? due - now : timeout;
     if (!E->redis_ok && E->redis_retry_at - now < timeout)
         timeout = E->redis_retry_at - now;
-    if (E->finishing.head || E->checking.head)
-        timeout = timeout > 50 ? 50 : timeout; /* waiting on Redis or the disk to come back */
+    const struct tasklist *lists[2] = {&E->checking, &E->finishing};
+    for (int i = 0; i < 2; i++) /* batching windows; also retries when Redis or the disk failed */
+        if (lists[i]->head && lists[i]->since_ms + BATCH_WAIT_MS - now < timeout)
+            timeout = lists[i]->since_ms + BATCH_WAIT_MS - now;
     return timeout < 0 ? 0 : (int)timeout;
 }
 
@@ -728,7 +765,9 @@ static void summary(struct engine *E, int64_t now)
     log_info("summary", LOGN("done", E->n_done), LOGN("dlq", E->n_dlq), LOGN("duplicates", E->n_dup),
              LOGN("invalid", E->n_invalid), LOGN("in_flight", E->tasks), LOGN("rendering", E->running),
              LOGD("rate_per_s", secs > 0 ? (double)(finished - E->last_summary_finished) / secs : 0.0),
-             LOGB("paused", E->paused));
+             LOGN("queued", E->ready.n), LOGN("retry_waiting", timerheap_len(E->timers)),
+             LOGN("checking", E->checking.n), LOGN("finishing", E->finishing.n), LOGB("paused", E->paused),
+             LOGB("redis_ok", E->redis_ok));
     E->last_summary_ms = now;
     E->last_summary_finished = finished;
 }
@@ -742,7 +781,7 @@ static void tick(struct engine *E)
     schedule(E, now);
     providers_drive(E->providers, on_attempt_done, E);
     schedule(E, clock_mono_ms()); /* slots freed by finished attempts */
-    flush_finished(E);
+    flush_finished(E, false);
     publish_breakers(E);
     metrics_set_in_flight(E->metrics, (int64_t)E->tasks);
     now = clock_mono_ms();
@@ -778,7 +817,7 @@ int engine_run(struct engine *E)
         tick(E);
         providers_wait(E->providers, E->wake[0], next_timeout(E, clock_mono_ms()));
     }
-    flush_finished(E);
+    flush_finished(E, true);
     rd_kafka_resp_err_t e = rd_kafka_commit(E->rk, NULL, 0);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("final commit failed", LOGS("error", rd_kafka_err2str(e)));
@@ -831,7 +870,10 @@ static int read_settings(struct engine *E, char *err, size_t errlen)
         snprintf(err, errlen, "consumer.concurrency must be from 1 to 100000");
         return -1;
     }
-    E->buffer_cap = E->concurrency * 2 < E->concurrency + 32 ? E->concurrency + 32 : E->concurrency * 2;
+    /* Room for the batches on their way to Redis as well as the jobs rendering: a resumed
+     * partition takes librdkafka up to a second to fetch again, so pausing must be rare. */
+    E->buffer_cap = E->concurrency * 4 < E->concurrency + 2 * BATCH_MIN ? E->concurrency + 2 * BATCH_MIN
+                                                                       : E->concurrency * 4;
     E->max_attempts = (int)config_int(E->cfg, "retry.max_attempts");
     if (E->max_attempts < 1) {
         snprintf(err, errlen, "retry.max_attempts must be at least 1");
