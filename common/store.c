@@ -588,6 +588,23 @@ int store_campaign_set(struct store *s, const char *campaign, const char *field,
     return r ? 0 : -1;
 }
 
+int store_campaign_field(struct store *s, const char *campaign, const char *field, char **out)
+{
+    *out = NULL;
+    if (store_check_id(s, campaign) != 0)
+        return -1;
+    char meta[STORE_KEY_MAX];
+    store_key(meta, sizeof meta, campaign, "meta");
+    redisReply *r = store_command(s, "HGET %s %s", meta, field);
+    if (!r)
+        return -1;
+    int rc = r->type == REDIS_REPLY_STRING ? 0 : 1;
+    if (rc == 0)
+        *out = strndup(r->str, r->len);
+    freeReplyObject(r);
+    return rc;
+}
+
 int store_campaign_add_rejected(struct store *s, const char *campaign, int64_t n)
 {
     if (store_check_id(s, campaign) != 0)

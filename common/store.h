@@ -106,6 +106,8 @@ int store_campaign_create(struct store *s, const char *campaign, int64_t now_ms)
 int store_campaign_set(struct store *s, const char *campaign, const char *field, const char *value);
 
 /* Adds n to the campaign's rejected counter (rows refused at launch). 0 or -1. */
+/* One free-form field of the campaign record: 0 with *out malloc'd, 1 when absent, -1 error. */
+int store_campaign_field(struct store *s, const char *campaign, const char *field, char **out);
 int store_campaign_add_rejected(struct store *s, const char *campaign, int64_t n);
 
 /* Reads the campaign's record into *out. Returns 0, 1 not found, -1 error. */

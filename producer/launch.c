@@ -50,6 +50,7 @@ struct launch {
     const struct launch_opts *o;
     const struct config      *cfg;
     struct template          *tpl;
+    char                     *template_text;
     struct contacts          *src;
     struct rejects           *rej;
     struct store             *store;
@@ -190,8 +191,8 @@ static int open_template(struct launch *L)
         cmd_error("%s: %m", L->o->template_file);
         return -1;
     }
-    L->tpl = template_compile(text ? text : L->o->template_text, err, sizeof err);
-    free(text);
+    L->template_text = text ? text : strdup(L->o->template_text);
+    L->tpl = template_compile(L->template_text, err, sizeof err);
     if (!L->tpl) {
         cmd_error("template: %s", err);
         return -1;
@@ -270,6 +271,17 @@ static int open_kafka(struct launch *L)
     return ok ? 0 : -1;
 }
 
+/* What `voxcast reconcile` needs to render the same jobs again later. */
+static void save_launch_settings(struct launch *L)
+{
+    const char *fields[][2] = {{"contacts_file", L->o->contacts}, {"template", L->template_text},
+                               {"id_column", L->o->id_column}, {"format", L->o->format},
+                               {"voice", L->o->voice}, {"lang", L->o->lang}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (fields[i][1])
+            store_campaign_set(L->store, L->o->campaign, fields[i][0], fields[i][1]);
+}
+
 static int open_store(struct launch *L)
 {
     char err[512];
@@ -290,7 +302,7 @@ static int open_store(struct launch *L)
         return -1;
     }
     store_campaign_set(L->store, L->o->campaign, "launch_state", "launching");
-    store_campaign_set(L->store, L->o->campaign, "contacts_file", L->o->contacts);
+    save_launch_settings(L);
     snprintf(L->run_id, sizeof L->run_id, "%lld-%d", (long long)clock_wall_ms(), (int)getpid());
     L->acker = acker_start(config_get(L->cfg, "redis.url"), (int)config_int(L->cfg, "redis.connect_timeout_ms"),
                            L->o->campaign, err, sizeof err);
@@ -522,6 +534,7 @@ static void report(struct launch *L, double elapsed_s)
 static void launch_close(struct launch *L)
 {
     template_free(L->tpl);
+    free(L->template_text);
     contacts_free(L->src);
     rejects_close(L->rej);
     char err[512];
@@ -586,5 +599,81 @@ int cmd_launch(int argc, char **argv, const struct config *cfg)
     rc = launch_run(L);
     launch_close(L);
     free(L);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- reconcile */
+
+static void reconcile_usage(FILE *out)
+{
+    fputs("usage: voxcast reconcile --campaign ID --contacts FILE [--rejects FILE] [--dry-run] [--json]\n\n"
+          "Enqueues again every contact of FILE that is not done, with the template, id column,\n"
+          "voice, language and format the campaign was launched with. For jobs that vanished from\n"
+          "Kafka (the embedded broker keeps ~5 MiB per partition; consumers log \"offset gap\"):\n"
+          "contacts still pending get a new job, done ones are skipped, counts stay exact.\n\n"
+          "example:\n"
+          "  voxcast reconcile --campaign spring-promo --contacts contacts.csv\n", out);
+}
+
+/* Loads the launch settings saved in the campaign record into o (strings owned by *keep). */
+static int load_settings(const struct config *cfg, struct launch_opts *o, char *keep[6])
+{
+    char err[512];
+    struct store *s = store_open(config_get(cfg, "redis.url"), (int)config_int(cfg, "redis.connect_timeout_ms"),
+                                 err, sizeof err);
+    if (!s) {
+        cmd_error("%s", err);
+        return EXIT_RUNTIME;
+    }
+    const char *names[6] = {"template", "id_column", "format", "voice", "lang", "contacts_file"};
+    int rc = EXIT_OK;
+    for (int i = 0; i < 6 && rc == EXIT_OK; i++)
+        if (store_campaign_field(s, o->campaign, names[i], &keep[i]) < 0) {
+            cmd_error("redis: %s", store_error(s));
+            rc = EXIT_RUNTIME;
+        }
+    store_close(s);
+    if (rc == EXIT_OK && !keep[0]) {
+        cmd_error("reconcile: campaign \"%s\" has no saved launch settings (was it launched?)", o->campaign);
+        return EXIT_RUNTIME;
+    }
+    o->template_text = keep[0];
+    o->id_column = keep[1] ? keep[1] : "contact_id";
+    o->format = keep[2] ? keep[2] : "wav";
+    o->voice = keep[3];
+    o->lang = keep[4];
+    return rc;
+}
+
+int cmd_reconcile(int argc, char **argv, const struct config *cfg)
+{
+    struct launch_opts o;
+    if (cmd_wants_help(argc, argv)) {
+        reconcile_usage(stdout);
+        return EXIT_OK;
+    }
+    int rc = parse_opts(argc, argv, &o);
+    if (rc != 0)
+        return EXIT_USAGE;
+    if (!o.campaign || !o.contacts || o.template_text || o.template_file) {
+        cmd_error("reconcile: give --campaign and --contacts (the template comes from the campaign)");
+        return EXIT_USAGE;
+    }
+    char *keep[6] = {0};
+    rc = load_settings(cfg, &o, keep);
+    o.resume = true;
+    if (rc == EXIT_OK && check_opts(&o) == 0) {
+        struct launch *L = calloc(1, sizeof *L);
+        L->o = &o;
+        L->cfg = cfg;
+        L->reserve = store_batch_new();
+        rc = launch_run(L);
+        launch_close(L);
+        free(L);
+    } else if (rc == EXIT_OK) {
+        rc = EXIT_USAGE;
+    }
+    for (int i = 0; i < 6; i++)
+        free(keep[i]);
     return rc;
 }

@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"launch", cmd_launch, "enqueue one job per contact of a CSV or JSON Lines file"},
     {"status", cmd_status, "show a campaign's progress (or list campaigns)"},
     {"dlq", cmd_dlq, "list, show, replay or purge dead-lettered jobs"},
+    {"reconcile", cmd_reconcile, "enqueue again the contacts of a campaign that are not done"},
     {"broker", cmd_broker, "run an embedded development Kafka broker"},
 };
 
