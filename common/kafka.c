@@ -40,7 +40,8 @@ static const struct kv consumer_defaults[] = {
     {"session.timeout.ms", "10000"},
     {"heartbeat.interval.ms", "1000"},
     {"fetch.wait.max.ms", "100"},
-    {"queued.max.messages.kbytes", "16384"},
+    {"queued.max.messages.kbytes", "4096"}, /* prefetch stays small: memory flat at any size */
+    {"queued.min.messages", "2000"},
     {"enable.partition.eof", "false"},
     {NULL, NULL},
 };
