@@ -111,6 +111,11 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
+# The long fault-injection suite (kill -9 loops, Redis and broker restarts, drains); results in
+# RELIABILITY.md. Its quick cases also run in `make test`.
+chaos: all unit-bins
+	@VOXCAST_BIN=$(abspath $(BIN_DIR)) VOXCAST_TESTBIN=$(abspath $(OBJ_DIR)/tests) scripts/chaos.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
