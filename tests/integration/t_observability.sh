@@ -9,6 +9,16 @@
 # every configuration key with its default and parses, and every command's --help has an example.
 . "$(dirname "$0")/lib.sh"
 
+# lib.sh's exit trap stops processes in start order, the broker before the consumers, and a
+# consumer told to stop once Kafka is gone can block in rd_kafka_consumer_close(): whatever
+# path the script took, end the consumers first (graceful exits are checked where they matter).
+kill_consumers_then_cleanup() {
+	local v
+	for v in "${!CONSUMER_PID_@}"; do kill -KILL "${!v}" 2>/dev/null || true; done
+	cleanup
+}
+trap kill_consumers_then_cleanup EXIT
+
 SECRET=sk-test-0123456789abcdef
 export VX_SECRET_KEY=$SECRET VX_OTHER_KEY=sk-other-fedcba9876543210
 CONF=$(dirname "$0")/../../examples/voxcast.conf
