@@ -42,7 +42,6 @@ static const struct keydef keys[] = {
     {"providers", "espeak", T_STR, "provider names in failover order, comma separated"},
     {"http.listen", "127.0.0.1:9464", T_STR, "/health and /metrics address; empty disables"},
     {"job.max_text_chars", "5000", T_INT, "longer texts are rejected at launch and by consumers"},
-    {"dlq.max_entries", "0", T_INT, "warn loudly when a campaign's DLQ reaches this many (0: never)"},
     {"log.level", "info", T_STR, "debug, info, warn or error"},
     {"launch.ack_timeout_ms", "60000", T_INT, "launch gives up waiting for Kafka acks after this"},
 };
@@ -57,7 +56,7 @@ static const struct keydef provider_fields[] = {
     {"connect_timeout_ms", "5000", T_INT, "per request"},
     {"concurrency", "0", T_INT, "in-flight cap for this provider (0: only the consumer's)"},
     {"rate", "0", T_DOUBLE, "requests per second per consumer process (0: unlimited)"},
-    {"max_text_chars", "0", T_INT, "longest text this provider accepts (0: no limit)"},
+    {"max_text_chars", "0", T_INT, "longest text this provider accepts (0: the type's default)"},
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -421,13 +420,13 @@ char *config_describe(void)
 {
     struct buf b = {0};
     for (size_t i = 0; i < NKEYS; i++)
-        buf_printf(&b, "  %-30s %-26s %s\n", keys[i].key, *keys[i].def ? keys[i].def : "\"\"",
+        buf_printf(&b, "  %-34s %-22s %s\n", keys[i].key, *keys[i].def ? keys[i].def : "\"\"",
                    keys[i].help);
-    buf_puts(&b, "  kafka.<librdkafka property>    (passed through)           e.g. kafka.security.protocol\n");
+    buf_puts(&b, "  kafka.<librdkafka property>        (passed through)       e.g. kafka.security.protocol\n");
     for (size_t i = 0; i < NPFIELDS; i++) {
         char k[64];
         snprintf(k, sizeof k, "provider.NAME.%s", provider_fields[i].key);
-        buf_printf(&b, "  %-30s %-26s %s\n", k, *provider_fields[i].def ? provider_fields[i].def : "\"\"",
+        buf_printf(&b, "  %-34s %-22s %s\n", k, *provider_fields[i].def ? provider_fields[i].def : "\"\"",
                    provider_fields[i].help);
     }
     return buf_steal(&b);

@@ -62,6 +62,7 @@ struct engine {
     size_t                           ngen;
     bool                             paused, kafka_ok;
     int64_t                          full_since_ms; /* buffer full since (0: not full) */
+    int64_t                          kafka_probe_ms;
     int                              wake[2];       /* kafka io-event and signal pipe */
     struct store                    *store;
     struct store_batch              *batch;
@@ -276,6 +277,8 @@ static void take_message(struct engine *E, rd_kafka_message_t *m)
                                                      LOGN("partition", m->partition)));
         return;
     }
+    if (!E->kafka_ok)
+        set_kafka_ok(E, true);
     int64_t gap = offsets_track(E->offsets, m->partition, m->offset);
     if (gap > 0)
         log_error("offset gap: messages vanished before this consumer read them (broker log "
@@ -301,6 +304,7 @@ static void take_message(struct engine *E, rd_kafka_message_t *m)
  * a buffer full for PAUSE_AFTER_MS (a stalled provider, say) pauses the partitions, so polling
  * can go on serving rebalances and the poll interval without taking more jobs. */
 #define PAUSE_AFTER_MS 1000
+#define CLOSE_TIMEOUT_MS 10000
 
 static void poll_kafka(struct engine *E)
 {
@@ -756,6 +760,20 @@ static int next_timeout(struct engine *E, int64_t now)
     return timeout < 0 ? 0 : (int)timeout;
 }
 
+/* librdkafka reports "all brokers down" but not their return: while Kafka is marked down, ask
+ * for metadata (200 ms at most) every two seconds, so /health recovers without a rebalance. */
+static void probe_kafka(struct engine *E, int64_t now)
+{
+    if (E->kafka_ok || now - E->kafka_probe_ms < 2000)
+        return;
+    E->kafka_probe_ms = now;
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(E->rk, 0, NULL, &md, 200) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_metadata_destroy(md);
+        set_kafka_ok(E, true);
+    }
+}
+
 static void summary(struct engine *E, int64_t now)
 {
     if (now - E->last_summary_ms < E->summary_ms)
@@ -786,6 +804,7 @@ static void tick(struct engine *E)
     metrics_set_in_flight(E->metrics, (int64_t)E->tasks);
     now = clock_mono_ms();
     control_flow(E, now);
+    probe_kafka(E, now);
     summary(E, now);
 }
 
@@ -905,16 +924,20 @@ static int start_http(struct engine *E, char *err, size_t errlen)
     return 0;
 }
 
-struct engine *engine_new(const struct config *cfg, char *err, size_t errlen)
+struct engine *engine_new(const struct config *cfg, char *err, size_t errlen, int *exit_code)
 {
     struct engine *E = calloc(1, sizeof *E);
     E->cfg = cfg;
     E->kafka_ok = E->redis_ok = true;
     E->wake[0] = E->wake[1] = -1;
-    if (read_settings(E, err, errlen) != 0 || pipe2(E->wake, O_NONBLOCK | O_CLOEXEC) != 0)
+    *exit_code = 2; /* configuration errors first */
+    if (read_settings(E, err, errlen) != 0)
         goto fail;
     E->providers = providers_new(cfg, err, errlen);
-    if (!E->providers || start_http(E, err, errlen) != 0)
+    if (!E->providers)
+        goto fail;
+    *exit_code = 1;
+    if (pipe2(E->wake, O_NONBLOCK | O_CLOEXEC) != 0 || start_http(E, err, errlen) != 0)
         goto fail;
     E->store = store_open(config_get(cfg, "redis.url"), (int)config_int(cfg, "redis.connect_timeout_ms"),
                           err, errlen);
@@ -940,15 +963,36 @@ static void free_list(struct tasklist *l)
     }
 }
 
+/* Leaves the group, bounded: rd_kafka_consumer_close() waits forever when the brokers are gone,
+ * and a consumer told to stop must stop. Returns true when the close completed. */
+static bool close_consumer(struct engine *E)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(E->rk);
+    rd_kafka_error_t *error = rd_kafka_consumer_close_queue(E->rk, q);
+    if (error) {
+        log_warn("kafka consumer close", LOGS("error", rd_kafka_error_string(error)));
+        rd_kafka_error_destroy(error);
+    }
+    int64_t deadline = clock_mono_ms() + CLOSE_TIMEOUT_MS;
+    while (!error && !rd_kafka_consumer_closed(E->rk) && clock_mono_ms() < deadline) {
+        rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 100);
+        if (ev && rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+            rd_kafka_assign(E->rk, NULL); /* eager assignor: a revocation during close */
+        if (ev)
+            rd_kafka_event_destroy(ev);
+    }
+    bool closed = rd_kafka_consumer_closed(E->rk);
+    if (!closed)
+        log_warn("kafka unreachable: left the group without a clean close", LOGN("waited_ms", CLOSE_TIMEOUT_MS));
+    rd_kafka_queue_destroy(q);
+    return closed;
+}
+
 void engine_free(struct engine *E)
 {
     if (!E)
         return;
-    if (E->rk) {
-        rd_kafka_resp_err_t e = rd_kafka_consumer_close(E->rk);
-        if (e)
-            log_warn("kafka consumer close", LOGS("error", rd_kafka_err2str(e)));
-    }
+    bool closed = E->rk ? close_consumer(E) : true;
     providers_free(E->providers); /* aborts transfers of tasks freed below */
     free_list(&E->checking);
     free_list(&E->ready);
@@ -964,7 +1008,7 @@ void engine_free(struct engine *E)
     if (E->assigned)
         rd_kafka_topic_partition_list_destroy(E->assigned);
     if (E->rk)
-        rd_kafka_destroy(E->rk);
+        rd_kafka_destroy_flags(E->rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     httpd_stop(E->httpd);
     metrics_free(E->metrics);
     store_batch_free(E->batch);

@@ -15,8 +15,9 @@
 struct engine;
 
 /* Connects Kafka (subscribes to kafka.topic), Redis and the providers. NULL + err naming what
- * failed (a config key, the Redis URL, a provider). */
-struct engine *engine_new(const struct config *cfg, char *err, size_t errlen);
+ * failed (a config key, the Redis URL, a provider), with *exit_code 2 for a configuration
+ * error and 1 for a runtime one. */
+struct engine *engine_new(const struct config *cfg, char *err, size_t errlen, int *exit_code);
 /* Runs until engine_stop(); then drains within consumer.shutdown_grace_ms, commits and returns
  * 0 (1 when the drain left jobs unfinished; they will be redelivered). */
 int engine_run(struct engine *e);

@@ -79,11 +79,11 @@ int main(int argc, char **argv)
         config_free(cfg);
         return 2;
     }
-    struct engine *e = engine_new(cfg, err, sizeof err);
+    struct engine *e = engine_new(cfg, err, sizeof err, &rc);
     if (!e) {
         fprintf(stderr, "voxcast-consumer: %s\n", err);
         config_free(cfg);
-        return 1;
+        return rc;
     }
     running_engine = e;
     struct sigaction sa = {0};

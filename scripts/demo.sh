@@ -11,9 +11,15 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 pids=()
 
+consumer_pids=()
+# Consumers first (they drain and leave the group while Kafka is still there), then the rest.
 cleanup() {
+	if [ ${#consumer_pids[@]} -gt 0 ]; then
+		kill "${consumer_pids[@]}" 2>/dev/null
+		wait "${consumer_pids[@]}" 2>/dev/null
+	fi
 	[ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
-	wait 2>/dev/null || true
+	wait "${pids[@]}" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -90,7 +96,7 @@ for i in 1 2; do
 	ports+=("$port")
 	"$BIN/voxcast-consumer" -c "$OUT/voxcast.conf" -X "http.listen=127.0.0.1:$port" \
 		2>"$OUT/consumer-$i.log" &
-	pids+=($!)
+	consumer_pids+=($!)
 	echo "consumer $i: logs $OUT/consumer-$i.log, metrics http://127.0.0.1:$port/metrics"
 done
 for i in 1 2; do wait_line "$OUT/consumer-$i.log" '"http listening"' "consumer $i"; done
@@ -107,7 +113,7 @@ metric() { # sum of one metric family over both consumers
 echo "  retries $(metric voxcast_retries_total), failovers $(metric voxcast_failovers_total)"
 echo "  primary answers by status:"
 for p in "${ports[@]}"; do curl -fsS "http://127.0.0.1:$p/metrics"; done |
-	awk -F'[",}]' '/^voxcast_provider_requests_total/ { split($0, v, " "); c[$2" "$4] += v[2] }
+	awk -F'[",}]' '/^voxcast_provider_requests_total/ { split($0, v, " "); c[$2" HTTP "$5] += v[2] }
 	              END { for (k in c) printf "    %-24s %d\n", k, c[k] }' | sort
 if [ "$(vx status demo --json | jq -r .dlq)" != 0 ]; then
 	echo "  dead-lettered:"
@@ -117,3 +123,6 @@ n=$(find "$OUT/audio/demo" -name '*.wav' | wc -l)
 echo "  $n audio files in $OUT/audio/demo/ (e.g. $(find "$OUT/audio/demo" -name '*.wav' | sort | head -n 1))"
 
 step "Stopping everything (consumers drain on SIGTERM)"
+cleanup
+consumer_pids=() pids=()
+echo "done; everything it started is stopped"

@@ -45,7 +45,7 @@ start_redis() {
 rcli() { redis-cli -p "$REDIS_PORT" --no-auth-warning "$@"; }
 
 start_broker() {
-	vx broker --partitions "${1:-4}" >"$WORK/broker.out" 2>"$WORK/broker.err" &
+	"$BIN/voxcast" broker --partitions "${1:-4}" >"$WORK/broker.out" 2>"$WORK/broker.err" &
 	PIDS+=($!)
 	wait_log "$WORK/broker.out" '^127\.0\.0\.1:'
 	VOXCAST_KAFKA_BOOTSTRAP_SERVERS=$(head -n 1 "$WORK/broker.out")
