@@ -62,7 +62,7 @@ run_consumer() {
 	t0=$(now)
 	"$BIN/voxcast" status "$campaign" --wait --interval 0.05 --timeout 900 >/dev/null
 	t1=$(now)
-	kill -TERM "$pid"
+	pkill -TERM -P "$pid" # the consumer under GNU time
 	wait "$pid" || true
 	printf '%.0f %.1f %.2f\n' "$(echo "$n / ($t1 - $t0)" | bc -l)" "$(echo "$(tail -n 1 "$work/rss") / 1024" | bc -l)" "$(echo "$t1 - $t0" | bc -l)"
 	rm -rf "$work/audio"
