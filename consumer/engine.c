@@ -232,7 +232,7 @@ static void drop_revoked(struct engine *E, struct tasklist *l)
 static void revoke_partitions(struct engine *E, rd_kafka_topic_partition_list_t *parts)
 {
     flush_finished(E, true); /* persist what is done, so its offsets go out with this commit */
-    rd_kafka_resp_err_t e = rd_kafka_commit(E->rk, NULL, 0);
+    rd_kafka_resp_err_t e = rd_kafka_commit(E->rk, NULL, 1 /* async: a sync commit waits forever without brokers */);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("commit on revoke failed", LOGS("error", rd_kafka_err2str(e)));
     for (int i = 0; i < parts->cnt; i++) {
@@ -837,7 +837,7 @@ int engine_run(struct engine *E)
         providers_wait(E->providers, E->wake[0], next_timeout(E, clock_mono_ms()));
     }
     flush_finished(E, true);
-    rd_kafka_resp_err_t e = rd_kafka_commit(E->rk, NULL, 0);
+    rd_kafka_resp_err_t e = rd_kafka_commit(E->rk, NULL, 1 /* async: a sync commit waits forever without brokers */);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("final commit failed", LOGS("error", rd_kafka_err2str(e)));
     summary(E, INT64_MAX / 2);

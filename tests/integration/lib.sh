@@ -8,10 +8,14 @@ BIN=${VOXCAST_BIN:?set VOXCAST_BIN to the directory holding voxcast programs}
 TESTBIN=${VOXCAST_TESTBIN:?set VOXCAST_TESTBIN to the directory holding test tools}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxcast-it.XXXXXX")
 PIDS=()
+CONSUMER_PIDS=()
 unset VOXCAST_KAFKA_BOOTSTRAP_SERVERS VOXCAST_REDIS_URL
 
 cleanup() {
 	local p
+	# consumers first: they leave the group while the broker is still there
+	for p in "${CONSUMER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${CONSUMER_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 	if [ -n "${KEEP_WORK:-}" ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
@@ -69,6 +73,7 @@ start_consumer() {
 	"$BIN/voxcast-consumer" -X http.listen=127.0.0.1:0 -X "output.dir=$WORK/audio" \
 		-X consumer.summary_interval_ms=2000 "$@" 2>>"$WORK/consumer-$name.log" &
 	PIDS+=($!)
+	CONSUMER_PIDS+=($!)
 	printf -v "CONSUMER_PID_$name" '%s' "$!"
 	wait_log "$WORK/consumer-$name.log" '"partitions assigned"' 30
 }
