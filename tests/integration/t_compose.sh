@@ -449,7 +449,7 @@ make_targets() {
 check_make_targets() {
 	local targets=() out p status=0
 	mapfile -t targets < <(make_targets "$1")
-	out=$(make -C "$ROOT" -n -B --no-print-directory BUILD="$TMP/mk" "${targets[@]}" 2>&1) || {
+	out=$(env -u MAKEFLAGS -u MAKELEVEL -u SANITIZE make -C "$ROOT" -n -B --no-print-directory BUILD="$TMP/mk" "${targets[@]}" 2>&1) || {
 		echo "make -n ${targets[*]} fails in $ROOT:"
 		printf '%s\n' "$out" | tail -n 2
 		return 1
@@ -468,7 +468,7 @@ check_copied_programs() {
 	local programs copied workdir
 	# shellcheck disable=SC2016 # $(PROGRAMS) is for make, not the shell
 	programs=$(printf 'print-programs:\n\t@echo $(PROGRAMS)\n' |
-		make -C "$ROOT" -s --no-print-directory -f Makefile -f - print-programs BUILD=build)
+		env -u MAKEFLAGS -u MAKELEVEL -u SANITIZE make -C "$ROOT" -s --no-print-directory -f Makefile -f - print-programs BUILD=build)
 	workdir=$(dockerfile_stage "$1" build | sed -n 's/^WORKDIR //p' | tail -n 1)
 	copied=$(dockerfile_stage "$1" runtime | grep -E '^COPY --from=build ' |
 		awk '{ for (i = 3; i < NF; i++) print $i }' | sort | tr '\n' ' ')

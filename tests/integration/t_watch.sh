@@ -28,7 +28,6 @@ plain() { sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' -e 's/\r//g' "$1"; }
 
 start_redis
 start_broker 2
-PIDS+=("$(pgrep -P "${PIDS[-1]}" -f 'voxcast broker')") # lib.sh's $! is the vx subshell, not the broker
 # Retry-After: 1 on the injected 503s keeps the two PERM503 contacts pending for at least 2 s
 # (three attempts, a second apart) after the others are done: frames in that window must show
 # a rate and an ETA, whatever the speed of the machine.
