@@ -584,6 +584,19 @@ static int launch_run(struct launch *L)
     return EXIT_OK;
 }
 
+/* Runs one launch (or reconcile) with checked options; returns the exit status. */
+static int launch_with(const struct launch_opts *o, const struct config *cfg)
+{
+    struct launch *L = calloc(1, sizeof *L);
+    L->o = o;
+    L->cfg = cfg;
+    L->reserve = store_batch_new();
+    int rc = launch_run(L);
+    launch_close(L);
+    free(L);
+    return rc;
+}
+
 int cmd_launch(int argc, char **argv, const struct config *cfg)
 {
     struct launch_opts o;
@@ -592,14 +605,7 @@ int cmd_launch(int argc, char **argv, const struct config *cfg)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
     if (check_opts(&o) != 0)
         return EXIT_USAGE;
-    struct launch *L = calloc(1, sizeof *L);
-    L->o = &o;
-    L->cfg = cfg;
-    L->reserve = store_batch_new();
-    rc = launch_run(L);
-    launch_close(L);
-    free(L);
-    return rc;
+    return launch_with(&o, cfg);
 }
 
 /* ---------------------------------------------------------------- reconcile */
@@ -662,17 +668,8 @@ int cmd_reconcile(int argc, char **argv, const struct config *cfg)
     char *keep[6] = {0};
     rc = load_settings(cfg, &o, keep);
     o.resume = true;
-    if (rc == EXIT_OK && check_opts(&o) == 0) {
-        struct launch *L = calloc(1, sizeof *L);
-        L->o = &o;
-        L->cfg = cfg;
-        L->reserve = store_batch_new();
-        rc = launch_run(L);
-        launch_close(L);
-        free(L);
-    } else if (rc == EXIT_OK) {
-        rc = EXIT_USAGE;
-    }
+    if (rc == EXIT_OK)
+        rc = check_opts(&o) == 0 ? launch_with(&o, cfg) : EXIT_USAGE;
     for (int i = 0; i < 6; i++)
         free(keep[i]);
     return rc;
