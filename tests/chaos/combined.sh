@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # combined.sh - every chaos drill in one campaign, one after the other, on a three-broker cluster:
-# at 10% of the campaign consumer b is killed with SIGKILL and restarted; at 35% Redis is killed
-# with SIGKILL and restarted from its AOF; at 55% broker 2 goes down for four summaries of
-# consumer c and comes back; at 70% consumer a is drained with SIGTERM and must exit 0. The
+# at 10% of the campaign consumer b is killed with SIGKILL and restarted; at 25% Redis is killed
+# with SIGKILL and restarted from its AOF; at 40% broker 2 goes down for four summaries of
+# consumer c and comes back; at 55% consumer a is drained with SIGTERM and must exit 0. The
 # consumers left finish the campaign, and every contact must be done exactly once with one whole
 # audio file. tests/integration/t_chaos_quick.sh runs it small in `make test`.
 # shellcheck source=tests/chaos/lib.sh disable=SC2154
@@ -31,7 +31,7 @@ spawn_consumer b
 wait_assigned b 60
 note "consumer b back and owning partitions"
 
-at 35 "Redis kill"
+at 25 "Redis kill"
 # shellcheck disable=SC2046
 set -- $(froms a b c)
 redis_kill9
@@ -41,7 +41,7 @@ wait_summaries c 2
 redis_restart
 note "Redis restarted from its AOF at $(status_field combined "done") done"
 
-at 55 "broker bounce"
+at 40 "broker bounce"
 # shellcheck disable=SC2046
 set -- $(froms a b c)
 broker_ctl down 2
@@ -51,7 +51,7 @@ wait_summaries c 4
 broker_ctl up 2
 note "broker 2 up again at $(status_field combined "done") done"
 
-at 70 "SIGTERM"
+at 55 "SIGTERM"
 term_consumer a
 note "consumer a drained and exited 0 at $(status_field combined "done") done"
 

@@ -65,10 +65,13 @@ forget_pid() {
 
 # chaos_cluster PARTITIONS BROKERS: the embedded cluster with a control FIFO ($WORK/broker.ctl)
 # for broker_ctl; exports its bootstrap address.
+# The binary is started directly, not through lib.sh's vx function: a function in the background
+# runs in a subshell, $! is that subshell, and killing it leaves the broker behind as an orphan.
 chaos_cluster() {
-	vx broker --partitions "$1" --brokers "$2" --control "$WORK/broker.ctl" \
+	"$BIN/voxcast" broker --partitions "$1" --brokers "$2" --control "$WORK/broker.ctl" \
 		>"$WORK/broker.out" 2>"$WORK/broker.err" &
 	PIDS+=($!)
+	BROKER_PID=$!
 	wait_log "$WORK/broker.out" '^127\.0\.0\.1:'
 	VOXCAST_KAFKA_BOOTSTRAP_SERVERS=$(head -n 1 "$WORK/broker.out")
 	export VOXCAST_KAFKA_BOOTSTRAP_SERVERS
@@ -104,8 +107,23 @@ redis_restart() {
 	wait_log "$log" 'Ready to accept connections'
 }
 
-# chaos_ttsd: the primary every drill renders with; sets TTSD_PORT_p.
-chaos_ttsd() { start_ttsd p --tone --latency-ms 5; }
+# chaos_ttsd: the primary every drill renders with; sets TTSD_PORT_p and TTSD_PID.
+chaos_ttsd() {
+	start_ttsd p --tone --latency-ms "${CHAOS_LATENCY_MS:-5}"
+	TTSD_PID=${PIDS[-1]}
+}
+
+# stack_alive: fails, naming it, when the broker, Redis or the ttsd died under the drill. Nothing
+# in a drill stops them except on purpose; on a shared machine another suite's cleanup can kill
+# a reused pid, and then this says so instead of a campaign that never completes.
+stack_alive() {
+	local what pid
+	for what in broker:${BROKER_PID:-} redis:${REDIS_PID:-} ttsd:${TTSD_PID:-}; do
+		pid=${what#*:}
+		[ -z "$pid" ] || kill -0 "$pid" 2>/dev/null ||
+			fail "the ${what%%:*} (pid $pid) is gone: it died or was killed from outside the drill"
+	done
+}
 
 # chaos_campaign ID: launches CONTACTS contacts as campaign ID.
 chaos_campaign() {
@@ -149,6 +167,7 @@ wait_summaries() {
 wait_progress() {
 	local i
 	for ((i = 0; i < 120; i++)); do
+		stack_alive
 		[ "$(status_field "$1" "done")" -ge "$2" ] && return 0
 		wait_summaries "$3" 1
 	done
@@ -182,8 +201,12 @@ term_consumer() {
 
 # verify_campaign ID [SECONDS]: waits for completion, then every invariant of a drill.
 verify_campaign() {
-	local c=$1 n=$CONTACTS st
-	wait_complete "$c" "${2:-300}"
+	local c=$1 n=$CONTACTS st deadline=$((SECONDS + ${2:-300}))
+	# wait for completion 10 s at a time, checking that the stack is still there in between
+	until vx status "$c" --wait --timeout 10 >/dev/null; do
+		stack_alive
+		[ "$SECONDS" -lt "$deadline" ] || { vx status "$c" >&2 || true; fail "campaign $c did not complete within ${2:-300}s"; }
+	done
 	note "campaign $c complete"
 	st=$(vx status "$c" --json)
 	assert_eq "$c: enqueued" "$n" "$(jq -r .enqueued <<<"$st")"

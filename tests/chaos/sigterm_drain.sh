@@ -17,6 +17,11 @@ note "three consumers own partitions"
 for step in a:20 b:50; do
 	v=${step%%:*} pct=${step##*:}
 	wait_progress drain $((CONTACTS * pct / 100)) c
+	# strike while it has jobs in hand (up to 40 summaries), so that the drain has work to finish
+	for ((i = 0; i < 40; i++)); do
+		[ "$(consumer_metric "$v" '^voxcast_in_flight')" -gt 0 ] && break
+		wait_summaries "$v" 1
+	done
 	from=$(nlines "$WORK/consumer-$v.log")
 	term_consumer "$v"
 	in_hand=$(tail -n "+$((from + 1))" "$WORK/consumer-$v.log" | grep -m1 '"msg":"draining' | jq -r .in_flight)

@@ -24,9 +24,10 @@ start_redis
 CASES=(storm503 throttle reset hang truncate garbage auth401 bad400)
 FAST="-X consumer.concurrency=8 -X retry.base_ms=5 -X retry.max_ms=50 -X breaker.failure_threshold=1000"
 
-# case_broker NAME: an embedded broker of the case's own; sets BOOT_<NAME>.
+# case_broker NAME: an embedded broker of the case's own; sets BOOT_<NAME>. Started directly, not
+# through vx: a backgrounded function is a subshell, and killing that would orphan the broker.
 case_broker() {
-	vx broker --partitions 2 >"$WORK/broker-$1.out" 2>"$WORK/broker-$1.err" &
+	"$BIN/voxcast" broker --partitions 2 >"$WORK/broker-$1.out" 2>"$WORK/broker-$1.err" &
 	PIDS+=($!)
 	wait_log "$WORK/broker-$1.out" '^127\.0\.0\.1:'
 	printf -v "BOOT_$1" '%s' "$(head -n 1 "$WORK/broker-$1.out")"
