@@ -13,6 +13,28 @@
 . "$(dirname "${BASH_SOURCE[0]}")/../integration/lib.sh"
 trap 'exit 143' TERM INT   # so that the EXIT trap (cleanup) runs when a runner stops a drill
 
+# Consumers are stopped first, while Kafka is still up: lib.sh's cleanup signals everything at
+# once, and a consumer told to stop at the moment its broker goes can hang for good in
+# rd_kafka_consumer_close (see term_kafka_gone.sh). One still running 45 s after SIGTERM is
+# reported and killed, so that no drill leaves a process behind.
+CONSUMER_NAMES=()
+chaos_cleanup() {
+	local name pid live=()
+	for name in "${CONSUMER_NAMES[@]}"; do
+		pid=$(pid_of "$name")
+		# only a pid still on the list: one this drill killed and reaped may belong to anyone now
+		[[ " ${PIDS[*]} " == *" $pid "* ]] && kill -TERM "$pid" 2>/dev/null && live+=("$name:$pid")
+	done
+	for name in "${live[@]}"; do
+		pid=${name#*:}
+		timeout 45 tail --pid="$pid" -f /dev/null 2>/dev/null && continue
+		echo "consumer ${name%%:*} (pid $pid) still running 45 s after SIGTERM: killed" >&2
+		kill -9 "$pid" 2>/dev/null || true
+	done
+	cleanup
+}
+trap chaos_cleanup EXIT
+
 CONTACTS=${CHAOS_CONTACTS:-10000}
 CONCURRENCY=${CHAOS_CONCURRENCY:-8}
 SUMMARY_MS=${CHAOS_SUMMARY_MS:-500}
@@ -146,6 +168,7 @@ spawn_consumer() {
 		-X retry.base_ms=5 -X retry.max_ms=200 "$@" 2>>"$log" &
 	PIDS+=($!)
 	printf -v "CONSUMER_PID_$name" '%s' "$!"
+	[[ " ${CONSUMER_NAMES[*]} " == *" $name "* ]] || CONSUMER_NAMES+=("$name")
 }
 
 # from_of NAME: where consumer NAME's current run starts in its log.
