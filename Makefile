@@ -116,6 +116,11 @@ fuzz:
 chaos: all unit-bins
 	@VOXCAST_BIN=$(abspath $(BIN_DIR)) VOXCAST_TESTBIN=$(abspath $(OBJ_DIR)/tests) scripts/chaos.sh
 
+# Benchmarks (run by hand; figures in the README): launch, DLQ replay, consumer.
+bench: all unit-bins
+	@export VOXCAST_BIN=$(abspath $(BIN_DIR)) VOXCAST_TESTBIN=$(abspath $(OBJ_DIR)/tests); \
+	  bench/launch.sh && bench/dlq_replay.sh && bench/consumer.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/

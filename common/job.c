@@ -217,6 +217,18 @@ static int job_decode_fields(json_t *o, size_t max_chars, struct job *j, char *e
     return 0;
 }
 
+int job_decode_object(json_t *o, size_t max_text_chars, struct job *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (!json_is_object(o))
+        return job_fail(err, errlen, "a job must be a JSON object");
+    if (job_decode_fields(o, max_text_chars, out, err, errlen) < 0) {
+        job_free(out);
+        return -1;
+    }
+    return 0;
+}
+
 int job_decode(const char *data, size_t len, size_t max_text_chars, struct job *out, char *err,
                size_t errlen)
 {
@@ -228,14 +240,8 @@ int job_decode(const char *data, size_t len, size_t max_text_chars, struct job *
     if (!o)
         return job_fail(err, errlen, "invalid JSON at line %d column %d: %s", jerr.line,
                         jerr.column, jerr.text);
-    int rc = -1;
-    if (!json_is_object(o))
-        job_fail(err, errlen, "a job must be a JSON object");
-    else
-        rc = job_decode_fields(o, max_text_chars, out, err, errlen);
+    int rc = job_decode_object(o, max_text_chars, out, err, errlen);
     json_decref(o);
-    if (rc < 0)
-        job_free(out);
     return rc;
 }
 

@@ -61,6 +61,11 @@ bool job_contact_valid(const char *s, size_t len);
 int job_decode(const char *data, size_t len, size_t max_text_chars, struct job *out, char *err,
                size_t errlen);
 
+/* job_decode for a job already parsed by jansson (a DLQ entry's "job" member): the same rules
+ * except UTF-8 (jansson checked it) and duplicate keys (the caller's parse flags decide). o is
+ * borrowed; *out takes its own reference to meta. */
+int job_decode_object(json_t *o, size_t max_text_chars, struct job *out, char *err, size_t errlen);
+
 /* Appends j as compact JSON to out, keys in the contract's order: v, campaign, contact, text,
  * voice, lang, format, meta, enqueued_at, replay. Writes "v":1 whatever j->v holds (this is the
  * v1 encoder) and always writes replay; NULL optionals are omitted. meta is written by jansson

@@ -135,6 +135,11 @@ char *task_dlq_entry(const struct task *t, int64_t failed_at_ms)
     clock_iso8601(failed_at_ms, at);
     char *error = log_redact(t->error);
     buf_putc(&b, '{');
+    jsonw_key(&b, "job");
+    if (t->valid)
+        job_encode(&t->job, &b);
+    else
+        buf_puts(&b, "null");
     jsonw_key(&b, "campaign");
     jsonw_cstr(&b, task_campaign(t));
     jsonw_key(&b, "contact");
@@ -160,11 +165,6 @@ char *task_dlq_entry(const struct task *t, int64_t failed_at_ms)
     jsonw_int(&b, t->partition);
     jsonw_key(&b, "offset");
     jsonw_int(&b, t->offset);
-    jsonw_key(&b, "job");
-    if (t->valid)
-        job_encode(&t->job, &b);
-    else
-        buf_puts(&b, "null");
     jsonw_key(&b, "raw");
     jsonw_cstr(&b, t->raw);
     jsonw_key(&b, "history");

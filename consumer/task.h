@@ -64,7 +64,8 @@ const char *task_campaign(const struct task *t);
 const char *task_contact(const struct task *t);
 
 /* The DLQ entry JSON of the contract (without "id", which the store assigns); secrets are
- * redacted from error texts. Caller frees. */
+ * redacted from error texts. "job" comes first, so a replay can parse just the job (see
+ * dlq_replay_job); listings print the contract's order. Caller frees. */
 char *task_dlq_entry(const struct task *t, int64_t failed_at_ms);
 
 #endif

@@ -103,8 +103,17 @@ json_t *dlq_entry_with_id(const char *id, const char *entry_json)
     json_object_set_new(out, "id", json_string(id));
     json_t *entry = json_loads(entry_json, 0, NULL);
     if (json_is_object(entry)) {
+        /* the contract's order, whatever order the entry was stored in (jobs are stored first) */
+        static const char *const order[] = {"campaign", "contact", "reason", "provider",
+                                            "http_status", "error", "attempts", "failed_at",
+                                            "job", "raw"};
         json_object_del(entry, "id"); /* ours wins: it is the handle show and purge take */
-        json_object_update(out, entry);
+        for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+            json_t *v = json_object_get(entry, order[i]);
+            if (v)
+                json_object_set(out, order[i], v);
+        }
+        json_object_update(out, entry); /* the rest; members already set keep their place */
     } else {
         json_object_set_new(out, "unparsed", json_string(entry_json));
     }

@@ -48,7 +48,8 @@ int dlq_parse_count(const char *sub, const char *opt, const char *arg, int64_t *
 /* Checks a --campaign value; prints the error and returns -1 when it is not a campaign id. */
 int dlq_check_campaign(const char *sub, const char *campaign);
 
-/* The entry as a new JSON object with "id" first, then the entry's own members. An entry that
+/* The entry as a new JSON object with "id" first, then the contract's members in the contract's
+ * order, then any others. An entry that
  * is not a JSON object (it should never happen) comes back as {"id":ID,"unparsed":TEXT}, so a
  * listing never stops on one bad entry. The caller owns the reference. */
 json_t *dlq_entry_with_id(const char *id, const char *entry_json);

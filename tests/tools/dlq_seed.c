@@ -77,6 +77,15 @@ static void entry_json(const struct seed *sd, const char *contact, long i, int64
     char at[32], text[96];
     clock_iso8601(at_ms, at);
     buf_putc(b, '{');
+    jsonw_key(b, "job");
+    if (sd->invalid) {
+        buf_puts(b, "null");
+    } else {
+        snprintf(text, sizeof text, "Hi %s, your order ships today.", contact);
+        struct job j = {.v = 1, .campaign = (char *)sd->campaign, .contact = (char *)contact,
+                        .text = text, .format = "wav", .enqueued_at = at, .replay = (int)sd->replay};
+        job_encode(&j, b);
+    }
     jsonw_key(b, "campaign");
     jsonw_cstr(b, sd->campaign);
     jsonw_key(b, "contact");
@@ -110,15 +119,6 @@ static void entry_json(const struct seed *sd, const char *contact, long i, int64
     jsonw_int(b, i % 4);
     jsonw_key(b, "offset");
     jsonw_int(b, i);
-    jsonw_key(b, "job");
-    if (sd->invalid) {
-        buf_puts(b, "null");
-    } else {
-        snprintf(text, sizeof text, "Hi %s, your order ships today.", contact);
-        struct job j = {.v = 1, .campaign = (char *)sd->campaign, .contact = (char *)contact,
-                        .text = text, .format = "wav", .enqueued_at = at, .replay = (int)sd->replay};
-        job_encode(&j, b);
-    }
     jsonw_key(b, "raw");
     jsonw_cstr(b, sd->invalid ? "{not json" : NULL);
     jsonw_key(b, "history");

@@ -448,6 +448,33 @@ START_TEST(test_free)
 }
 END_TEST
 
+/* A job inside a bigger document (a DLQ entry) decodes from the parsed object, with the same
+ * rules, and keeps its own reference to meta once the document is gone. */
+START_TEST(test_decode_object)
+{
+    json_t *doc = json_loads("{\"job\":{\"v\":1,\"campaign\":\"c\",\"contact\":\"x\","
+                             "\"text\":\"hi\",\"meta\":{\"k\":1}},\"reason\":\"r\"}", 0, NULL);
+    ck_assert_ptr_nonnull(doc);
+    ck_assert_int_eq(job_decode_object(json_object_get(doc, "job"), LIMIT, &job, err, sizeof err), 0);
+    json_decref(doc);
+    ck_assert_str_eq(job.contact, "x");
+    ck_assert_int_eq(json_integer_value(json_object_get(job.meta, "k")), 1);
+    job_free(&job);
+
+    json_t *arr = json_array();
+    ck_assert_int_eq(job_decode_object(arr, LIMIT, &job, err, sizeof err), -1);
+    ck_assert_str_eq(err, "a job must be a JSON object");
+    ck_assert(zeroed(&job));
+    json_decref(arr);
+
+    json_t *bad = json_pack("{s:i,s:s,s:s,s:s}", "v", 1, "campaign", "c/..", "contact", "x", "text", "t");
+    ck_assert_int_eq(job_decode_object(bad, LIMIT, &job, err, sizeof err), -1);
+    ck_assert_str_eq(err, "\"campaign\" must be 1-64 of [A-Za-z0-9._-]");
+    ck_assert(zeroed(&job));
+    json_decref(bad);
+}
+END_TEST
+
 static Suite *job_suite(void)
 {
     Suite *s = suite_create("job");
@@ -472,6 +499,7 @@ static Suite *job_suite(void)
     tcase_add_test(tc, test_length_is_honoured);
     tcase_add_test(tc, test_error_late_frees_everything);
     tcase_add_test(tc, test_free);
+    tcase_add_test(tc, test_decode_object);
     suite_add_tcase(s, tc);
     tc = tcase_create("encode");
     tcase_add_checked_fixture(tc, NULL, teardown);
