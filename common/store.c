@@ -479,10 +479,9 @@ static int ensure_connected(struct store *s)
     return s->c ? 0 : store_reconnect(s);
 }
 
-int store_pipeline(struct store *s, struct store_call *calls, size_t n, redisReply **replies)
+/* Queues n calls and writes them out without reading a reply, so Redis starts on them. */
+static int pipeline_send(struct store *s, struct store_call *calls, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        replies[i] = NULL;
     if (ensure_connected(s) != 0)
         return -1;
     for (size_t i = 0; i < n; i++) {
@@ -491,12 +490,34 @@ int store_pipeline(struct store *s, struct store_call *calls, size_t n, redisRep
             return -1;
         }
     }
+    int done = 0;
+    while (!done) {
+        if (redisBufferWrite(s->c, &done) != REDIS_OK) {
+            io_fail(s);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Reads the replies of n calls sent by pipeline_send (replies[] all NULL on entry). */
+static int pipeline_recv(struct store *s, struct store_call *calls, size_t n, redisReply **replies)
+{
     if (read_replies(s, replies, n) != 0 || resend_forgotten(s, calls, n, replies) != 0 ||
         check_replies(s, calls, n, replies) != 0) {
         free_replies(replies, n);
         return -1;
     }
     return 0;
+}
+
+int store_pipeline(struct store *s, struct store_call *calls, size_t n, redisReply **replies)
+{
+    for (size_t i = 0; i < n; i++)
+        replies[i] = NULL;
+    if (pipeline_send(s, calls, n) != 0)
+        return -1;
+    return pipeline_recv(s, calls, n, replies);
 }
 
 redisReply *store_call1(struct store *s, int script, int argc, const char **argv, size_t *lens)
@@ -805,6 +826,8 @@ struct store_group {
     int               parks;        /* has dlq ops: list the campaign in voxcast:dlq:campaigns */
 };
 
+struct exec_plan;
+
 struct store_batch {
     struct store_op    *ops;
     size_t              nops, cap;
@@ -814,6 +837,7 @@ struct store_batch {
     struct buf          arena;       /* every copied string */
     char                writer[17];  /* random id of this batch object: its `applied` key */
     unsigned long long  generation;  /* bumped by reset: tells a retry from a new batch */
+    struct exec_plan   *sent;        /* the calls store_batch_send wrote, until store_batch_wait */
 };
 
 #define GROUP_KEYS 9 /* meta state prov dlq dlq:e dlq:c dlq:seq applied:W runs */
@@ -862,8 +886,11 @@ void store_batch_free(struct store_batch *b)
     free(b);
 }
 
+static void batch_forget_sent(struct store_batch *b);
+
 void store_batch_reset(struct store_batch *b)
 {
+    batch_forget_sent(b);
     for (size_t i = 0; i < b->ngroups; i++)
         free(b->groups[i].runs);
     b->nops = 0;
@@ -1152,26 +1179,55 @@ static int take_results(struct store *s, struct store_batch *b, size_t gi, const
     return 0;
 }
 
-int store_batch_exec(struct store *s, struct store_batch *b)
+static void batch_forget_sent(struct store_batch *b)
 {
+    if (b->sent) {
+        plan_free(b->sent);
+        free(b->sent);
+        b->sent = NULL;
+    }
+}
+
+int store_batch_send(struct store *s, struct store_batch *b)
+{
+    batch_forget_sent(b);
     for (size_t i = 0; i < b->nops; i++) {
         if (b->ops[i].group != SIZE_MAX)
             b->ops[i].result = STORE_PENDING;
     }
-    struct exec_plan p;
-    plan_build(&p, b);
-    if (p.ncalls == 0) {
-        plan_free(&p);
-        return 0;
+    b->sent = xrealloc(NULL, sizeof *b->sent);
+    plan_build(b->sent, b);
+    if (b->sent->ncalls > 0 && pipeline_send(s, b->sent->calls, b->sent->ncalls) != 0) {
+        batch_forget_sent(b);
+        return -1;
     }
-    redisReply **replies = xrealloc(NULL, p.ncalls * sizeof *replies);
-    int rc = store_pipeline(s, p.calls, p.ncalls, replies);
-    for (size_t i = 0; rc == 0 && i < p.ncalls; i++) {
-        if (p.call_group[i] != SIZE_MAX)
-            rc = take_results(s, b, p.call_group[i], replies[i]);
+    return 0;
+}
+
+int store_batch_wait(struct store *s, struct store_batch *b)
+{
+    if (!b->sent) {
+        store_fail(s, "batch: waiting for a batch that was not sent");
+        return -1;
     }
-    free_replies(replies, p.ncalls); /* NULL-safe: a failed pipeline already freed them */
+    struct exec_plan *p = b->sent;
+    redisReply **replies = xrealloc(NULL, (p->ncalls + 1) * sizeof *replies);
+    for (size_t i = 0; i < p->ncalls; i++)
+        replies[i] = NULL;
+    int rc = p->ncalls > 0 ? pipeline_recv(s, p->calls, p->ncalls, replies) : 0;
+    for (size_t i = 0; rc == 0 && i < p->ncalls; i++) {
+        if (p->call_group[i] != SIZE_MAX)
+            rc = take_results(s, b, p->call_group[i], replies[i]);
+    }
+    free_replies(replies, p->ncalls); /* NULL-safe: a failed pipeline already freed them */
     free(replies);
-    plan_free(&p);
+    batch_forget_sent(b);
     return rc;
+}
+
+int store_batch_exec(struct store *s, struct store_batch *b)
+{
+    if (store_batch_send(s, b) != 0)
+        return -1;
+    return store_batch_wait(s, b);
 }

@@ -171,6 +171,14 @@ size_t store_batch_dlq(struct store_batch *b, const char *campaign, const char *
  * per batch object and campaign: keep one batch object and reset it, rather than one per tick. */
 int store_batch_exec(struct store *s, struct store_batch *b);
 
+/* store_batch_exec in two halves, so the caller can work while Redis applies the batch: send
+ * writes the calls out without waiting; wait reads the results. Between the two, nothing else
+ * may use this store (its connection holds the replies); a batch reset or freed before its wait
+ * leaves them there, so store_reconnect() first. Both return 0 or -1 (store_error); after a -1,
+ * store_batch_exec on the same batch retries it exactly. */
+int store_batch_send(struct store *s, struct store_batch *b);
+int store_batch_wait(struct store *s, struct store_batch *b);
+
 /* Result of op i after a successful exec (STORE_PENDING before). */
 enum store_result store_batch_result(const struct store_batch *b, size_t i);
 

@@ -40,10 +40,21 @@ struct launch_opts {
     bool        resume, dry_run, json;
 };
 
-/* One rendered job of the current chunk; strings live in the chunk's arena buffers. */
+/* One rendered job of a chunk; strings live in the chunk's arena buffers. */
 struct pending_job {
     size_t id_off, id_len, json_off, json_len;
     long   line;
+};
+
+/* Rows rendered as jobs, then reserved in Redis, then produced. Two chunks alternate: while
+ * Redis reserves one, the reader fills the other and the previous one is produced, so neither
+ * side waits for the other (a reservation costs Redis about as long as the rows cost us). */
+struct chunk {
+    struct pending_job  jobs[CHUNK];
+    size_t              njobs;
+    struct buf          ids, payloads;
+    struct store_batch *reserve;
+    bool                sent;        /* reserve written to Redis, results not read yet */
 };
 
 struct launch {
@@ -54,15 +65,14 @@ struct launch {
     struct contacts          *src;
     struct rejects           *rej;
     struct store             *store;
-    struct store_batch       *reserve;
     struct acker             *acker;         /* delivery reports -> Redis, own thread */
     struct idset             *seen;          /* --dry-run only: no Redis to ask */
     rd_kafka_t               *rk;
     rd_kafka_topic_t         *rkt;
     char                      run_id[40];
-    struct pending_job        jobs[CHUNK];
-    size_t                    njobs;
-    struct buf                ids, payloads, text;
+    struct chunk              chunks[2];
+    struct chunk             *fill;          /* the chunk rows go to; the other may be in Redis */
+    struct buf                text;
     size_t                    slot_id, slot_meta0;  /* slots: template vars, then id, then meta */
     int64_t                   enqueued, rejected, rejected_recorded, already_done, failed, produced;
     char                      delivery_error[256];
@@ -369,29 +379,30 @@ static void take_row(struct launch *L, const char *enqueued_at)
     }
     if (L->seen && !idset_add(L->seen, id, id_len))
         return reject(L, line, id, id_len, "repeated contact id");
-    struct pending_job *pj = &L->jobs[L->njobs++];
+    struct chunk *c = L->fill;
+    struct pending_job *pj = &c->jobs[c->njobs++];
     pj->line = line;
-    pj->id_off = L->ids.len;
+    pj->id_off = c->ids.len;
     pj->id_len = id_len;
-    buf_append(&L->ids, id, id_len);
-    struct job j = {.v = 1, .campaign = (char *)L->o->campaign, .contact = (char *)L->ids.data + pj->id_off,
+    buf_append(&c->ids, id, id_len);
+    struct job j = {.v = 1, .campaign = (char *)L->o->campaign, .contact = (char *)c->ids.data + pj->id_off,
                     .text = L->text.data, .voice = (char *)L->o->voice, .lang = (char *)L->o->lang,
                     .format = (char *)L->o->format, .enqueued_at = (char *)enqueued_at};
-    buf_putc(&L->ids, '\0');
+    buf_putc(&c->ids, '\0');
     meta_object(L, &j);
-    pj->json_off = L->payloads.len;
-    job_encode(&j, &L->payloads);
-    pj->json_len = L->payloads.len - pj->json_off;
+    pj->json_off = c->payloads.len;
+    job_encode(&j, &c->payloads);
+    pj->json_len = c->payloads.len - pj->json_off;
     json_decref(j.meta);
 }
 
 /* Produces one job, waiting for queue room (serving delivery reports) when librdkafka is full. */
-static int produce_one(struct launch *L, const struct pending_job *pj)
+static int produce_one(struct launch *L, const struct chunk *c, const struct pending_job *pj)
 {
     for (;;) {
         int rc = rd_kafka_produce(L->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                                  L->payloads.data + pj->json_off, pj->json_len,
-                                  L->ids.data + pj->id_off, pj->id_len, NULL);
+                                  c->payloads.data + pj->json_off, pj->json_len,
+                                  c->ids.data + pj->id_off, pj->id_len, NULL);
         if (rc == 0) {
             L->produced++;
             return 0;
@@ -404,36 +415,59 @@ static int produce_one(struct launch *L, const struct pending_job *pj)
     }
 }
 
-/* Reserves the chunk's contacts in one round trip, then produces the ones to send. */
-static int send_chunk(struct launch *L)
+/* Writes the chunk's reservations to Redis without waiting for the answer. */
+static int reserve_chunk(struct launch *L, struct chunk *c)
 {
-    store_batch_reset(L->reserve);
-    for (size_t i = 0; i < L->njobs; i++)
-        store_batch_reserve(L->reserve, L->o->campaign, L->run_id, L->ids.data + L->jobs[i].id_off,
-                            L->jobs[i].id_len);
-    if (store_batch_exec(L->store, L->reserve) != 0) {
+    store_batch_reset(c->reserve);
+    for (size_t i = 0; i < c->njobs; i++)
+        store_batch_reserve(c->reserve, L->o->campaign, L->run_id, c->ids.data + c->jobs[i].id_off,
+                            c->jobs[i].id_len);
+    if (store_batch_send(L->store, c->reserve) != 0 && store_batch_exec(L->store, c->reserve) != 0) {
         cmd_error("redis: reserving contacts: %s", store_error(L->store));
         return -1;
     }
-    for (size_t i = 0; i < L->njobs; i++) {
-        const struct pending_job *pj = &L->jobs[i];
-        enum store_result r = store_batch_result(L->reserve, i);
+    c->sent = true;
+    return 0;
+}
+
+/* Records the rejects counted since the last call (the store must have no batch in flight). */
+static int record_rejects(struct launch *L)
+{
+    if (L->rejected == L->rejected_recorded)
+        return 0;
+    if (store_campaign_add_rejected(L->store, L->o->campaign, L->rejected - L->rejected_recorded) != 0) {
+        cmd_error("redis: counting rejects: %s", store_error(L->store));
+        return -1;
+    }
+    L->rejected_recorded = L->rejected;
+    return 0;
+}
+
+/* Reads a sent chunk's reservations (a failed read retries the batch, exactly), produces the
+ * jobs of the contacts reserved and empties the chunk. */
+static int produce_chunk(struct launch *L, struct chunk *c)
+{
+    int rc = 0;
+    if (c->sent && store_batch_wait(L->store, c->reserve) != 0 && store_batch_exec(L->store, c->reserve) != 0) {
+        cmd_error("redis: reserving contacts: %s", store_error(L->store));
+        rc = -1;
+    }
+    for (size_t i = 0; rc == 0 && c->sent && i < c->njobs; i++) {
+        const struct pending_job *pj = &c->jobs[i];
+        enum store_result r = store_batch_result(c->reserve, i);
         if (r == STORE_REPEATED)
-            reject(L, pj->line, L->ids.data + pj->id_off, pj->id_len, "repeated contact id");
+            reject(L, pj->line, c->ids.data + pj->id_off, pj->id_len, "repeated contact id");
         else if (r == STORE_ALREADY_DONE)
             L->already_done++;
-        else if (produce_one(L, pj) != 0)
-            return -1;
+        else if (produce_one(L, c, pj) != 0)
+            rc = -1;
     }
+    c->sent = false;
+    c->njobs = 0;
+    buf_reset(&c->ids);
+    buf_reset(&c->payloads);
     rd_kafka_poll(L->rk, 0);
-    if (L->rejected > L->rejected_recorded) {
-        if (store_campaign_add_rejected(L->store, L->o->campaign, L->rejected - L->rejected_recorded) != 0) {
-            cmd_error("redis: counting rejects: %s", store_error(L->store));
-            return -1;
-        }
-        L->rejected_recorded = L->rejected;
-    }
-    return 0;
+    return rc;
 }
 
 static void draw_progress(struct launch *L, bool force)
@@ -446,16 +480,27 @@ static void draw_progress(struct launch *L, bool force)
                   text, force);
 }
 
-static int flush_chunk(struct launch *L)
+/* The fill chunk is full (or the file ended): produce the chunk Redis reserved meanwhile,
+ * send this one's reservations, and fill the other. At the end, produce the last one too. */
+static int flush_chunk(struct launch *L, bool last)
 {
+    struct chunk *c = L->fill, *other = c == &L->chunks[0] ? &L->chunks[1] : &L->chunks[0];
     int rc = 0;
-    if (!L->o->dry_run && (L->njobs > 0 || L->rejected > L->rejected_recorded))
-        rc = send_chunk(L);
-    else if (L->o->dry_run)
-        L->enqueued += (int64_t)L->njobs; /* what would be enqueued */
-    L->njobs = 0;
-    buf_reset(&L->ids);
-    buf_reset(&L->payloads);
+    if (L->o->dry_run) {
+        L->enqueued += (int64_t)c->njobs; /* what would be enqueued */
+        c->njobs = 0;
+        buf_reset(&c->ids);
+        buf_reset(&c->payloads);
+    } else {
+        rc = produce_chunk(L, other);
+        if (rc == 0)
+            rc = record_rejects(L);
+        if (rc == 0 && c->njobs > 0)
+            rc = reserve_chunk(L, c);
+        if (rc == 0 && last)
+            rc = produce_chunk(L, c) == 0 ? record_rejects(L) : -1;
+        L->fill = other;
+    }
     draw_progress(L, false);
     return rc;
 }
@@ -477,10 +522,10 @@ static int read_rows(struct launch *L)
             reject(L, contacts_line(L->src), "", 0, err);
         else
             take_row(L, enqueued_at);
-        if (L->njobs == CHUNK && flush_chunk(L) != 0)
+        if (L->fill->njobs == CHUNK && flush_chunk(L, false) != 0)
             return -1;
     }
-    return flush_chunk(L);
+    return flush_chunk(L, true);
 }
 
 /* ---------------------------------------------------------------- finish */
@@ -539,15 +584,17 @@ static void launch_close(struct launch *L)
     rejects_close(L->rej);
     char err[512];
     acker_finish(L->acker, err, sizeof err); /* an aborted launch: its error was reported */
-    store_batch_free(L->reserve);
+    for (int i = 0; i < 2; i++) {
+        store_batch_free(L->chunks[i].reserve);
+        buf_free(&L->chunks[i].ids);
+        buf_free(&L->chunks[i].payloads);
+    }
     idset_free(L->seen);
     if (L->rkt)
         rd_kafka_topic_destroy(L->rkt);
     if (L->rk)
         rd_kafka_destroy(L->rk);
     store_close(L->store);
-    buf_free(&L->ids);
-    buf_free(&L->payloads);
     buf_free(&L->text);
 }
 
@@ -590,7 +637,9 @@ static int launch_with(const struct launch_opts *o, const struct config *cfg)
     struct launch *L = calloc(1, sizeof *L);
     L->o = o;
     L->cfg = cfg;
-    L->reserve = store_batch_new();
+    for (int i = 0; i < 2; i++)
+        L->chunks[i].reserve = store_batch_new();
+    L->fill = &L->chunks[0];
     int rc = launch_run(L);
     launch_close(L);
     free(L);

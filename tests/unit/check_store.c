@@ -753,6 +753,40 @@ START_TEST(test_retry_same_batch)
 }
 END_TEST
 
+/* A batch sent, then waited for, answers as exec does; while Redis applies it the caller is free,
+ * and a second batch sent after the first's results were read sees its effects. Waiting for a
+ * batch that was never sent is an error, not a hang; after a failed wait, exec retries exactly. */
+START_TEST(test_send_then_wait)
+{
+    struct store_batch *b1 = store_batch_new(), *b2 = store_batch_new();
+    store_batch_reserve(b1, "sw", "run1", "a", 1);
+    store_batch_reserve(b1, "sw", "run1", "b", 1);
+    ck_assert_int_eq(store_batch_send(S, b1), 0);
+    ck_assert_int_eq(store_batch_result(b1, 0), STORE_PENDING);
+    ck_assert_int_eq(store_batch_wait(S, b1), 0);
+    ck_assert_int_eq(store_batch_result(b1, 0), STORE_NEW);
+    ck_assert_int_eq(store_batch_result(b1, 1), STORE_NEW);
+    store_batch_reserve(b2, "sw", "run1", "b", 1);
+    store_batch_reserve(b2, "sw", "run1", "c", 1);
+    ck_assert_int_eq(store_batch_send(S, b2), 0);
+    ck_assert_int_eq(store_batch_wait(S, b2), 0);
+    ck_assert_int_eq(store_batch_result(b2, 0), STORE_REPEATED);
+    ck_assert_int_eq(store_batch_result(b2, 1), STORE_NEW);
+    ck_assert_int_eq(store_batch_wait(S, b2), -1); /* its results were read already */
+    ck_assert_ptr_nonnull(strstr(store_error(S), "not sent"));
+    ck_assert_int_eq(store_batch_exec(S, b2), 0);  /* the exact retry of the same batch */
+    ck_assert_int_eq(store_batch_result(b2, 0), STORE_REPEATED);
+    ck_assert_int_eq(store_batch_result(b2, 1), STORE_NEW);
+    store_batch_reset(b1); /* a batch sent and never waited for is freed (ASan watches) */
+    store_batch_ack(b1, "sw", "a", 1);
+    ck_assert_int_eq(store_batch_send(S, b1), 0);
+    store_batch_free(b1);
+    ck_assert_int_eq(store_reconnect(S), 0); /* its reply is on the connection: drop that */
+    ck_assert_int_eq(one('R', "sw", "d", "run1"), STORE_NEW);
+    store_batch_free(b2);
+}
+END_TEST
+
 /* Hostile contact ids stay hash fields and set members: no key other than the campaign's own
  * appears or changes. */
 START_TEST(test_hostile_contact_ids)
@@ -1098,6 +1132,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_campaign_create_twice);
     tcase_add_test(tc, test_campaign_list);
     tcase_add_test(tc, test_reserve_results);
+    tcase_add_test(tc, test_send_then_wait);
     tcase_add_test(tc, test_ack_unreserve);
     tcase_add_test(tc, test_done_dlq_duplicates);
     tcase_add_test(tc, test_done_before_ack);
