@@ -54,7 +54,10 @@ launch() { # launch CAMPAIGN N
 run_consumer() {
 	local campaign=$1 n=$2
 	shift 2
-	/usr/bin/time -f '%M' -o "$work/rss" "$BIN/voxcast-consumer" -X http.listen= -X "output.dir=$work/audio" \
+	# each run writes its own folder, removed only at exit: on an ext4 without a journal, inodes
+	# freed less than ~30 s ago are skipped one by one when allocating (recently_deleted), so
+	# deleting one run's files would slow the next run's file creation several times over
+	/usr/bin/time -f '%M' -o "$work/rss" "$BIN/voxcast-consumer" -X http.listen= -X "output.dir=$work/audio-$campaign" \
 		-X output.fsync=false "$@" 2>"$work/consumer.log" &
 	local pid=$!
 	wait_line "$work/consumer.log" '"partitions assigned"'
@@ -65,7 +68,6 @@ run_consumer() {
 	pkill -TERM -P "$pid" # the consumer under GNU time
 	wait "$pid" || true
 	printf '%.0f %.1f %.2f\n' "$(echo "$n / ($t1 - $t0)" | bc -l)" "$(echo "$(tail -n 1 "$work/rss") / 1024" | bc -l)" "$(echo "$t1 - $t0" | bc -l)"
-	rm -rf "$work/audio"
 }
 
 start_ttsd INSTANT --tone

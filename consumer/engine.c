@@ -61,6 +61,7 @@ struct engine {
     uint32_t                        *gen;           /* per-partition generation, bumped on revoke */
     size_t                           ngen;
     bool                             paused, kafka_ok;
+    bool                             kafka_backlog; /* the last poll left messages queued */
     int64_t                          full_since_ms; /* buffer full since (0: not full) */
     int64_t                          kafka_probe_ms;
     int                              wake[2];       /* kafka io-event and signal pipe */
@@ -321,11 +322,17 @@ static void poll_kafka(struct engine *E)
             return;
         set_paused(E, true);
     }
+    /* librdkafka signals the wake pipe only when its queue goes from empty to not empty, so
+     * messages left queued here raise no event: kafka_backlog makes the loop come back for them
+     * as soon as there is room (else it would sleep until some other event, up to a second) */
+    E->kafka_backlog = true;
     for (int served = 0; served < 1000; served++) {
         bool room = !E->paused && E->tasks < E->buffer_cap;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(E->rk, 0);
-        if (!m)
+        if (!m) {
+            E->kafka_backlog = false;
             break;
+        }
         take_message(E, m); /* taken even when full: it is ours now, and pausing is async */
         rd_kafka_message_destroy(m);
         if (!room)
@@ -568,12 +575,14 @@ static size_t provider_index(struct engine *E, const struct provider *pv)
 
 static void count_request(struct engine *E, struct provider *pv, const struct attempt_result *r)
 {
+    static const char *const transport_code[] = {[TRANSPORT_OK] = "error", [TRANSPORT_CONNECT] = "connect",
+                                                 [TRANSPORT_TIMEOUT] = "timeout", [TRANSPORT_RESET] = "reset",
+                                                 [TRANSPORT_OTHER] = "error"};
     char code[16];
     if (r->http_status)
         snprintf(code, sizeof code, "%ld", r->http_status);
     else
-        snprintf(code, sizeof code, "%s", strstr(r->error, "timeout") ? "timeout"
-                                          : strstr(r->error, "connect") ? "connect" : "error");
+        snprintf(code, sizeof code, "%s", (unsigned)r->transport <= TRANSPORT_OTHER ? transport_code[r->transport] : "error");
     metrics_request(E->metrics, provider_index(E, pv), code, r->latency_s);
 }
 
@@ -747,6 +756,8 @@ static void control_flow(struct engine *E, int64_t now)
 static int next_timeout(struct engine *E, int64_t now)
 {
     int64_t timeout = 1000, due;
+    if (E->kafka_backlog && !E->paused && E->tasks < E->buffer_cap)
+        return 0;
     if (E->full_since_ms && !E->paused && E->full_since_ms + PAUSE_AFTER_MS - now < timeout)
         timeout = E->full_since_ms + PAUSE_AFTER_MS - now;
     if (timerheap_next_due(E->timers, &due))

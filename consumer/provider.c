@@ -484,6 +484,7 @@ static void http_result(const struct http_attempt *a, struct http_response *resp
     memset(r, 0, sizeof *r);
     r->retry_after_ms = -1;
     r->latency_s = resp->total_s;
+    r->transport = resp->transport;
     if (resp->transport != TRANSPORT_OK) {
         r->cls = classify_response(resp->transport, 0, false);
         snprintf(r->error, sizeof r->error, "%s", resp->error);

@@ -53,6 +53,7 @@ struct provider {
  * (swap it out) or leave it to be freed after the callback returns. */
 struct attempt_result {
     enum outcome_class cls;
+    enum transport_result transport;    /* TRANSPORT_OK when an answer (or local audio) came */
     long               http_status;     /* 0 when no HTTP answer */
     int64_t            retry_after_ms;  /* -1 when the answer gave none */
     double             latency_s;

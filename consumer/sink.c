@@ -12,7 +12,10 @@
 
 #include "names.h"
 
+/* A file written aside: an unnamed O_TMPFILE inode (fd >= 0), linked to its name at commit, or
+ * a hidden temporary name (fd < 0) renamed into place, where O_TMPFILE or /proc is missing. */
 struct staged {
+    int  fd;
     char tmp[PATH_MAX];
     char final[PATH_MAX];
 };
@@ -20,18 +23,33 @@ struct staged {
 struct sink {
     char          *dir;
     bool           fsync;
+    bool           no_tmpfile;     /* the file system (or /proc) cannot do unnamed files */
     struct staged *items;
     size_t         n, cap;
     unsigned long  seq;            /* unique temp names within this process */
     char           last_campaign[72];  /* campaign folder known to exist */
 };
 
+/* Files held open (unnamed) until the next commit: the engine stages at most a batch, but a
+ * bound keeps any caller far from the descriptor limit. */
+#define SINK_MAX_HELD 256
+
 struct sink *sink_new(const char *output_dir, bool fsync)
 {
     struct sink *s = calloc(1, sizeof *s);
     s->dir = strdup(output_dir);
     s->fsync = fsync;
+    s->no_tmpfile = access("/proc/self/fd", X_OK) != 0;
     return s;
+}
+
+static void drop_staged(struct staged *it)
+{
+    if (it->fd >= 0)
+        close(it->fd); /* an unnamed file vanishes with its last descriptor */
+    else
+        unlink(it->tmp);
+    it->fd = -1;
 }
 
 void sink_free(struct sink *s)
@@ -39,12 +57,11 @@ void sink_free(struct sink *s)
     if (!s)
         return;
     for (size_t i = 0; i < s->n; i++)
-        unlink(s->items[i].tmp);
+        drop_staged(&s->items[i]);
     free(s->items);
     free(s->dir);
     free(s);
 }
-
 void sink_path(const struct sink *s, const char *campaign, const char *contact, size_t contact_len,
                const char *format, char *out, size_t outlen)
 {
@@ -96,6 +113,53 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
+/* Gives an unnamed file its name. linkat cannot replace, so a name that exists already (the
+ * contact rendered before) gets the new file through a temporary name and a rename. */
+static int link_into_place(struct sink *s, struct staged *it)
+{
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", it->fd);
+    if (linkat(AT_FDCWD, self, AT_FDCWD, it->final, AT_SYMLINK_FOLLOW) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return -1;
+    const char *slash = strrchr(it->final, '/');
+    int n = snprintf(it->tmp, sizeof it->tmp, "%.*s/.tmp-%d-%lu", (int)(slash - it->final), it->final,
+                     (int)getpid(), ++s->seq);
+    if (n < 0 || (size_t)n >= sizeof it->tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (linkat(AT_FDCWD, self, AT_FDCWD, it->tmp, AT_SYMLINK_FOLLOW) != 0)
+        return -1;
+    if (rename(it->tmp, it->final) != 0) {
+        unlink(it->tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Opens the file to write aside: unnamed when possible (no directory entry to add and remove,
+ * which is most of a small file's cost on ext4, and nothing left behind by a crash). */
+static int open_aside(struct sink *s, const char *campaign, struct staged *it)
+{
+    it->fd = -1;
+    if (!s->no_tmpfile) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/%s", s->dir, campaign);
+        int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+        if (fd >= 0) {
+            it->fd = fd;
+            return fd;
+        }
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+            return -1;
+        s->no_tmpfile = true;
+    }
+    snprintf(it->tmp, sizeof it->tmp, "%s/%s/.tmp-%d-%lu", s->dir, campaign, (int)getpid(), ++s->seq);
+    return open(it->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+}
+
 int sink_stage(struct sink *s, const char *campaign, const char *contact, size_t contact_len,
                const char *format, const void *data, size_t len, char *err, size_t errlen)
 {
@@ -107,16 +171,25 @@ int sink_stage(struct sink *s, const char *campaign, const char *contact, size_t
     }
     struct staged *it = &s->items[s->n];
     sink_path(s, campaign, contact, contact_len, format, it->final, sizeof it->final);
-    snprintf(it->tmp, sizeof it->tmp, "%s/%s/.tmp-%d-%lu", s->dir, campaign, (int)getpid(), ++s->seq);
-    int fd = open(it->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0 || write_all(fd, data, len) != 0 || close(fd) != 0) {
-        snprintf(err, errlen, "%s: %s", it->tmp, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        unlink(it->tmp);
+    int fd = open_aside(s, campaign, it);
+    if (fd < 0) {
+        snprintf(err, errlen, "%s/%s: %s", s->dir, campaign, strerror(errno));
+        return -1;
+    }
+    bool ok = write_all(fd, data, len) == 0;
+    int why = errno;
+    if (it->fd < 0 && close(fd) != 0 && ok) { /* a named file is closed now, an unnamed one at commit */
+        ok = false;
+        why = errno;
+    }
+    if (!ok) {
+        snprintf(err, errlen, "%s: %s", it->final, strerror(why));
+        drop_staged(it);
         return -1;
     }
     s->n++;
+    if (!s->fsync || s->n >= SINK_MAX_HELD)
+        return sink_commit(s, err, errlen); /* nothing to sync first, or enough held */
     return 0;
 }
 
@@ -142,12 +215,16 @@ int sink_commit(struct sink *s, char *err, size_t errlen)
         rc = -1;
     }
     for (size_t i = 0; i < s->n; i++) {
-        if (rc == 0 && rename(s->items[i].tmp, s->items[i].final) != 0) {
-            snprintf(err, errlen, "%s: %s", s->items[i].final, strerror(errno));
+        struct staged *it = &s->items[i];
+        int placed = rc != 0 ? -1 : it->fd >= 0 ? link_into_place(s, it) : rename(it->tmp, it->final);
+        if (rc == 0 && placed != 0) {
+            snprintf(err, errlen, "%s: %s", it->final, strerror(errno));
             rc = -1;
         }
-        if (rc != 0)
-            unlink(s->items[i].tmp);
+        if (it->fd >= 0)
+            close(it->fd);
+        else if (placed != 0)
+            unlink(it->tmp);
     }
     if (rc == 0 && sync_dir(s) != 0) {
         snprintf(err, errlen, "%s: sync: %s", s->dir, strerror(errno));

@@ -1,11 +1,16 @@
-/* sink.h - audio files, written whole: aside, synced, then renamed into place.
+/* sink.h - audio files, written whole: aside, synced, then put into place.
  *
  * Path: <output.dir>/<campaign>/<name>.<format>, where <name> follows names.h (the contact id,
  * or "sha256=<hex>" for ids that are not plain), so no job can write outside its campaign folder.
- * Files are staged in batches: sink_stage() writes each to a hidden temporary name beside its
- * target, sink_commit() makes the batch durable with one syncfs(2) (instead of an fsync per
- * file), renames each into place and syncs again so the renames are durable before the caller
- * marks the contacts done in Redis. A reader never sees a partial file. */
+ * A file is written aside as an unnamed O_TMPFILE inode in its campaign folder, and linked to its
+ * name once whole: no temporary directory entry to create and remove (on ext4 most of a small
+ * file's cost) and nothing left behind when the process is killed. Where O_TMPFILE or /proc is
+ * missing, a hidden temporary name is renamed instead. A name that exists already is replaced
+ * atomically (link aside, rename). With fsync on, files are staged in batches: sink_commit()
+ * makes the batch durable with one syncfs(2) (instead of an fsync per file), links each into
+ * place and syncs again, so the names are durable before the caller marks the contacts done in
+ * Redis. With fsync off, sink_stage() puts each file in place at once. A reader never sees a
+ * partial file. */
 #ifndef VOXCAST_SINK_H
 #define VOXCAST_SINK_H
 

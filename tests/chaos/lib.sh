@@ -245,12 +245,12 @@ verify_campaign() {
 	find "$WORK/audio/$c" -name '*.wav' -print0 | xargs -0 "$TESTBIN/audio_check" >/dev/null ||
 		fail "$c: an audio file is not whole"
 	ok "$c: every audio file whole"
-	# a consumer killed between writing a file aside and renaming it leaves the aside copy: hidden
-	# (.tmp-PID-N), never taken for audio, but debris an operator has to sweep; counted, not failed
-	[ -z "$(find "$WORK/audio/$c" -type f ! -name '*.wav' ! -name '.tmp-*')" ] ||
-		fail "$c: a file that is neither audio nor a temporary: $(find "$WORK/audio/$c" -type f ! -name '*.wav' ! -name '.tmp-*' | head -n 3)"
-	TEMP_LEFT=$(find "$WORK/audio/$c" -type f -name '.tmp-*' | wc -l)
-	ok "$c: no stray files ($TEMP_LEFT temporaries of killed consumers left)"
+	# files are written aside as unnamed (O_TMPFILE) inodes, so even a consumer killed while
+	# writing leaves nothing but whole audio behind
+	TEMP_LEFT=$(find "$WORK/audio/$c" -type f ! -name '*.wav' | wc -l)
+	[ "$TEMP_LEFT" -eq 0 ] ||
+		fail "$c: files that are not audio: $(find "$WORK/audio/$c" -type f ! -name '*.wav' | head -n 3)"
+	ok "$c: no stray files (not even of killed consumers)"
 	! cat "$WORK"/consumer-*.log | grep -m1 '"offset gap' || fail "$c: a consumer saw messages vanish (offset gap)"
 	ok "$c: no offset gap logged"
 	# Repeated renders: a consumer that stops rendering a job without recording it (SIGKILL), or

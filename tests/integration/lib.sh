@@ -6,6 +6,7 @@ set -euo pipefail
 
 BIN=${VOXCAST_BIN:?set VOXCAST_BIN to the directory holding voxcast programs}
 TESTBIN=${VOXCAST_TESTBIN:?set VOXCAST_TESTBIN to the directory holding test tools}
+SLOW=${VOXCAST_SLOW:-1} # deadlines stretch by this factor (scripts/memcheck.sh runs valgrind)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/voxcast-it.XXXXXX")
 PIDS=()
 CONSUMER_PIDS=()
@@ -31,7 +32,7 @@ assert_eq() { [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"; ok "$1 = $3
 
 # wait_log FILE PATTERN [SECONDS]: until a line matching PATTERN appears in FILE.
 wait_log() {
-	local file=$1 pattern=$2 secs=${3:-15}
+	local file=$1 pattern=$2 secs=$((${3:-15} * SLOW))
 	grep -q -m1 -E -- "$pattern" < <(timeout "$secs" tail -n +1 -F "$file" 2>/dev/null) ||
 		fail "timed out after ${secs}s waiting for /$pattern/ in $file"
 }
@@ -80,9 +81,10 @@ start_consumer() {
 
 # wait_complete CAMPAIGN [SECONDS]
 wait_complete() {
-	vx status "$1" --wait --timeout "${2:-60}" >/dev/null || {
+	local secs=$((${2:-60} * SLOW))
+	vx status "$1" --wait --timeout "$secs" >/dev/null || {
 		vx status "$1" >&2 || true
-		fail "campaign $1 did not complete within ${2:-60}s"
+		fail "campaign $1 did not complete within ${secs}s"
 	}
 }
 

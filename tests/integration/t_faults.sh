@@ -212,6 +212,9 @@ retried_on_primary() {
 	whole_audio "$c" "$n"
 }
 retried_on_primary reset 40 "$(ttsd_stat reset_p resets)" no
+assert_eq "reset: the failed attempts seen are labelled code=\"reset\"" \
+	"$(( $(metric reset primary voxcast_provider_requests_total) - 40 ))" \
+	"$(metric reset primary voxcast_provider_requests_total reset)"
 retried_on_primary hang 20 "$(ttsd_stat hang_p hangs)"
 assert_eq "hang: hung requests ended by the consumer's timeout" "$(ttsd_stat hang_p hangs)" \
 	"$(metric hang primary voxcast_provider_requests_total timeout)"

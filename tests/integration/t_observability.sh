@@ -137,7 +137,12 @@ wait_log "$WORK/consumer-a.log" '"breaker state change","provider":"secondary","
 wait_health a down 503
 assert_eq "down: primary breaker" open "$(breaker_of a primary)"
 assert_eq "down: secondary breaker" open "$(breaker_of a secondary)"
-assert_eq "down: jobs held, not dead-lettered" 3 "$(jq -r .in_flight "$WORK/health-a.json")"
+# with every breaker open the consumer stops taking jobs, so a slow run (valgrind) may hold only
+# those it had taken when the second breaker opened: 1 to 3, none of them dead-lettered
+held=$(jq -r .in_flight "$WORK/health-a.json")
+[ "$held" -ge 1 ] && [ "$held" -le 3 ] || fail "down: jobs held: expected 1-3, got $held"
+ok "down: jobs held, not dead-lettered = $held"
+assert_eq "down: campaign pending" 3 "$(status_field down pending)"
 assert_eq "down: campaign dlq" 0 "$(status_field down dlq)"
 for p in primary secondary; do
 	assert_eq "breaker lines for $p (one per change)" 1 "$(grep -c "\"breaker state change\",\"provider\":\"$p\"" "$WORK/consumer-a.log")"

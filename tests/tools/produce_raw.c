@@ -36,8 +36,8 @@ int main(int argc, char **argv)
         char *value = tab + 1;
         bool null_value = strcmp(value, "<null>") == 0;
         if (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(argv[2]), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_KEY(*line ? line : NULL, strlen(line)),
-                              RD_KAFKA_V_VALUE(null_value ? NULL : value, null_value ? 0 : strlen(value)),
+                              RD_KAFKA_V_KEY((*line ? line : NULL), strlen(line)),
+                              RD_KAFKA_V_VALUE((null_value ? NULL : value), null_value ? 0 : strlen(value)),
                               RD_KAFKA_V_END) != 0) {
             fprintf(stderr, "produce_raw: produce failed\n");
             return 1;

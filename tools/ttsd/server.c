@@ -47,6 +47,8 @@ struct server {
     uint64_t           rng;
     struct stats       stats;
     char              *api_key;       /* NULL: no key required */
+    struct buf         tone;          /* --tone's answer, rendered once: a benchmark's provider
+                                       * should cost as little per request as it can */
     int                stop_pipe[2];  /* written once at shutdown; never read, so it stays readable */
 };
 
@@ -170,14 +172,15 @@ static int mp3_duration_ms(const char *text)
 }
 
 /* The audio itself. MP3 is silence of a plausible length: there is no MP3 encoder to hand. */
-static int render(const struct faults *f, const struct speech_request *req, struct buf *out, char *err, size_t errlen)
+static int render(const struct server *s, const struct faults *f, const struct speech_request *req,
+                  struct buf *out, char *err, size_t errlen)
 {
     if (req->format == AUDIO_MP3) {
         audio_silent_mp3(mp3_duration_ms(req->text), out);
         return 0;
     }
     if (f->tone) {
-        audio_tone_wav(TONE_MS, TONE_RATE, out);
+        buf_append(out, s->tone.data, s->tone.len);
         return 0;
     }
     return espeak_render_wav(req->text, req->voice, out, err, errlen);
@@ -193,11 +196,11 @@ static void cut_short(struct buf *audio, enum audio_format fmt)
         audio->len = (audio->len < MP3_FRAME_BYTES ? audio->len : MP3_FRAME_BYTES) / 2;
 }
 
-static void answer_audio(const struct faults *f, const struct api_ops *api, const struct speech_request *req,
-                         bool truncate, struct answer *a)
+static void answer_audio(const struct server *s, const struct faults *f, const struct api_ops *api,
+                         const struct speech_request *req, bool truncate, struct answer *a)
 {
     char err[256];
-    if (render(f, req, &a->body, err, sizeof err) < 0) {
+    if (render(s, f, req, &a->body, err, sizeof err) < 0) {
         log_warn("synthesis failed", LOGS("api", api->name), LOGS("error", err));
         api_error(a, api, 500, err);
         return;
@@ -259,7 +262,7 @@ static enum fault_action speech_decide(struct server *s, struct MHD_Connection *
     if (d.action == FAULT_FAIL || d.action == FAULT_GARBAGE)
         answer_fault(f, api, &d, a);
     else if (d.action == FAULT_NONE || d.action == FAULT_TRUNCATE)
-        answer_audio(f, api, &req, d.action == FAULT_TRUNCATE, a);
+        answer_audio(s, f, api, &req, d.action == FAULT_TRUNCATE, a);
     speech_request_free(&req);
     return d.action;
 }
@@ -444,6 +447,7 @@ static void server_free(struct server *s)
             close(s->stop_pipe[i]);
     pthread_mutex_destroy(&s->lock);
     free(s->api_key);
+    buf_free(&s->tone);
     free(s);
 }
 
@@ -461,6 +465,7 @@ struct server *server_start(const struct server_conf *conf, char *err, size_t er
     s->faults = conf->faults;
     s->rng = conf->seed;
     stats_init(&s->stats);
+    audio_tone_wav(TONE_MS, TONE_RATE, &s->tone);
     if (conf->api_key && !(s->api_key = strdup(conf->api_key))) {
         snprintf(err, errlen, "out of memory");
         server_free(s);
