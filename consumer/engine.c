@@ -512,18 +512,33 @@ static enum start_result try_start(struct engine *E, struct task *t, int64_t now
     return MOVED;
 }
 
+/* Starts ready tasks while there are free slots. Called on every turn of the loop, so it stops
+ * at the first task that cannot start for lack of a slot and puts the rest back untouched:
+ * walking a queue of hundreds of waiting tasks per finished job was a tenth of the CPU. */
 static void schedule(struct engine *E, int64_t now)
 {
+    if (E->running >= E->concurrency || !E->ready.head)
+        return;
     struct tasklist all = list_take(&E->ready);
-    for (struct task *t = all.head, *next; t; t = next) {
-        next = t->next;
-        if (task_revoked(E, t)) {
+    struct task *t = all.head;
+    size_t left = all.n;
+    while (t && E->running < E->concurrency) {
+        struct task *next = t->next;
+        left--;
+        if (task_revoked(E, t))
             release(E, t);
-            continue;
-        }
-        if (E->running >= E->concurrency || try_start(E, t, now) == BLOCKED)
+        else if (try_start(E, t, now) == BLOCKED)
             list_push(&E->ready, t);
+        t = next;
     }
+    if (!t)
+        return;
+    if (E->ready.tail)
+        E->ready.tail->next = t;
+    else
+        E->ready.head = t;
+    E->ready.tail = all.tail;
+    E->ready.n += left;
 }
 
 static void fire_timers(struct engine *E, int64_t now)

@@ -1,21 +1,31 @@
 /* http_transport.c - curl multi POSTs for the providers; see http_transport.h.
  *
- * The shape is curl's 10-at-a-time example: add easy handles, curl_multi_perform, drain
- * curl_multi_info_read, wait in curl_multi_poll. Each transfer is a `struct xfer` found again
- * through CURLOPT_PRIVATE and kept on a list so that freeing the transport can abandon the
- * ones still running. Easy handles are cleaned up after each transfer; the connections they
- * used stay in the multi handle's cache, which is what makes the next request to the same
- * host reuse them. */
+ * Driven through curl's socket interface: curl tells us (on_socket, on_timer) which sockets to
+ * watch and when its next timeout is; we wait in epoll and hand curl exactly the sockets that
+ * are ready (curl_multi_socket_action). curl_multi_perform instead visits every transfer on
+ * every call and polls each one's socket: with a hundred transfers out and one finishing per
+ * wake-up, that was most of the consumer's CPU. Each transfer is a `struct xfer` found again
+ * through CURLOPT_PRIVATE and kept on a list so that freeing the transport can abandon the ones
+ * still running. Easy handles are reset and kept for the next transfer; the connections they
+ * used stay in the multi handle's cache, which is what makes the next request to the same host
+ * reuse them. */
 #include "http_transport.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "clock.h"
 
 #define MAX_EXTRA_FDS 8
+#define MAX_EVENTS    256   /* per wait; more simply wait for the next round */
+#define MAX_SPARE     1024  /* easy handles kept for reuse */
 #define USER_AGENT    "voxcast-consumer"
 
 struct xfer {
@@ -33,9 +43,17 @@ struct xfer {
 };
 
 struct http_transport {
-    CURLM       *multi;
-    struct xfer *head;
-    size_t       active;
+    CURLM             *multi;
+    struct xfer       *head;
+    size_t             active;
+    int                epfd;
+    int64_t            timer_due_ms;            /* curl's next timeout (monotonic), -1: none */
+    int                extra[MAX_EXTRA_FDS];    /* the caller's fds, also in epfd */
+    size_t             nextra;
+    struct epoll_event ready[MAX_EVENTS];       /* what the last wait saw, for perform */
+    int                nready;
+    CURL              *spare[MAX_SPARE];        /* reset easy handles */
+    size_t             nspare;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -44,6 +62,35 @@ static CURLcode       global_rc = CURLE_FAILED_INIT;
 static void global_init(void)
 {
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- curl's socket interface ---- */
+
+/* curl says which events a socket needs (or that it is done with it). */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    (void)socketp;
+    struct http_transport *t = userp;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(t->epfd, EPOLL_CTL_DEL, fd, NULL); /* may be closed already: harmless */
+        return 0;
+    }
+    struct epoll_event ev = {.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) |
+                                       ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u),
+                             .data.fd = fd};
+    if (epoll_ctl(t->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
+        epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
+    return 0;
+}
+
+/* curl says when it next needs to be called without socket activity (-1: not at all). */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    struct http_transport *t = userp;
+    t->timer_due_ms = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
+    return 0;
 }
 
 /* ---- lifecycle ---- */
@@ -56,11 +103,18 @@ struct http_transport *http_transport_new(long max_idle, char *err, size_t errle
         return NULL;
     }
     struct http_transport *t = calloc(1, sizeof *t);
-    if (!t || !(t->multi = curl_multi_init())) {
+    if (!t || (t->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 || !(t->multi = curl_multi_init())) {
+        if (t && t->epfd >= 0)
+            close(t->epfd);
         free(t);
         snprintf(err, errlen, "libcurl: cannot create a multi handle");
         return NULL;
     }
+    t->timer_due_ms = -1;
+    curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t);
+    curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t);
     /* 0 is "no limit": the engine's caps decide how many requests a provider gets. */
     curl_multi_setopt(t->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
     curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
@@ -69,9 +123,15 @@ struct http_transport *http_transport_new(long max_idle, char *err, size_t errle
     return t;
 }
 
-static void xfer_free(struct xfer *x)
+/* Frees a transfer; its easy handle, reset, waits for the next one (saves curl's set-up). */
+static void xfer_free(struct http_transport *t, struct xfer *x)
 {
-    curl_easy_cleanup(x->easy);
+    if (x->easy && t->nspare < MAX_SPARE) {
+        curl_easy_reset(x->easy);
+        t->spare[t->nspare++] = x->easy;
+    } else {
+        curl_easy_cleanup(x->easy);
+    }
     curl_slist_free_all(x->headers);
     buf_free(&x->body);
     free(x);
@@ -98,9 +158,12 @@ void http_transport_free(struct http_transport *t, http_drop_fn drop)
         xfer_unlink(t, x);
         if (drop)
             drop(x->ctx);
-        xfer_free(x);
+        xfer_free(t, x);
     }
     curl_multi_cleanup(t->multi);
+    while (t->nspare > 0)
+        curl_easy_cleanup(t->spare[--t->nspare]);
+    close(t->epfd);
     free(t);
 }
 
@@ -223,7 +286,9 @@ int http_transport_post(struct http_transport *t, const struct http_request *req
                         char *err, size_t errlen)
 {
     struct xfer *x = calloc(1, sizeof *x);
-    if (!x || !(x->easy = curl_easy_init())) {
+    if (x)
+        x->easy = t->nspare > 0 ? t->spare[--t->nspare] : curl_easy_init();
+    if (!x || !x->easy) {
         free(x);
         snprintf(err, errlen, "libcurl: cannot create a handle");
         return -1;
@@ -241,7 +306,7 @@ int http_transport_post(struct http_transport *t, const struct http_request *req
     if (rc != CURLE_OK || mrc != CURLM_OK) {
         snprintf(err, errlen, "libcurl: %s",
                  rc != CURLE_OK ? curl_easy_strerror(rc) : curl_multi_strerror(mrc));
-        xfer_free(x);
+        xfer_free(t, x);
         return -1;
     }
     x->next = t->head;
@@ -352,15 +417,15 @@ static void finish(struct http_transport *t, struct xfer *x, CURLcode code, http
     struct http_response r;
     fill_response(x, code, &r);
     xfer_unlink(t, x);   /* before done: it may start transfers, even on this connection */
-    xfer_free(x);
+    xfer_free(t, x);
     done(arg, &r);
     buf_free(&r.body);
 }
 
-void http_transport_perform(struct http_transport *t, http_done_fn done, void *arg)
+/* Delivers every finished transfer. */
+static void deliver(struct http_transport *t, http_done_fn done, void *arg)
 {
-    int running = 0, left = 0;
-    curl_multi_perform(t->multi, &running);
+    int left = 0;
     CURLMsg *m;
     while ((m = curl_multi_info_read(t->multi, &left)) != NULL) {
         if (m->msg != CURLMSG_DONE)
@@ -372,15 +437,67 @@ void http_transport_perform(struct http_transport *t, http_done_fn done, void *a
     }
 }
 
+static bool is_extra(const struct http_transport *t, int fd)
+{
+    for (size_t i = 0; i < t->nextra; i++)
+        if (t->extra[i] == fd)
+            return true;
+    return false;
+}
+
+void http_transport_perform(struct http_transport *t, http_done_fn done, void *arg)
+{
+    int running = 0;
+    for (int i = 0; i < t->nready; i++) {
+        int fd = t->ready[i].data.fd;
+        uint32_t ev = t->ready[i].events;
+        if (is_extra(t, fd))
+            continue;
+        int mask = ((ev & EPOLLIN) ? CURL_CSELECT_IN : 0) | ((ev & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+                   ((ev & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(t->multi, fd, mask, &running);
+    }
+    t->nready = 0;
+    deliver(t, done, arg);
+    /* transfers started by done (and timeouts now due) need curl's timer action: a few rounds
+     * here, so a finished job's slot is refilled in the same turn of the loop */
+    for (int round = 0; round < 4 && t->timer_due_ms >= 0 && clock_mono_ms() >= t->timer_due_ms; round++) {
+        t->timer_due_ms = -1;
+        curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        deliver(t, done, arg);
+    }
+}
+
+/* Puts the caller's fds in the epoll set the first time they are seen. */
+static int watch_extra(struct http_transport *t, const int *fds, size_t nfds)
+{
+    for (size_t i = 0; i < nfds; i++) {
+        if (is_extra(t, fds[i]))
+            continue;
+        if (t->nextra == MAX_EXTRA_FDS)
+            return -1;
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fds[i]};
+        if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fds[i], &ev) != 0)
+            return -1;
+        t->extra[t->nextra++] = fds[i];
+    }
+    return 0;
+}
+
 int http_transport_wait(struct http_transport *t, const int *fds, size_t nfds, int timeout_ms)
 {
-    struct curl_waitfd extra[MAX_EXTRA_FDS];
-    if (nfds > MAX_EXTRA_FDS)
+    if (watch_extra(t, fds, nfds) != 0)
         return -1;
-    for (size_t i = 0; i < nfds; i++)
-        extra[i] = (struct curl_waitfd){.fd = fds[i], .events = CURL_WAIT_POLLIN, .revents = 0};
-    int numfds = 0;
-    if (curl_multi_poll(t->multi, nfds ? extra : NULL, (unsigned)nfds, timeout_ms, &numfds) != CURLM_OK)
-        return -1;
-    return numfds;
+    if (t->timer_due_ms >= 0) {
+        int64_t left = t->timer_due_ms - clock_mono_ms();
+        if (timeout_ms < 0 || left < timeout_ms)
+            timeout_ms = left < 0 ? 0 : (int)left;
+    }
+    int n = epoll_wait(t->epfd, t->ready, MAX_EVENTS, timeout_ms);
+    if (n < 0) {
+        t->nready = 0;
+        return errno == EINTR ? 0 : -1;
+    }
+    t->nready = n;
+    return n;
 }

@@ -71,9 +71,11 @@ int http_transport_post(struct http_transport *t, const struct http_request *req
  * finished. done may start new transfers. */
 void http_transport_perform(struct http_transport *t, http_done_fn done, void *arg);
 
-/* Blocks until transfer activity, one of fds[0..nfds) readable, or timeout_ms (shortened to
- * curl's own next timeout). Returns the number of fds (curl's and the extra ones) with activity,
- * or -1 on a curl error. */
+/* Blocks until transfer activity, one of fds[0..nfds) readable, or timeout_ms (< 0: no limit;
+ * shortened to curl's own next timeout). Returns the number of fds (curl's and the extra ones)
+ * with activity (0 when a signal interrupted the wait), or -1 on an error. The extra fds are
+ * added to the transport's epoll set when first seen and stay there: they must stay open as long
+ * as the transport (at most 8). */
 int http_transport_wait(struct http_transport *t, const int *fds, size_t nfds, int timeout_ms);
 
 /* Transfers started and not yet delivered or dropped. */
