@@ -437,6 +437,19 @@ static void deliver(struct http_transport *t, http_done_fn done, void *arg)
     }
 }
 
+/* Asks curl for its next timeout. on_timer alone is not enough: curl calls it only when the
+ * earliest deadline changes, and a deadline our millisecond clock already counts as due may not
+ * be due yet by curl's microsecond one, so after an early timer action curl stays silent and a
+ * forgotten timer would stall its transfers until some other event. True when one is set. */
+static bool refresh_timer(struct http_transport *t)
+{
+    long ms = -1;
+    if (curl_multi_timeout(t->multi, &ms) != CURLM_OK)
+        ms = 0;
+    t->timer_due_ms = ms < 0 ? -1 : clock_mono_ms() + ms;
+    return ms >= 0;
+}
+
 static bool is_extra(const struct http_transport *t, int fd)
 {
     for (size_t i = 0; i < t->nextra; i++)
@@ -461,11 +474,11 @@ void http_transport_perform(struct http_transport *t, http_done_fn done, void *a
     deliver(t, done, arg);
     /* transfers started by done (and timeouts now due) need curl's timer action: a few rounds
      * here, so a finished job's slot is refilled in the same turn of the loop */
-    for (int round = 0; round < 4 && t->timer_due_ms >= 0 && clock_mono_ms() >= t->timer_due_ms; round++) {
-        t->timer_due_ms = -1;
+    for (int round = 0; round < 4 && refresh_timer(t) && clock_mono_ms() >= t->timer_due_ms; round++) {
         curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         deliver(t, done, arg);
     }
+    refresh_timer(t);
 }
 
 /* Puts the caller's fds in the epoll set the first time they are seen. */
