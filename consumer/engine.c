@@ -36,6 +36,7 @@
 #include "offsets.h"
 #include "provider.h"
 #include "sink.h"
+#include "writer.h"
 #include "store.h"
 #include "task.h"
 #include "timerheap.h"
@@ -74,9 +75,10 @@ struct engine {
     struct httpd                    *httpd;
     struct offsets                  *offsets;
     struct timerheap                *timers;
-    struct sink                      *sink;
-    int64_t                          sink_retry_at;
+    struct writer                   *writer;        /* audio files, on their own thread */
+    int64_t                          sink_retry_at; /* a write failed: try again from then */
     struct tasklist                  checking, ready, finishing;
+    struct tasklist                  to_write;      /* rendered, audio not handed to the writer */
     struct idset                    *inflight;      /* campaign NUL contact of tasks past the check */
     size_t                           tasks;         /* accepted and not yet released */
     size_t                           running;       /* attempts out */
@@ -152,10 +154,11 @@ static void release(struct engine *E, struct task *t)
     task_free(t);
 }
 
+/* A finished task's outcome goes to Redis; a rendered one's audio is written first. */
 static void finish(struct engine *E, struct task *t)
 {
     t->state = TASK_FINISHING;
-    list_push(&E->finishing, t);
+    list_push(t->outcome == OUTCOME_DONE && !t->file_written ? &E->to_write : &E->finishing, t);
 }
 
 static void make_ready(struct engine *E, struct task *t)
@@ -659,34 +662,22 @@ static void on_attempt_done(void *ctx, void *task, struct provider *pv, struct a
 
 /* ---------------------------------------------------------------- outcomes */
 
-/* Writes the audio of finished tasks; a task whose file cannot be written is retried later. */
-static bool write_files(struct engine *E)
+/* Hands rendered audio to the writer thread, and takes back what it wrote: written tasks go on
+ * to Redis, the others are handed over again a second later. */
+static void exchange_files(struct engine *E)
 {
     char err[512];
-    bool staged = false;
-    for (struct task *t = E->finishing.head; t; t = t->next) {
-        if (t->outcome != OUTCOME_DONE || t->file_written)
-            continue;
-        if (sink_stage(E->sink, t->job.campaign, t->job.contact, strlen(t->job.contact),
-                       t->job.format, t->audio.data, t->audio.len, err, sizeof err) != 0) {
-            log_error("cannot write audio; will retry", LOGS("error", err));
-            E->sink_retry_at = clock_mono_ms() + 1000;
-            sink_commit(E->sink, err, sizeof err); /* keep what was staged consistent */
-            return false;
-        }
-        staged = true;
-    }
-    if (staged && sink_commit(E->sink, err, sizeof err) != 0) {
-        log_error("cannot commit audio files; will retry", LOGS("error", err));
+    struct task *t = writer_collect(E->writer, err, sizeof err);
+    if (err[0]) {
+        log_error("cannot write audio; will retry", LOGS("error", err));
         E->sink_retry_at = clock_mono_ms() + 1000;
-        return false;
     }
-    for (struct task *t = E->finishing.head; t; t = t->next)
-        if (t->outcome == OUTCOME_DONE && !t->file_written) {
-            t->file_written = true;
-            buf_free(&t->audio);
-        }
-    return true;
+    for (struct task *next; t; t = next) {
+        next = t->next;
+        list_push(t->file_written ? &E->finishing : &E->to_write, t);
+    }
+    if (E->to_write.head && clock_mono_ms() >= E->sink_retry_at)
+        writer_submit(E->writer, list_take(&E->to_write).head);
 }
 
 static void add_outcome(struct engine *E, struct task *t, int64_t now_wall)
@@ -723,7 +714,7 @@ static void count_outcome(struct engine *E, struct task *t, enum store_result r)
 static void flush_finished(struct engine *E, bool force)
 {
     int64_t now = clock_mono_ms();
-    if (!E->finishing.head || !(force || batch_due(E, &E->finishing, now)) || now < E->sink_retry_at || !write_files(E) || !redis_usable(E))
+    if (!E->finishing.head || !(force || batch_due(E, &E->finishing, now)) || !redis_usable(E))
         return;
     int64_t now_wall = clock_wall_ms();
     store_batch_reset(E->batch);
@@ -779,6 +770,8 @@ static int next_timeout(struct engine *E, int64_t now)
         timeout = due - now < timeout ? due - now : timeout;
     if (!E->redis_ok && E->redis_retry_at - now < timeout)
         timeout = E->redis_retry_at - now;
+    if (E->to_write.head && E->sink_retry_at - now < timeout) /* a failed write's retry */
+        timeout = E->sink_retry_at - now;
     const struct tasklist *lists[2] = {&E->checking, &E->finishing};
     for (int i = 0; i < 2; i++) /* batching windows; also retries when Redis or the disk failed */
         if (lists[i]->head && lists[i]->since_ms + BATCH_WAIT_MS - now < timeout)
@@ -825,6 +818,7 @@ static void tick(struct engine *E)
     schedule(E, now);
     providers_drive(E->providers, on_attempt_done, E);
     schedule(E, clock_mono_ms()); /* slots freed by finished attempts */
+    exchange_files(E);
     flush_finished(E, false);
     publish_breakers(E);
     metrics_set_in_flight(E->metrics, (int64_t)E->tasks);
@@ -973,7 +967,10 @@ struct engine *engine_new(const struct config *cfg, char *err, size_t errlen, in
     E->offsets = offsets_new();
     E->timers = timerheap_new();
     E->inflight = idset_new();
-    E->sink = sink_new(config_get(cfg, "output.dir"), config_bool(cfg, "output.fsync"));
+    E->writer = writer_new(sink_new(config_get(cfg, "output.dir"), config_bool(cfg, "output.fsync")),
+                           E->wake[1], err, errlen);
+    if (!E->writer)
+        goto fail;
     metrics_set_health_inputs(E->metrics, true, true);
     return E;
 fail:
@@ -1023,6 +1020,10 @@ void engine_free(struct engine *E)
     free_list(&E->checking);
     free_list(&E->ready);
     free_list(&E->finishing);
+    free_list(&E->to_write);
+    struct task *left;
+    writer_free(E->writer, &left);
+    free_list(&(struct tasklist){.head = left});
     if (E->timers) {
         struct task *t;
         while ((t = timerheap_pop_due(E->timers, INT64_MAX)) != NULL)
@@ -1040,7 +1041,6 @@ void engine_free(struct engine *E)
     store_batch_free(E->batch);
     store_close(E->store);
     offsets_free(E->offsets);
-    sink_free(E->sink);
     for (int i = 0; i < 2; i++)
         if (E->wake[i] >= 0)
             close(E->wake[i]);
