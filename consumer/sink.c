@@ -174,6 +174,7 @@ int sink_stage(struct sink *s, const char *campaign, const char *contact, size_t
     int fd = open_aside(s, campaign, it);
     if (fd < 0) {
         snprintf(err, errlen, "%s/%s: %s", s->dir, campaign, strerror(errno));
+        s->last_campaign[0] = '\0'; /* the folder may be gone: make it again next time */
         return -1;
     }
     bool ok = write_all(fd, data, len) == 0;

@@ -37,6 +37,20 @@ done
 assert_eq "audio files" 600 "$(find "$WORK/audio/eng" -name '*.wav' | wc -l)"
 "$TESTBIN/audio_check" "$WORK/audio/eng"/*.wav || fail "an audio file is not whole"
 assert_eq "retries counted" 1 "$([ "$(consumer_metric a '^voxcast_retries_total')" -gt 100 ] && echo 1 || echo 0)"
+
+# The disk refuses the audio (a file where the campaign's folder should be): nothing is marked
+# done while the files cannot be written, and once the disk is back every contact completes.
+make_contacts "$WORK/disk.csv" 20
+mkdir -p "$WORK/audio" && : >"$WORK/audio/disk"
+vx launch --campaign disk --contacts "$WORK/disk.csv" --template 'Hi {{first_name}}' --json >/dev/null
+wait_log "$WORK/consumer-a.log" '"cannot write audio; will retry"'
+assert_eq "disk: done while the files cannot be written" 0 "$(status_field disk done)"
+rm "$WORK/audio/disk"
+wait_complete disk 30
+assert_eq "disk: done once the disk is back" 20 "$(status_field disk done)"
+"$TESTBIN/audio_check" "$WORK/audio/disk"/*.wav || fail "disk: an audio file is not whole"
+ok "disk: every audio file whole"
+
 kill -0 "$CONSUMER_PID_a" || fail "consumer died"
 kill -TERM "$CONSUMER_PID_a"
 wait "$CONSUMER_PID_a" && ok "consumer drained and exited 0 on SIGTERM" || fail "consumer exit status $? on SIGTERM"

@@ -177,6 +177,29 @@ START_TEST(test_unwritable_output)
 }
 END_TEST
 
+/* The campaign's folder vanishes (an operator cleaning up) or is blocked: the stage fails with a
+ * clear error, and once the path is free again the folder is made anew. */
+START_TEST(test_folder_made_again)
+{
+    struct sink *s = sink_new(root, false);
+    stage(s, "camp", "c-1", "one");
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/camp", root);
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    ck_assert_int_eq(system(cmd), 0);
+    FILE *f = fopen(dir, "w"); /* a file where the folder was */
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    ck_assert_int_eq(sink_stage(s, "camp", "c-2", 3, "wav", "two", 3, err, sizeof err), -1);
+    ck_assert_msg(strstr(err, "camp") != NULL, "err: %s", err);
+    ck_assert_int_eq(unlink(dir), 0);
+    stage(s, "camp", "c-2", "two");
+    ck_assert_str_eq(listing("camp"), "c-2.wav");
+    sink_free(s);
+}
+END_TEST
+
 static Suite *sink_suite(void)
 {
     Suite *s = suite_create("sink");
@@ -189,6 +212,7 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_big_batch);
     tcase_add_test(tc, test_hostile_contact_stays_inside);
     tcase_add_test(tc, test_unwritable_output);
+    tcase_add_test(tc, test_folder_made_again);
     suite_add_tcase(s, tc);
     return s;
 }
