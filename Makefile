@@ -55,7 +55,7 @@ PROGRAMS := $(BIN_DIR)/voxcast $(BIN_DIR)/voxcast-consumer $(BIN_DIR)/voxcast-tt
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OBJ_DIR)/tests/%,$(UNIT_SRC))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(OBJ_DIR)/tests/%,$(TOOL_SRC))
 
-.PHONY: all deps test unit integration demo install clean fuzz chaos bench
+.PHONY: all deps test unit integration demo install clean fuzz chaos bench memcheck
 all: $(PROGRAMS)
 
 $(OBJ_DIR)/%.o: %.c
@@ -115,6 +115,10 @@ fuzz:
 # RELIABILITY.md. Its quick cases also run in `make test`.
 chaos: all unit-bins
 	@VOXCAST_BIN=$(abspath $(BIN_DIR)) VOXCAST_TESTBIN=$(abspath $(OBJ_DIR)/tests) scripts/chaos.sh
+
+# Integration tests with every program under valgrind memcheck (slow: run by hand).
+memcheck: all unit-bins
+	@VOXCAST_BIN=$(abspath $(BIN_DIR)) VOXCAST_TESTBIN=$(abspath $(OBJ_DIR)/tests) scripts/memcheck.sh
 
 # Benchmarks (run by hand; figures in the README): launch, DLQ replay, consumer.
 bench: all unit-bins

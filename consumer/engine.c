@@ -233,9 +233,18 @@ static void drop_revoked(struct engine *E, struct tasklist *l)
     }
 }
 
+static void exchange_files(struct engine *E);
+
 static void revoke_partitions(struct engine *E, rd_kafka_topic_partition_list_t *parts)
 {
-    flush_finished(E, true); /* persist what is done, so its offsets go out with this commit */
+    /* persist what is done, files first, so its offsets go out with this commit and the new
+     * owner does not render it again (a second at most: a stuck disk must not stall the group) */
+    exchange_files(E);
+    writer_wait_idle(E->writer, 1000);
+    exchange_files(E);
+    if (!E->redis_ok)
+        E->redis_retry_at = 0; /* worth a reconnect now rather than at the next back-off step */
+    flush_finished(E, true);
     rd_kafka_resp_err_t e = rd_kafka_commit(E->rk, NULL, 1 /* async: a sync commit waits forever without brokers */);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("commit on revoke failed", LOGS("error", rd_kafka_err2str(e)));

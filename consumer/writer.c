@@ -6,16 +6,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct writer {
     pthread_t       thread;
     pthread_mutex_t lock;
     pthread_cond_t  wake;
+    pthread_cond_t  idle;          /* signalled after each batch */
     struct sink    *sink;
     int             wake_fd;
     struct task    *todo, *done;   /* guarded by lock */
     char            error[512];    /* first failure not yet collected; guarded by lock */
+    bool            busy;          /* a batch is being written */
     bool            stop;
 };
 
@@ -62,11 +65,14 @@ static void *run(void *arg)
             break; /* stopping with nothing left */
         struct task *batch = w->todo;
         w->todo = NULL;
+        w->busy = true;
         pthread_mutex_unlock(&w->lock);
         char err[512];
         write_batch(w->sink, batch, err, sizeof err);
         pthread_mutex_lock(&w->lock);
         append(&w->done, batch);
+        w->busy = false;
+        pthread_cond_broadcast(&w->idle);
         if (err[0] && !w->error[0])
             snprintf(w->error, sizeof w->error, "%s", err);
         ssize_t n = write(w->wake_fd, "w", 1);
@@ -90,10 +96,12 @@ struct writer *writer_new(struct sink *sink, int wake_fd, char *err, size_t errl
     w->wake_fd = wake_fd;
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
+    pthread_cond_init(&w->idle, NULL);
     if (pthread_create(&w->thread, NULL, run, w) != 0) {
         snprintf(err, errlen, "cannot start the audio writer thread");
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->wake);
+        pthread_cond_destroy(&w->idle);
         sink_free(sink);
         free(w);
         return NULL;
@@ -116,6 +124,7 @@ void writer_free(struct writer *w, struct task **left)
     sink_free(w->sink);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->wake);
+    pthread_cond_destroy(&w->idle);
     free(w);
 }
 
@@ -127,6 +136,25 @@ void writer_submit(struct writer *w, struct task *head)
     append(&w->todo, head);
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
+}
+
+bool writer_wait_idle(struct writer *w, int timeout_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->lock);
+    int rc = 0;
+    while ((w->todo || w->busy) && rc == 0)
+        rc = pthread_cond_timedwait(&w->idle, &w->lock, &until);
+    bool idle = !w->todo && !w->busy;
+    pthread_mutex_unlock(&w->lock);
+    return idle;
 }
 
 struct task *writer_collect(struct writer *w, char *err, size_t errlen)

@@ -9,6 +9,7 @@
 #ifndef VOXCAST_WRITER_H
 #define VOXCAST_WRITER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "sink.h"
@@ -26,6 +27,10 @@ void writer_free(struct writer *w, struct task **left);
 
 /* Hands over a list of tasks (linked by next, ending in NULL) with audio to write. */
 void writer_submit(struct writer *w, struct task *head);
+
+/* Waits (up to timeout_ms) until every task handed over has been handled, so that a collect
+ * then returns them all. True when the writer is idle. */
+bool writer_wait_idle(struct writer *w, int timeout_ms);
 
 /* Takes back the tasks handled since the last call, as a list (NULL if none): file_written is
  * true and the audio freed for each one whose file is in place; false, with the reason in err

@@ -6,6 +6,10 @@
 # since the last kill, kill. Ends when the campaign is complete or after CHAOS_KILLS kills, then
 # verifies that every contact was done exactly once with one whole file.
 # shellcheck source=tests/chaos/lib.sh disable=SC2154
+# renders take 60 ms here (not the drills' 5 ms), so the campaign outlasts several kills: each
+# one costs the group a session timeout and a rebalance, and a fast campaign is over after one
+: "${CHAOS_LATENCY_MS:=60}"
+export CHAOS_LATENCY_MS
 . "$(dirname "$0")/lib.sh"
 MAX_KILLS=${CHAOS_KILLS:-1000}
 EVERY=${CHAOS_KILL_EVERY:-4}

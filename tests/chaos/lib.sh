@@ -253,17 +253,20 @@ verify_campaign() {
 	ok "$c: no stray files (not even of killed consumers)"
 	! cat "$WORK"/consumer-*.log | grep -m1 '"offset gap' || fail "$c: a consumer saw messages vanish (offset gap)"
 	ok "$c: no offset gap logged"
-	# Repeated renders: a consumer that stops rendering a job without recording it (SIGKILL), or
-	# that loses the job's partition while rendering it (a revoke: the new owner may start it
-	# before the old one has written "done"), costs at most the jobs it had out: CONCURRENCY.
+	# Repeated renders. A consumer killed with SIGKILL loses what it held and had not recorded:
+	# at most its buffer (consumer.concurrency x 4, at least concurrency + 256), rendering or
+	# rendered and on the way to disk and Redis. A consumer losing a partition first writes the
+	# files and outcomes it has, so only the jobs rendering at that moment can be rendered again
+	# by the new owner: at most CONCURRENCY per revocation.
 	REQUESTS=$(ttsd_stat p requests)
 	DUPLICATES=$(jq -r .duplicates <<<"$st")
-	local revokes bound
+	local revokes bound held=$((CONCURRENCY * 4))
+	[ "$held" -ge $((CONCURRENCY + 256)) ] || held=$((CONCURRENCY + 256))
 	revokes=$(cat "$WORK"/consumer-*.log | grep -c '"partitions revoked"') || true
-	bound=$(((KILLS + revokes) * CONCURRENCY))
+	bound=$((KILLS * held + revokes * CONCURRENCY))
 	[ "$REQUESTS" -ge "$n" ] || fail "$c: $REQUESTS provider requests for $n contacts"
 	[ $((REQUESTS - n)) -le "$bound" ] ||
-		fail "$c: $((REQUESTS - n)) repeated renders, more than $bound = ($KILLS kills + $revokes revokes) x concurrency $CONCURRENCY"
-	ok "$c: $((REQUESTS - n)) repeated renders <= ($KILLS kills + $revokes revokes) x concurrency $CONCURRENCY"
+		fail "$c: $((REQUESTS - n)) repeated renders, more than $bound = $KILLS kills x $held held + $revokes revokes x concurrency $CONCURRENCY"
+	ok "$c: $((REQUESTS - n)) repeated renders <= $KILLS kills x $held held + $revokes revokes x concurrency $CONCURRENCY"
 	echo "RESULT $c contacts=$n requests=$REQUESTS repeated_renders=$((REQUESTS - n)) duplicates_skipped=$DUPLICATES kills=$KILLS revokes=$revokes temp_files_left=$TEMP_LEFT elapsed_s=$(elapsed)"
 }

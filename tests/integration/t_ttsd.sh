@@ -215,4 +215,10 @@ expect 200 "right xi-api-key" -H "xi-api-key: $T_TTSD_KEY" -d '{"text":"hi"}' "$
 ! grep -q "$T_TTSD_KEY" "$WORK/b.log" || fail "the API key appears in the server log"
 pass "API keys: 401 without the right key, never logged"
 
+# Nothing listens beyond loopback unless told to: the defaults, as the programs report them.
+"$BIN/voxcast-ttsd" --help | grep -q 'default 127\.0\.0\.1:9400' || fail "voxcast-ttsd's default address is not loopback"
+"$BIN/voxcast-consumer" --help-config | grep -Eq '^ *http\.listen +127\.0\.0\.1:9464 ' ||
+	fail "the consumer's /health and /metrics default address is not loopback"
+pass "voxcast-ttsd and /metrics bind 127.0.0.1 by default"
+
 echo "t_ttsd: all checks passed"

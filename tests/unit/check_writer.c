@@ -149,6 +149,31 @@ START_TEST(test_free_returns_everything)
 }
 END_TEST
 
+/* Waiting for the writer to be idle: afterwards one collect returns every task handed over. */
+START_TEST(test_wait_idle)
+{
+    char err[512] = "";
+    struct writer *w = writer_new(sink_new(root, true), wake[1], err, sizeof err);
+    ck_assert_ptr_nonnull(w);
+    for (int i = 0; i < 200; i++) {
+        char c[16];
+        snprintf(c, sizeof c, "c-%d", i);
+        writer_submit(w, rendered(c));
+    }
+    ck_assert(writer_wait_idle(w, 10000));
+    size_t n = 0;
+    struct task *back = writer_collect(w, err, sizeof err);
+    for (struct task *t = back; t; t = t->next, n++)
+        ck_assert(t->file_written);
+    ck_assert_uint_eq(n, 200);
+    free_tasks(back);
+    ck_assert(writer_wait_idle(w, 0)); /* nothing handed over: idle at once */
+    struct task *left;
+    writer_free(w, &left);
+    ck_assert_ptr_null(left);
+}
+END_TEST
+
 static Suite *writer_suite(void)
 {
     Suite *s = suite_create("writer");
@@ -157,6 +182,7 @@ static Suite *writer_suite(void)
     tcase_add_test(tc, test_files_written);
     tcase_add_test(tc, test_failure_comes_back);
     tcase_add_test(tc, test_free_returns_everything);
+    tcase_add_test(tc, test_wait_idle);
     suite_add_tcase(s, tc);
     return s;
 }
