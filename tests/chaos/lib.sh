@@ -256,17 +256,20 @@ verify_campaign() {
 	# Repeated renders. A consumer killed with SIGKILL loses what it held and had not recorded:
 	# at most its buffer (consumer.concurrency x 4, at least concurrency + 256), rendering or
 	# rendered and on the way to disk and Redis. A consumer losing a partition first writes the
-	# files and outcomes it has, so only the jobs rendering at that moment can be rendered again
-	# by the new owner: at most CONCURRENCY per revocation.
+	# files and outcomes it has, so then only the jobs rendering at that moment can be rendered
+	# again by the new owner; but when Redis cannot take the outcomes at that moment (it is
+	# restarting), the new owner may render its whole buffer again. Bound: what each kill and
+	# each revocation could have held. The drills report the count; the tight cases are in
+	# RELIABILITY.md.
 	REQUESTS=$(ttsd_stat p requests)
 	DUPLICATES=$(jq -r .duplicates <<<"$st")
 	local revokes bound held=$((CONCURRENCY * 4))
 	[ "$held" -ge $((CONCURRENCY + 256)) ] || held=$((CONCURRENCY + 256))
 	revokes=$(cat "$WORK"/consumer-*.log | grep -c '"partitions revoked"') || true
-	bound=$((KILLS * held + revokes * CONCURRENCY))
+	bound=$(((KILLS + revokes) * held))
 	[ "$REQUESTS" -ge "$n" ] || fail "$c: $REQUESTS provider requests for $n contacts"
 	[ $((REQUESTS - n)) -le "$bound" ] ||
-		fail "$c: $((REQUESTS - n)) repeated renders, more than $bound = $KILLS kills x $held held + $revokes revokes x concurrency $CONCURRENCY"
-	ok "$c: $((REQUESTS - n)) repeated renders <= $KILLS kills x $held held + $revokes revokes x concurrency $CONCURRENCY"
+		fail "$c: $((REQUESTS - n)) repeated renders, more than $bound = ($KILLS kills + $revokes revokes) x $held held"
+	ok "$c: $((REQUESTS - n)) repeated renders <= ($KILLS kills + $revokes revokes) x $held held"
 	echo "RESULT $c contacts=$n requests=$REQUESTS repeated_renders=$((REQUESTS - n)) duplicates_skipped=$DUPLICATES kills=$KILLS revokes=$revokes temp_files_left=$TEMP_LEFT elapsed_s=$(elapsed)"
 }
