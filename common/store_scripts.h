@@ -205,42 +205,63 @@ static const char store_lua_dlq_purge[] =
  * KEYS: 1 dlq, 2 dlq:e, 3 dlq:c, 4 state, 5 replaying, 6 meta.
  * Returns {deleted, id, json, ...}: entries of done contacts are deleted (at most 1000 of them
  * per call, so one call never holds Redis for long), the others move to replaying and their
- * contact q -> p. Each id taken leaves the ZSET, so every query starts at the oldest left. */
+ * contact q -> p. Each id taken leaves the ZSET, so every query starts at the oldest left.
+ * Works a window of at most 1000 ids at a time with one variadic call per step (HMGET, ZREM,
+ * HDEL, HSET), not seven calls per entry: a replay's Redis time is mostly calls. */
 static const char store_lua_dlq_claim[] =
     "local want, budget = tonumber(ARGV[2]), 1000\n"
+    "local byte, sub = string.byte, string.sub\n"
     "local out, moved, got = {0}, 0, 0\n"
     "while got < want and out[1] < budget do\n"
-    "  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, want - got)\n"
+    "  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, math.min(want - got, 1000))\n"
     "  if #ids == 0 then break end\n"
-    "  for _, id in ipairs(ids) do\n"
-    "    local e = redis.call('HGET', KEYS[2], id)\n"
-    "    local c = redis.call('HGET', KEYS[3], id)\n"
-    "    local s = c and redis.call('HGET', KEYS[4], c)\n"
-    "    redis.call('ZREM', KEYS[1], id)\n"
-    "    redis.call('HDEL', KEYS[2], id)\n"
-    "    if (s and string.byte(s) == 100) or not e then\n"
-    "      redis.call('HDEL', KEYS[3], id)\n"
+    "  local es = redis.call('HMGET', KEYS[2], unpack(ids))\n"
+    "  local cs = redis.call('HMGET', KEYS[3], unpack(ids))\n"
+    "  local named, at = {}, {}\n"
+    "  for i = 1, #ids do if cs[i] then named[#named + 1] = cs[i]; at[#named] = i end end\n"
+    "  local ss = {}\n"
+    "  if #named > 0 then\n"
+    "    local v = redis.call('HMGET', KEYS[4], unpack(named))\n"
+    "    for j = 1, #named do ss[at[j]] = v[j] end\n"
+    "  end\n"
+    "  redis.call('ZREM', KEYS[1], unpack(ids))\n"
+    "  redis.call('HDEL', KEYS[2], unpack(ids))\n"
+    "  local gone, put, back, now = {}, {}, {}, {}\n"
+    "  for i = 1, #ids do\n"             /* now: states changed above, for a contact seen twice */
+    "    local id, e, c = ids[i], es[i], cs[i]\n"
+    "    local s = c and now[c] or ss[i]\n"
+    "    if (s and byte(s) == 100) or not e then\n"
+    "      gone[#gone + 1] = id\n"
     "      out[1] = out[1] + 1\n"
     "    else\n"
-    "      redis.call('HSET', KEYS[5], id, e)\n"
-    "      if s and string.byte(s) == 113 then\n"
-    "        redis.call('HSET', KEYS[4], c, 'p' .. string.sub(s, 2)); moved = moved + 1\n"
+    "      put[#put + 1] = id; put[#put + 1] = e\n"
+    "      if s and byte(s) == 113 then\n"
+    "        now[c] = 'p' .. sub(s, 2)\n"
+    "        back[#back + 1] = c; back[#back + 1] = now[c]; moved = moved + 1\n"
     "      end\n"
     "      out[#out + 1] = id; out[#out + 1] = e\n"
     "      got = got + 1\n"
     "    end\n"
     "  end\n"
+    "  if #gone > 0 then redis.call('HDEL', KEYS[3], unpack(gone)) end\n"
+    "  if #put > 0 then redis.call('HSET', KEYS[5], unpack(put)) end\n"
+    "  if #back > 0 then redis.call('HSET', KEYS[4], unpack(back)) end\n"
     "end\n"
     "if moved > 0 then redis.call('HINCRBY', KEYS[6], 'dlq', -moved) end\n"
     "return out\n";
 
-/* Forgets replayed entries. KEYS: 1 replaying, 2 dlq:c. ARGV: ids. Returns the number forgotten. */
+/* Forgets replayed entries. KEYS: 1 replaying, 2 dlq:c. ARGV: ids. Returns the number forgotten.
+ * An id no longer claimed (another replay put it back) keeps its contact mapping. */
 static const char store_lua_dlq_replayed[] =
     "local n = 0\n"
-    "for i = 1, #ARGV do\n"
-    "  if redis.call('HDEL', KEYS[1], ARGV[i]) == 1 then\n"
-    "    redis.call('HDEL', KEYS[2], ARGV[i])\n"
-    "    n = n + 1\n"
+    "for j = 1, #ARGV, 1000 do\n"
+    "  local ids = {unpack(ARGV, j, math.min(j + 999, #ARGV))}\n"
+    "  local held, mine = redis.call('HMGET', KEYS[1], unpack(ids)), {}\n"
+    "  for i = 1, #ids do if held[i] then mine[#mine + 1] = ids[i] end end\n"
+    "  if #mine > 0 then\n"
+    "    redis.call('HDEL', KEYS[1], unpack(mine))\n"
+    "    redis.call('HDEL', KEYS[2], unpack(mine))\n"
+    "    n = n + #mine\n"
     "  end\n"
     "end\n"
     "return n\n";

@@ -1069,6 +1069,10 @@ START_TEST(test_dlq_claim_then_park_again)
     ck_assert_int_eq(store_dlq_unclaim_all(S, "ag"), 1);
     expect("ag", 1, 0, 1);
     ck_assert_int_eq(store_dlq_count(S, "ag"), 2);
+    /* both entries of the one contact in one claim window: it leaves the DLQ once */
+    ck_assert_int_eq(store_dlq_claim(S, "ag", 10, 10, collect, &s), 2);
+    ck_assert_int_eq(state_of("ag", "x", 1), 'p');
+    expect("ag", 1, 0, 0);
 }
 END_TEST
 
