@@ -676,14 +676,10 @@ fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# wait_port PORT - until something listens on 127.0.0.1:PORT, at most 5 s
-wait_port() {
-	local deadline=$((SECONDS + 5))
-	until (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; do
-		[ "$SECONDS" -lt "$deadline" ] || return 1
-		sleep 0.05
-	done
-}
+# wait_line FILE PATTERN - until a line matching PATTERN appears in FILE, at most 5 s
+# (redis-server prints "Ready to accept connections"; stunnel at debug = info prints
+# "Accepting new connections" once its port is bound)
+wait_line() { grep -q -m1 -E -- "$2" < <(timeout 5 tail -n +1 -F "$1" 2>/dev/null); }
 
 # redis-server <- stunnel server (TLS, cert for redis.example.com) <- deploy's client config.
 stunnel_tunnel() {
@@ -702,23 +698,26 @@ stunnel_tunnel() {
 	redis-server --port "$rport" --bind 127.0.0.1 --requirepass t0psecret --save '' \
 		--appendonly no >"$d/redis.log" 2>&1 &
 	PIDS+=($!)
-	printf 'foreground = yes\npid =\n[s]\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\ncert = %s\nkey = %s\n' \
+	printf 'foreground = yes\npid =\ndebug = info\n[s]\naccept = 127.0.0.1:%s\nconnect = 127.0.0.1:%s\ncert = %s\nkey = %s\n' \
 		"$sport" "$rport" "$d/srv.pem" "$d/srv.key" >"$d/server.conf"
 	stunnel "$d/server.conf" >"$d/server.log" 2>&1 &
 	PIDS+=($!)
 	sed -e "s/^accept = 0.0.0.0:6379$/accept = 127.0.0.1:$cport/" \
 		-e "s/^connect = redis.example.com:6380$/connect = 127.0.0.1:$sport/" \
 		-e "s#^CAfile = /etc/ssl/certs/ca-certificates.crt#CAfile = $d/ca.pem#" \
+		-e "s/^debug = notice$/debug = info/" \
 		"$ROOT/deploy/stunnel/redis-client.conf" >"$d/client.conf"
-	grep -q "accept = 127.0.0.1:$cport" "$d/client.conf" ||
-		{ echo "redis-client.conf no longer has the accept/connect lines this check rewrites"; return 1; }
+	grep -q "accept = 127.0.0.1:$cport" "$d/client.conf" && grep -q "^debug = info$" "$d/client.conf" ||
+		{ echo "redis-client.conf no longer has the accept/connect/debug lines this check rewrites"; return 1; }
 	stunnel "$d/client.conf" >"$d/client.log" 2>&1 &
 	PIDS+=($!)
 	sed "s/^checkHost = .*/checkHost = wrong.example.com/; s/127.0.0.1:$cport/127.0.0.1:$bport/" \
 		"$d/client.conf" >"$d/bad.conf"
 	stunnel "$d/bad.conf" >"$d/bad.log" 2>&1 &
 	PIDS+=($!)
-	if ! { wait_port "$rport" && wait_port "$sport" && wait_port "$cport" && wait_port "$bport"; }; then
+	local up='Accepting new connections'
+	if ! { wait_line "$d/redis.log" 'Ready to accept connections' && wait_line "$d/server.log" "$up" &&
+		wait_line "$d/client.log" "$up" && wait_line "$d/bad.log" "$up"; }; then
 		echo "stunnel or redis-server did not start"
 		cat "$d"/*.log
 		return 1
