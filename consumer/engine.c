@@ -36,10 +36,10 @@
 #include "offsets.h"
 #include "provider.h"
 #include "sink.h"
-#include "writer.h"
 #include "store.h"
 #include "task.h"
 #include "timerheap.h"
+#include "writer.h"
 
 struct tasklist {
     struct task *head, *tail;
@@ -76,7 +76,7 @@ struct engine {
     struct offsets                  *offsets;
     struct timerheap                *timers;
     struct writer                   *writer;        /* audio files, on their own thread */
-    int64_t                          sink_retry_at; /* a write failed: try again from then */
+    int64_t                          write_retry_at; /* a write failed: try again from then */
     struct tasklist                  checking, ready, finishing;
     struct tasklist                  to_write;      /* rendered, audio not handed to the writer */
     struct idset                    *inflight;      /* campaign NUL contact of tasks past the check */
@@ -609,7 +609,8 @@ static void count_request(struct engine *E, struct provider *pv, const struct at
     if (r->http_status)
         snprintf(code, sizeof code, "%ld", r->http_status);
     else
-        snprintf(code, sizeof code, "%s", (unsigned)r->transport <= TRANSPORT_OTHER ? transport_code[r->transport] : "error");
+        snprintf(code, sizeof code, "%s",
+                 (unsigned)r->transport <= TRANSPORT_OTHER ? transport_code[r->transport] : "error");
     metrics_request(E->metrics, provider_index(E, pv), code, r->latency_s);
 }
 
@@ -679,13 +680,13 @@ static void exchange_files(struct engine *E)
     struct task *t = writer_collect(E->writer, err, sizeof err);
     if (err[0]) {
         log_error("cannot write audio; will retry", LOGS("error", err));
-        E->sink_retry_at = clock_mono_ms() + 1000;
+        E->write_retry_at = clock_mono_ms() + 1000;
     }
     for (struct task *next; t; t = next) {
         next = t->next;
         list_push(t->file_written ? &E->finishing : &E->to_write, t);
     }
-    if (E->to_write.head && clock_mono_ms() >= E->sink_retry_at)
+    if (E->to_write.head && clock_mono_ms() >= E->write_retry_at)
         writer_submit(E->writer, list_take(&E->to_write).head);
 }
 
@@ -779,10 +780,10 @@ static int next_timeout(struct engine *E, int64_t now)
         timeout = due - now < timeout ? due - now : timeout;
     if (!E->redis_ok && E->redis_retry_at - now < timeout)
         timeout = E->redis_retry_at - now;
-    if (E->to_write.head && E->sink_retry_at - now < timeout) /* a failed write's retry */
-        timeout = E->sink_retry_at - now;
+    if (E->to_write.head && E->write_retry_at - now < timeout) /* a failed write's retry */
+        timeout = E->write_retry_at - now;
     const struct tasklist *lists[2] = {&E->checking, &E->finishing};
-    for (int i = 0; i < 2; i++) /* batching windows; also retries when Redis or the disk failed */
+    for (int i = 0; i < 2; i++) /* batching windows; also retries when Redis failed */
         if (lists[i]->head && lists[i]->since_ms + BATCH_WAIT_MS - now < timeout)
             timeout = lists[i]->since_ms + BATCH_WAIT_MS - now;
     return timeout < 0 ? 0 : (int)timeout;

@@ -474,11 +474,10 @@ void http_transport_perform(struct http_transport *t, http_done_fn done, void *a
     deliver(t, done, arg);
     /* transfers started by done (and timeouts now due) need curl's timer action: a few rounds
      * here, so a finished job's slot is refilled in the same turn of the loop */
-    for (int round = 0; round < 4 && refresh_timer(t) && clock_mono_ms() >= t->timer_due_ms; round++) {
+    for (int round = 0; refresh_timer(t) && clock_mono_ms() >= t->timer_due_ms && round < 4; round++) {
         curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
         deliver(t, done, arg);
     }
-    refresh_timer(t);
 }
 
 /* Puts the caller's fds in the epoll set the first time they are seen. */

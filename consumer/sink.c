@@ -113,6 +113,24 @@ static int write_all(int fd, const char *p, size_t len)
     return 0;
 }
 
+/* Length of the folder part of it->final (its campaign folder). */
+static int folder_len(const struct staged *it)
+{
+    return (int)(strrchr(it->final, '/') - it->final);
+}
+
+/* A hidden temporary name beside it->final, unique within this process, into it->tmp. */
+static int name_aside(struct sink *s, struct staged *it)
+{
+    int n = snprintf(it->tmp, sizeof it->tmp, "%.*s/.tmp-%d-%lu", folder_len(it), it->final,
+                     (int)getpid(), ++s->seq);
+    if (n < 0 || (size_t)n >= sizeof it->tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
 /* Gives an unnamed file its name. linkat cannot replace, so a name that exists already (the
  * contact rendered before) gets the new file through a temporary name and a rename. */
 static int link_into_place(struct sink *s, struct staged *it)
@@ -121,15 +139,8 @@ static int link_into_place(struct sink *s, struct staged *it)
     snprintf(self, sizeof self, "/proc/self/fd/%d", it->fd);
     if (linkat(AT_FDCWD, self, AT_FDCWD, it->final, AT_SYMLINK_FOLLOW) == 0)
         return 0;
-    if (errno != EEXIST)
+    if (errno != EEXIST || name_aside(s, it) != 0)
         return -1;
-    const char *slash = strrchr(it->final, '/');
-    int n = snprintf(it->tmp, sizeof it->tmp, "%.*s/.tmp-%d-%lu", (int)(slash - it->final), it->final,
-                     (int)getpid(), ++s->seq);
-    if (n < 0 || (size_t)n >= sizeof it->tmp) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
     if (linkat(AT_FDCWD, self, AT_FDCWD, it->tmp, AT_SYMLINK_FOLLOW) != 0)
         return -1;
     if (rename(it->tmp, it->final) != 0) {
@@ -141,12 +152,12 @@ static int link_into_place(struct sink *s, struct staged *it)
 
 /* Opens the file to write aside: unnamed when possible (no directory entry to add and remove,
  * which is most of a small file's cost on ext4, and nothing left behind by a crash). */
-static int open_aside(struct sink *s, const char *campaign, struct staged *it)
+static int open_aside(struct sink *s, struct staged *it)
 {
     it->fd = -1;
     if (!s->no_tmpfile) {
         char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s/%s", s->dir, campaign);
+        snprintf(dir, sizeof dir, "%.*s", folder_len(it), it->final);
         int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
         if (fd >= 0) {
             it->fd = fd;
@@ -156,7 +167,8 @@ static int open_aside(struct sink *s, const char *campaign, struct staged *it)
             return -1;
         s->no_tmpfile = true;
     }
-    snprintf(it->tmp, sizeof it->tmp, "%s/%s/.tmp-%d-%lu", s->dir, campaign, (int)getpid(), ++s->seq);
+    if (name_aside(s, it) != 0)
+        return -1;
     return open(it->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 }
 
@@ -171,7 +183,7 @@ int sink_stage(struct sink *s, const char *campaign, const char *contact, size_t
     }
     struct staged *it = &s->items[s->n];
     sink_path(s, campaign, contact, contact_len, format, it->final, sizeof it->final);
-    int fd = open_aside(s, campaign, it);
+    int fd = open_aside(s, it);
     if (fd < 0) {
         snprintf(err, errlen, "%s/%s: %s", s->dir, campaign, strerror(errno));
         s->last_campaign[0] = '\0'; /* the folder may be gone: make it again next time */

@@ -54,8 +54,16 @@ struct chunk {
     size_t              njobs;
     struct buf          ids, payloads;
     struct store_batch *reserve;
-    bool                sent;        /* reserve written to Redis, results not read yet */
+    enum { CHUNK_FILLING, CHUNK_SENT, CHUNK_RESERVED } state; /* SENT: results still on the wire */
 };
+
+static void chunk_empty(struct chunk *c)
+{
+    c->state = CHUNK_FILLING;
+    c->njobs = 0;
+    buf_reset(&c->ids);
+    buf_reset(&c->payloads);
+}
 
 struct launch {
     const struct launch_opts *o;
@@ -422,11 +430,15 @@ static int reserve_chunk(struct launch *L, struct chunk *c)
     for (size_t i = 0; i < c->njobs; i++)
         store_batch_reserve(c->reserve, L->o->campaign, L->run_id, c->ids.data + c->jobs[i].id_off,
                             c->jobs[i].id_len);
-    if (store_batch_send(L->store, c->reserve) != 0 && store_batch_exec(L->store, c->reserve) != 0) {
+    if (store_batch_send(L->store, c->reserve) == 0) {
+        c->state = CHUNK_SENT;
+        return 0;
+    }
+    if (store_batch_exec(L->store, c->reserve) != 0) { /* the send failed: retry it whole */
         cmd_error("redis: reserving contacts: %s", store_error(L->store));
         return -1;
     }
-    c->sent = true;
+    c->state = CHUNK_RESERVED;
     return 0;
 }
 
@@ -448,11 +460,12 @@ static int record_rejects(struct launch *L)
 static int produce_chunk(struct launch *L, struct chunk *c)
 {
     int rc = 0;
-    if (c->sent && store_batch_wait(L->store, c->reserve) != 0 && store_batch_exec(L->store, c->reserve) != 0) {
+    if (c->state == CHUNK_SENT && store_batch_wait(L->store, c->reserve) != 0 &&
+        store_batch_exec(L->store, c->reserve) != 0) {
         cmd_error("redis: reserving contacts: %s", store_error(L->store));
         rc = -1;
     }
-    for (size_t i = 0; rc == 0 && c->sent && i < c->njobs; i++) {
+    for (size_t i = 0; rc == 0 && c->state != CHUNK_FILLING && i < c->njobs; i++) {
         const struct pending_job *pj = &c->jobs[i];
         enum store_result r = store_batch_result(c->reserve, i);
         if (r == STORE_REPEATED)
@@ -462,10 +475,7 @@ static int produce_chunk(struct launch *L, struct chunk *c)
         else if (produce_one(L, c, pj) != 0)
             rc = -1;
     }
-    c->sent = false;
-    c->njobs = 0;
-    buf_reset(&c->ids);
-    buf_reset(&c->payloads);
+    chunk_empty(c);
     rd_kafka_poll(L->rk, 0);
     return rc;
 }
@@ -488,9 +498,7 @@ static int flush_chunk(struct launch *L, bool last)
     int rc = 0;
     if (L->o->dry_run) {
         L->enqueued += (int64_t)c->njobs; /* what would be enqueued */
-        c->njobs = 0;
-        buf_reset(&c->ids);
-        buf_reset(&c->payloads);
+        chunk_empty(c);
     } else {
         rc = produce_chunk(L, other);
         if (rc == 0)
