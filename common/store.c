@@ -8,6 +8,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -798,7 +799,20 @@ int64_t store_contact_state(struct store *s, const char *campaign, const char *c
         return -1;
     if (r->type == REDIS_REPLY_STRING && r->len >= 1)
         *state_out = r->str[0]; /* the letter; a run tag may follow */
+    const char *slash = *state_out == 'p' ? memchr(r->str, '/', r->len) : NULL;
+    redisReply *ack = NULL;
+    if (slash) { /* pending in a launch chunk: only once the chunk is acknowledged */
+        char chunks[STORE_KEY_MAX];
+        store_key(chunks, sizeof chunks, campaign, "chunks");
+        ack = store_command(s, "HGET %s %b", chunks, r->str + 1, r->len - 1);
+        if (ack && !(ack->type == REDIS_REPLY_STRING && strcmp(ack->str, "a") == 0))
+            *state_out = 'r';
+    }
     freeReplyObject(r);
+    if (slash && !ack)
+        return -1;
+    if (ack)
+        freeReplyObject(ack);
     return 0;
 }
 
@@ -808,14 +822,14 @@ struct store_op {
     size_t  contact, contact_len; /* offsets into the arena */
     size_t  extra, extra_len;     /* provider or entry JSON */
     size_t  group;                /* index into groups */
-    size_t  run;                  /* reserve: index into the group's runs */
-    char    kind;                 /* 'R', 'A', 'U', 'D', 'Q', 'C' (the script's op codes) */
+    size_t  run;                  /* reserve, chunk ack: index into the group's runs */
+    uint32_t chunk;               /* reserve, chunk ack: the run's chunk; 0 for none */
+    char    kind;                 /* 'R', 'K', 'A', 'U', 'D', 'Q', 'C' (the script's op codes) */
     uint8_t result;               /* enum store_result */
 };
 
 struct store_run {
     char id[65];
-    char op[16];                  /* "R<1-based run number>", the script's op kind */
 };
 
 struct store_group {
@@ -840,7 +854,7 @@ struct store_batch {
     struct exec_plan   *sent;        /* the calls store_batch_send wrote, until store_batch_wait */
 };
 
-#define GROUP_KEYS 9 /* meta state prov dlq dlq:e dlq:c dlq:seq applied:W runs */
+#define GROUP_KEYS 10 /* meta state prov dlq dlq:e dlq:c dlq:seq applied:W runs chunks */
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -951,12 +965,11 @@ static size_t run_of(struct store_group *g, const char *run_id)
     g->runs = xrealloc(g->runs, (g->nruns + 1) * sizeof *g->runs);
     struct store_run *r = &g->runs[g->nruns];
     snprintf(r->id, sizeof r->id, "%s", run_id);
-    snprintf(r->op, sizeof r->op, "R%zu", g->nruns + 1);
     return g->nruns++;
 }
 
 static size_t add_op(struct store_batch *b, char kind, const char *campaign, const char *run_id,
-                     const char *contact, size_t len, const char *extra)
+                     uint32_t chunk, const char *contact, size_t len, const char *extra)
 {
     if (b->nops == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 256;
@@ -965,6 +978,7 @@ static size_t add_op(struct store_batch *b, char kind, const char *campaign, con
     struct store_op *op = &b->ops[b->nops];
     memset(op, 0, sizeof *op);
     op->kind = kind;
+    op->chunk = chunk;
     op->result = STORE_PENDING;
     op->group = group_of(b, campaign);
     if (op->group != SIZE_MAX && run_id)
@@ -990,35 +1004,50 @@ static size_t add_op(struct store_batch *b, char kind, const char *campaign, con
 size_t store_batch_reserve(struct store_batch *b, const char *campaign, const char *run_id,
                            const char *contact, size_t len)
 {
-    return add_op(b, 'R', campaign, run_id ? run_id : "", contact, len, NULL);
+    return add_op(b, 'R', campaign, run_id ? run_id : "", 0, contact, len, NULL);
+}
+
+size_t store_batch_reserve_chunk(struct store_batch *b, const char *campaign, const char *run_id,
+                                 uint32_t chunk, const char *contact, size_t len)
+{
+    if (chunk == 0)
+        return add_op(b, 'R', campaign, "", 0, contact, len, NULL); /* invalid run: refused */
+    return add_op(b, 'R', campaign, run_id ? run_id : "", chunk, contact, len, NULL);
+}
+
+size_t store_batch_ack_chunk(struct store_batch *b, const char *campaign, const char *run_id, uint32_t chunk)
+{
+    if (chunk == 0)
+        return add_op(b, 'K', campaign, "", 0, "", 0, NULL);
+    return add_op(b, 'K', campaign, run_id ? run_id : "", chunk, "", 0, NULL);
 }
 
 size_t store_batch_ack(struct store_batch *b, const char *campaign, const char *contact, size_t len)
 {
-    return add_op(b, 'A', campaign, NULL, contact, len, NULL);
+    return add_op(b, 'A', campaign, NULL, 0, contact, len, NULL);
 }
 
 size_t store_batch_unreserve(struct store_batch *b, const char *campaign, const char *contact,
                              size_t len)
 {
-    return add_op(b, 'U', campaign, NULL, contact, len, NULL);
+    return add_op(b, 'U', campaign, NULL, 0, contact, len, NULL);
 }
 
 size_t store_batch_check(struct store_batch *b, const char *campaign, const char *contact, size_t len)
 {
-    return add_op(b, 'C', campaign, NULL, contact, len, NULL);
+    return add_op(b, 'C', campaign, NULL, 0, contact, len, NULL);
 }
 
 size_t store_batch_done(struct store_batch *b, const char *campaign, const char *contact, size_t len,
                         const char *provider)
 {
-    return add_op(b, 'D', campaign, NULL, contact, len, provider);
+    return add_op(b, 'D', campaign, NULL, 0, contact, len, provider);
 }
 
 size_t store_batch_dlq(struct store_batch *b, const char *campaign, const char *contact, size_t len,
                        const char *entry_json)
 {
-    return add_op(b, 'Q', campaign, NULL, contact, len, entry_json);
+    return add_op(b, 'Q', campaign, NULL, 0, contact, len, entry_json);
 }
 
 /* The argument vectors of one exec: per group a script call, plus one SADD for parking groups.
@@ -1032,8 +1061,8 @@ struct exec_plan {
     size_t             nargs;      /* used */
     char             (*strs)[STORE_KEY_MAX]; /* keys, numbers and tokens */
     size_t             nstrs;      /* used */
-    char             (*counts)[24]; /* op counts of the runs of one kind */
-    size_t             ncounts;    /* used */
+    char             (*small)[40]; /* op kinds and counts of the runs of one kind */
+    size_t             nsmall;     /* used */
 };
 
 static void plan_arg(struct exec_plan *p, const char *s, size_t len)
@@ -1057,38 +1086,48 @@ static void plan_argf(struct exec_plan *p, const char *fmt, ...)
 /* Ends a run of ops of one kind: its count argument gets the number of ops. */
 static void plan_close_run(struct exec_plan *p, size_t count_arg, size_t count)
 {
-    char *str = p->counts[p->ncounts++];
+    char *str = p->small[p->nsmall++];
     p->argv[count_arg] = str;
-    p->lens[count_arg] = (size_t)snprintf(str, sizeof *p->counts, "%zu", count);
+    p->lens[count_arg] = (size_t)snprintf(str, sizeof *p->small, "%zu", count);
+}
+
+/* The kind argument of a run starting with op: its letter, and for reserves and chunk acks the
+ * 1-based run number and the chunk ("R2", "R2/17", "K2/17"). */
+static void plan_kind(struct exec_plan *p, const struct store_op *op)
+{
+    char *str = p->small[p->nsmall++];
+    size_t len;
+    if (op->kind != 'R' && op->kind != 'K')
+        len = (size_t)snprintf(str, sizeof *p->small, "%c", op->kind);
+    else if (op->chunk == 0)
+        len = (size_t)snprintf(str, sizeof *p->small, "%c%zu", op->kind, op->run + 1);
+    else
+        len = (size_t)snprintf(str, sizeof *p->small, "%c%zu/%" PRIu32, op->kind, op->run + 1, op->chunk);
+    plan_arg(p, str, len);
 }
 
 /* The group's ops as runs of one kind: kind, count, items (see store_lua_batch). */
 static void plan_ops(struct exec_plan *p, const struct store_batch *b, size_t gi)
 {
-    const struct store_group *g = &b->groups[gi];
     const char *arena = b->arena.data;
-    size_t count_arg = 0, count = 0, run = SIZE_MAX;
-    char kind = 0;
+    size_t count_arg = 0, count = 0;
+    const struct store_op *head = NULL; /* the first op of the current run */
     for (size_t i = 0; i < b->nops; i++) {
         const struct store_op *op = &b->ops[i];
         if (op->group != gi)
             continue;
-        if (op->kind != kind || (kind == 'R' && op->run != run)) {
+        if (!head || op->kind != head->kind || op->run != head->run || op->chunk != head->chunk) {
             if (count)
                 plan_close_run(p, count_arg, count);
-            kind = op->kind;
-            run = op->run;
+            head = op;
             count = 0;
-            if (kind == 'R')
-                plan_arg(p, g->runs[run].op, strlen(g->runs[run].op));
-            else
-                plan_arg(p, &op->kind, 1);
+            plan_kind(p, op);
             count_arg = p->nargs;
             plan_arg(p, NULL, 0);
         }
         count++;
         plan_arg(p, arena + op->contact, op->contact_len);
-        if (kind == 'D' || kind == 'Q')
+        if (op->kind == 'D' || op->kind == 'Q')
             plan_arg(p, arena + op->extra, op->extra_len);
     }
     if (count)
@@ -1108,6 +1147,7 @@ static void plan_group(struct exec_plan *p, const struct store_batch *b, size_t 
         plan_argf(p, "voxcast:{%s}:%s", g->campaign, suffix[k]);
     plan_argf(p, "voxcast:{%s}:applied:%s", g->campaign, b->writer);
     plan_argf(p, "voxcast:{%s}:runs", g->campaign);
+    plan_argf(p, "voxcast:{%s}:chunks", g->campaign);
     plan_argf(p, "%llu.%zu|", b->generation, g->nops);
     plan_arg(p, g->campaign, strlen(g->campaign));
     plan_argf(p, "%zu", g->nruns);
@@ -1135,7 +1175,7 @@ static void plan_free(struct exec_plan *p)
     free(p->argv);
     free(p->lens);
     free(p->strs);
-    free(p->counts);
+    free(p->small);
 }
 
 static void plan_build(struct exec_plan *p, const struct store_batch *b)
@@ -1154,7 +1194,7 @@ static void plan_build(struct exec_plan *p, const struct store_batch *b)
     p->argv = xrealloc(NULL, args * sizeof *p->argv);
     p->lens = xrealloc(NULL, args * sizeof *p->lens);
     p->strs = xrealloc(NULL, strs * sizeof *p->strs);
-    p->counts = xrealloc(NULL, (b->nops + 1) * sizeof *p->counts);
+    p->small = xrealloc(NULL, (2 * b->nops + 1) * sizeof *p->small);
     for (size_t gi = 0; gi < b->ngroups; gi++) {
         if (b->groups[gi].nops == 0)
             continue;

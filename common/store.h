@@ -18,6 +18,8 @@
  *                                      "d" done, "q" dlq, then the tag of the launch run that
  *                                      last reserved it ("p3"; no tag if never reserved)
  *   voxcast:{C}:runs             HASH  launch run id -> its tag (1, 2, ...)
+ *   voxcast:{C}:chunks           HASH  "<tag>/<chunk>" -> contacts of that launch chunk still
+ *                                      waiting for its acknowledgement, or "a" once it came
  *   voxcast:{C}:prov             HASH  provider -> contacts done by it
  *   voxcast:{C}:applied:W        STRING results of batch writer W's last batch (an hour; see exec)
  *   voxcast:{C}:dlq              ZSET  entry id -> seq (newest = highest)
@@ -29,14 +31,21 @@
  * Entry ids are "C:seq" (':' never occurs in a campaign id).
  *
  * Contact state machine (pending is derived: enqueued - done - dlq, and equals the number of
- * contacts in "p", so done + dlq + pending == enqueued always holds):
+ * contacts in "p", so done + dlq + pending == enqueued always holds). A contact reserved in a
+ * launch chunk is written "p<tag>/<chunk>" at once but counts as "r" until store_batch_ack_chunk
+ * acknowledges the chunk; then the whole chunk counts as enqueued in one step. That is why a
+ * launch costs Redis one hash read and one write per contact rather than two of each:
  *   reserve  tagged by this run already -> REPEATED;  none -> r NEW;  d -> ALREADY_DONE;
  *            r|p|q -> EXISTING (a --resume enqueues it again); the state gets this run's tag
+ *            (reserve into a chunk: none -> r in the chunk; an r of an older run leaves its chunk
+ *            and becomes a plain r, acknowledged one by one with ack like every EXISTING one)
  *   Why a tag and not a per-run SET of seen ids: a reserve then costs one hash read and one
  *   hash write instead of four operations (launch must reach about 250k contacts/s), and a big
  *   file does not leave a second copy of its ids in Redis for a day. An id repeated after its
  *   first row was unreserved (produce failed) counts as NEW again, so it still gets a job.
  *   ack      r -> p (enqueued+1) OK;  q -> p (dlq-1) OK;  p|d|none -> NOOP
+ *   ack chunk  enqueued += the chunk's contacts still r in it, which all become p: OK; NOOP when
+ *            the chunk was acknowledged already
  *   unreserve r -> none OK;  else NOOP
  *   done     r|none -> d (enqueued+1, done+1);  p -> d (done+1);  q -> d (dlq-1, done+1): OK and
  *            prov[provider]+1;  d -> d (duplicates+1) DUPLICATE
@@ -153,6 +162,13 @@ size_t store_batch_len(const struct store_batch *b);    /* number of ops */
 size_t store_batch_reserve(struct store_batch *b, const char *campaign, const char *run_id,
                            const char *contact, size_t len);
 size_t store_batch_ack(struct store_batch *b, const char *campaign, const char *contact, size_t len);
+/* A launch's bulk path: reserve contacts as part of chunk (1, 2, ...) of run_id, then, once Kafka
+ * acknowledged every job of the chunk and the failed ones were unreserved, acknowledge the chunk
+ * as a whole. EXISTING contacts still need their own store_batch_ack. Reserving into a chunk
+ * already acknowledged fails the whole exec. Chunk 0 is refused (STORE_INVALID). */
+size_t store_batch_reserve_chunk(struct store_batch *b, const char *campaign, const char *run_id,
+                                 uint32_t chunk, const char *contact, size_t len);
+size_t store_batch_ack_chunk(struct store_batch *b, const char *campaign, const char *run_id, uint32_t chunk);
 size_t store_batch_unreserve(struct store_batch *b, const char *campaign, const char *contact,
                              size_t len);
 /* Read-only: STORE_ALREADY_DONE when the contact is done, STORE_NOOP otherwise. The consumer

@@ -27,22 +27,28 @@ enum store_script_id {
 };
 
 /* One campaign's batch of transitions (see store.h for the state machine).
- * KEYS: 1 meta, 2 state, 3 prov, 4 dlq, 5 dlq:e, 6 dlq:c, 7 dlq:seq, 8 applied, 9 runs
+ * KEYS: 1 meta, 2 state, 3 prov, 4 dlq, 5 dlq:e, 6 dlq:c, 7 dlq:seq, 8 applied, 9 runs, 10 chunks
  * ARGV: 1 token "GEN.NOPS|", 2 campaign, 3 number of run ids R, 4..3+R run ids, then runs of
- *       same-kind ops: kind, count, items. Kinds: "R<run number>" | "A" | "U" | "C" (items: contacts),
- *       "D" | "Q" (items: contact, provider | contact, entry JSON).
+ *       same-kind ops: kind, count, items. Kinds: "R<run number>[/<chunk>]" | "A" | "U" | "C"
+ *       (items: contacts), "K<run number>/<chunk>" (one empty item), "D" | "Q" (items: contact,
+ *       provider | contact, entry JSON).
  * Returns one result digit per op (enum store_result).
  *
  * A state value is its letter followed by the tag of the launch run that last reserved the
  * contact ("p3"); a run's tag is its number in `runs`. A reserve whose contact already carries
- * this run's tag is REPEATED, so no per-run set of seen ids is needed.
+ * this run's tag is REPEATED, so no per-run set of seen ids is needed. A contact reserved as
+ * part of a launch chunk is "p<tag>/<chunk>" at once, and `chunks` holds, per "<tag>/<chunk>",
+ * how many of its contacts are still waiting for the chunk's acknowledgement (a number), or "a"
+ * once it came: until then such a "p" counts as "r" (eff). One K op then counts a whole chunk
+ * as enqueued, instead of a hash read and write per contact.
  *
  * Launch needs about 250k contacts/s and a redis.call costs about a microsecond, so nothing here
  * is a call per contact: the states of every contact named are read with HMGET in chunks, the ops
  * run in order on Lua tables (a contact twice in a batch behaves as in two batches), and only
  * changed states, summed counters and parked entries are written back, in chunks. Ops come in
  * runs of one kind so the inner loops stay tight. The token and results are kept in `applied`,
- * so an exact retry of the writer's batch answers with the same results and changes nothing. */
+ * so an exact retry of the writer's batch answers with the same results and changes nothing.
+ * An error reply comes before any state or counter is written. */
 static const char store_lua_batch[] =
     "local tok = ARGV[1]\n"
     "local prev = redis.call('GET', KEYS[8])\n"
@@ -52,7 +58,7 @@ static const char store_lua_batch[] =
     "    redis.call(cmd, key, unpack(list, j, math.min(j + 999, #list)))\n"
     "  end\n"
     "end\n"
-    "local byte, sub = string.byte, string.sub\n"
+    "local byte, sub, find = string.byte, string.sub, string.find\n"
     "local n, nr = #ARGV, tonumber(ARGV[3])\n"
     "local first = 4 + nr\n"
     "local was, st = {}, {}\n"
@@ -71,7 +77,7 @@ static const char store_lua_batch[] =
     "    load(list, 1, cnt)\n"
     "    i = i + 2 + 2 * cnt\n"
     "  else\n"
-    "    load(ARGV, i + 2, i + 1 + cnt)\n"
+    "    if k ~= 75 then load(ARGV, i + 2, i + 1 + cnt) end\n"
     "    i = i + 2 + cnt\n"
     "  end\n"
     "end\n"
@@ -88,13 +94,35 @@ static const char store_lua_batch[] =
     "    tags[r] = t\n"
     "  end\n"
     "end\n"
+    "local chunks, dirty = {}, {}\n"                /* "<tag>/<chunk>" -> waiting count or "a" */
+    "local function chunk(ck)\n"
+    "  local v = chunks[ck]\n"
+    "  if v == nil then\n"
+    "    v = redis.call('HGET', KEYS[10], ck)\n"
+    "    if v ~= 'a' then v = tonumber(v) or 0 end\n"
+    "    chunks[ck] = v\n"
+    "  end\n"
+    "  return v\n"
+    "end\n"
+    "local function add(ck, d) chunks[ck] = chunk(ck) + d; dirty[ck] = true end\n"
+    "local function eff(v)\n"                       /* a chunked p not acknowledged yet is an r */
+    "  if find(v, '/', 3, true) then\n"
+    "    local ck = sub(v, 2)\n"
+    "    if chunk(ck) ~= 'a' then return 114, ck end\n"
+    "  end\n"
+    "  return 112\n"
+    "end\n"
+    "local function tagof(v)\n"
+    "  local s = find(v, '/', 3, true)\n"
+    "  return s and sub(v, 2, s - 1) or sub(v, 2)\n"
+    "end\n"
     "local enq, done, dlq, dup, no = 0, 0, 0, 0, 0\n"
     "local out, prov, parked, retag = {}, {}, {}, {p = {}, d = {}, q = {}}\n"
     "local function to(letter, v)\n"                  /* letter .. v's tag, memoised */
     "  if not v then return letter end\n"
     "  local m = retag[letter]\n"
     "  local r = m[v]\n"
-    "  if not r then r = letter .. sub(v, 2); m[v] = r end\n"
+    "  if not r then r = letter .. tagof(v); m[v] = r end\n"
     "  return r\n"
     "end\n"
     "i = first\n"
@@ -103,42 +131,64 @@ static const char store_lua_batch[] =
     "  local k = byte(op)\n"
     "  local w = (k == 68 or k == 81) and 2 or 1\n"
     "  local stop = i + 1 + tonumber(ARGV[i + 1]) * w\n"
-    "  local tag = k == 82 and tags[tonumber(sub(op, 2))]\n"
-    "  local rtag = k == 82 and 'r' .. tag\n"
+    "  local tag, ck, fresh, added\n"
+    "  if k == 82 or k == 75 then\n"
+    "    local s = find(op, '/', 2, true)\n"
+    "    tag = tags[tonumber(s and sub(op, 2, s - 1) or sub(op, 2))]\n"
+    "    ck = s and tag .. sub(op, s)\n"
+    "    if k == 82 and ck and chunk(ck) == 'a' then\n"
+    "      return redis.error_reply('reserve into chunk ' .. ck .. ', which was acknowledged already')\n"
+    "    end\n"
+    "    fresh, added = ck and 'p' .. ck or 'r' .. tag, 0\n"
+    "  end\n"
     "  for j = i + 2, stop, w do\n"
     "    local c = ARGV[j]\n"
     "    local v = st[c]\n"
     "    if v == nil then v = was[c] end\n"
     "    local b, r = v and byte(v), '7'\n"
+    "    local e, from = b, nil\n"                   /* effective letter; the chunk it waits in */
+    "    if b == 112 then e, from = eff(v) end\n"
     "    if k == 65 then\n"                                          /* A ack */
-    "      if b == 114 then st[c] = to('p', v); enq = enq + 1; r = '4'\n"
-    "      elseif b == 113 then st[c] = to('p', v); dlq = dlq - 1; r = '4' end\n"
+    "      if e == 114 then st[c] = to('p', v); enq = enq + 1; r = '4'\n"
+    "        if from then add(from, -1) end\n"
+    "      elseif e == 113 then st[c] = to('p', v); dlq = dlq - 1; r = '4' end\n"
     "    elseif k == 82 then\n"                                      /* R reserve */
-    "      if not v then st[c] = rtag; r = '0'\n"
-    "      elseif sub(v, 2) == tag then r = '1'\n"
-    "      else st[c] = sub(v, 1, 1) .. tag; r = b == 100 and '2' or '3' end\n"
+    "      if not v then st[c] = fresh; added = added + 1; r = '0'\n"
+    "      elseif tagof(v) == tag then r = '1'\n"
+    "      else\n"
+    "        if from then add(from, -1) end\n"
+    "        st[c] = (e == 114 and 'r' or sub(v, 1, 1)) .. tag; r = b == 100 and '2' or '3'\n"
+    "      end\n"
+    "    elseif k == 75 then\n"                                      /* K chunk acknowledged */
+    "      local waiting = chunk(ck)\n"
+    "      if waiting ~= 'a' then enq = enq + waiting; chunks[ck] = 'a'; dirty[ck] = true; r = '4' end\n"
     "    elseif k == 85 then\n"                                      /* U unreserve */
-    "      if b == 114 then st[c] = false; r = '4' end\n"
+    "      if e == 114 then st[c] = false; r = '4'\n"
+    "        if from then add(from, -1) end\n"
+    "      end\n"
     "    elseif k == 67 then\n"                                      /* C check: done already? */
     "      if b == 100 then r = '2' end\n"
     "    elseif b == 100 or (k == 81 and b == 113) then\n"           /* D, Q: duplicate */
     "      if k == 68 then dup = dup + 1 end\n"
     "      r = '5'\n"
     "    elseif k == 68 then\n"                                      /* D done */
-    "      if b == 113 then dlq = dlq - 1 elseif b ~= 112 then enq = enq + 1 end\n"
+    "      if b == 113 then dlq = dlq - 1\n"
+    "      elseif e ~= 112 then enq = enq + 1; if from then add(from, -1) end end\n"
     "      done = done + 1; st[c] = to('d', v); r = '4'\n"
     "      local p = ARGV[j + 1]\n"
     "      if p ~= '' then prov[p] = (prov[p] or 0) + 1 end\n"
     "    else\n"                                                     /* Q dlq */
-    "      if b ~= 112 then enq = enq + 1 end\n"
+    "      if e ~= 112 then enq = enq + 1; if from then add(from, -1) end end\n"
     "      dlq = dlq + 1; st[c] = to('q', v); r = '6'\n"
     "      parked[#parked + 1] = c; parked[#parked + 1] = ARGV[j + 1]\n"
     "    end\n"
     "    no = no + 1; out[no] = r\n"
     "  end\n"
+    "  if ck and added > 0 then add(ck, added) end\n"
     "  i = stop + 1\n"
     "end\n"
-    "local set, del = {}, {}\n"
+    "for c, v in pairs(dirty) do redis.call('HSET', KEYS[10], c, tostring(chunks[c])) end\n"
+"local set, del = {}, {}\n"
     "for c, v in pairs(st) do\n"
     "  if v ~= was[c] then\n"
     "    if v then set[#set + 1] = c; set[#set + 1] = v else del[#del + 1] = c end\n"

@@ -10,13 +10,23 @@
 
 #define ACK_FLUSH 10000
 
+/* A chunk Kafka has not reported on in full yet. */
+struct open_chunk {
+    uint32_t seq;
+    bool     sealed;     /* every job produced: `produced` is final */
+    size_t   produced, reported;
+};
+
 struct acker {
     pthread_t           thread;
     pthread_mutex_t     lock;
     pthread_cond_t      wake;
     struct store       *store;
     struct store_batch *filling, *writing;   /* swapped under the lock */
-    char                campaign[72];
+    char                campaign[72], run_id[72];
+    struct open_chunk  *open;                /* few: chunks in librdkafka's queue */
+    size_t              nopen, capopen;
+    bool                ready;               /* a chunk is acknowledged: write without waiting */
     bool                stop;
     bool                failed;
     char                err[512];
@@ -39,8 +49,9 @@ static void *run(void *arg)
     struct acker *a = arg;
     pthread_mutex_lock(&a->lock);
     for (;;) {
-        while (!a->stop && store_batch_len(a->filling) < ACK_FLUSH)
+        while (!a->stop && !a->ready && store_batch_len(a->filling) < ACK_FLUSH)
             pthread_cond_wait(&a->wake, &a->lock);
+        a->ready = false;
         bool last = a->stop;
         struct store_batch *b = a->filling;
         a->filling = a->writing;
@@ -55,7 +66,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-struct acker *acker_start(const char *redis_url, int timeout_ms, const char *campaign, char *err, size_t errlen)
+struct acker *acker_start(const char *redis_url, int timeout_ms, const char *campaign, const char *run_id,
+                          char *err, size_t errlen)
 {
     struct acker *a = calloc(1, sizeof *a);
     a->store = store_open(redis_url, timeout_ms, err, errlen);
@@ -64,6 +76,7 @@ struct acker *acker_start(const char *redis_url, int timeout_ms, const char *cam
         return NULL;
     }
     snprintf(a->campaign, sizeof a->campaign, "%s", campaign);
+    snprintf(a->run_id, sizeof a->run_id, "%s", run_id);
     a->filling = store_batch_new();
     a->writing = store_batch_new();
     pthread_mutex_init(&a->lock, NULL);
@@ -79,15 +92,58 @@ struct acker *acker_start(const char *redis_url, int timeout_ms, const char *cam
     return a;
 }
 
-void acker_add(struct acker *a, const void *contact, size_t len, bool ok)
+/* The open chunk seq, added on first use (reports may come before the seal). Under the lock. */
+static struct open_chunk *open_chunk(struct acker *a, uint32_t seq)
+{
+    for (size_t i = a->nopen; i-- > 0;) {
+        if (a->open[i].seq == seq)
+            return &a->open[i];
+    }
+    if (a->nopen == a->capopen) {
+        a->capopen = a->capopen ? 2 * a->capopen : 16;
+        a->open = realloc(a->open, a->capopen * sizeof *a->open);
+        if (!a->open) {
+            fputs("voxcast: out of memory\n", stderr);
+            abort();
+        }
+    }
+    a->open[a->nopen] = (struct open_chunk){.seq = seq};
+    return &a->open[a->nopen++];
+}
+
+/* Acknowledges chunk c once it is sealed and fully reported, and forgets it. Under the lock. */
+static void close_if_complete(struct acker *a, struct open_chunk *c)
+{
+    if (!c->sealed || c->reported < c->produced)
+        return;
+    store_batch_ack_chunk(a->filling, a->campaign, a->run_id, c->seq);
+    *c = a->open[--a->nopen];
+    a->ready = true;
+    pthread_cond_signal(&a->wake);
+}
+
+void acker_add(struct acker *a, uint32_t chunk, const void *contact, size_t len, bool existing, bool ok)
 {
     pthread_mutex_lock(&a->lock);
-    if (ok)
-        store_batch_ack(a->filling, a->campaign, contact, len);
-    else
+    if (!ok)
         store_batch_unreserve(a->filling, a->campaign, contact, len);
+    else if (existing)
+        store_batch_ack(a->filling, a->campaign, contact, len);
+    struct open_chunk *c = open_chunk(a, chunk);
+    c->reported++;
+    close_if_complete(a, c);
     if (store_batch_len(a->filling) >= ACK_FLUSH)
         pthread_cond_signal(&a->wake);
+    pthread_mutex_unlock(&a->lock);
+}
+
+void acker_sealed(struct acker *a, uint32_t chunk, size_t produced)
+{
+    pthread_mutex_lock(&a->lock);
+    struct open_chunk *c = open_chunk(a, chunk);
+    c->sealed = true;
+    c->produced = produced;
+    close_if_complete(a, c);
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -105,6 +161,7 @@ int acker_finish(struct acker *a, char *err, size_t errlen)
         snprintf(err, errlen, "%s", a->err);
     store_batch_free(a->filling);
     store_batch_free(a->writing);
+    free(a->open);
     store_close(a->store);
     pthread_mutex_destroy(&a->lock);
     pthread_cond_destroy(&a->wake);

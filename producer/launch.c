@@ -54,6 +54,7 @@ struct chunk {
     size_t              njobs;
     struct buf          ids, payloads;
     struct store_batch *reserve;
+    uint32_t            seq;     /* the run's chunk number in Redis (1, 2, ...), once reserved */
     enum { CHUNK_FILLING, CHUNK_SENT, CHUNK_RESERVED } state; /* SENT: results still on the wire */
 };
 
@@ -78,6 +79,7 @@ struct launch {
     rd_kafka_t               *rk;
     rd_kafka_topic_t         *rkt;
     char                      run_id[40];
+    uint32_t                  last_seq;      /* of the chunks reserved so far */
     struct chunk              chunks[2];
     struct chunk             *fill;          /* the chunk rows go to; the other may be in Redis */
     struct buf                text;
@@ -247,7 +249,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     (void)rk;
     struct launch *L = opaque;
     bool ok = m->err == RD_KAFKA_RESP_ERR_NO_ERROR;
-    acker_add(L->acker, m->key, m->key_len, ok);
+    uintptr_t job = (uintptr_t)m->_private; /* chunk << 1 | existing, see produce_one */
+    acker_add(L->acker, (uint32_t)(job >> 1), m->key, m->key_len, job & 1, ok);
     if (ok) {
         L->enqueued++;
     } else if (L->failed++ == 0) {
@@ -323,7 +326,7 @@ static int open_store(struct launch *L)
     save_launch_settings(L);
     snprintf(L->run_id, sizeof L->run_id, "%lld-%d", (long long)clock_wall_ms(), (int)getpid());
     L->acker = acker_start(config_get(L->cfg, "redis.url"), (int)config_int(L->cfg, "redis.connect_timeout_ms"),
-                           L->o->campaign, err, sizeof err);
+                           L->o->campaign, L->run_id, err, sizeof err);
     if (!L->acker) {
         cmd_error("%s", err);
         return -1;
@@ -404,13 +407,15 @@ static void take_row(struct launch *L, const char *enqueued_at)
     json_decref(j.meta);
 }
 
-/* Produces one job, waiting for queue room (serving delivery reports) when librdkafka is full. */
-static int produce_one(struct launch *L, const struct chunk *c, const struct pending_job *pj)
+/* Produces one job, waiting for queue room (serving delivery reports) when librdkafka is full.
+ * The report will carry the chunk and whether the contact was EXISTING (on_delivery). */
+static int produce_one(struct launch *L, const struct chunk *c, const struct pending_job *pj, bool existing)
 {
+    void *job = (void *)((uintptr_t)c->seq << 1 | (existing ? 1u : 0u));
     for (;;) {
         int rc = rd_kafka_produce(L->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
                                   c->payloads.data + pj->json_off, pj->json_len,
-                                  c->ids.data + pj->id_off, pj->id_len, NULL);
+                                  c->ids.data + pj->id_off, pj->id_len, job);
         if (rc == 0) {
             L->produced++;
             return 0;
@@ -427,9 +432,10 @@ static int produce_one(struct launch *L, const struct chunk *c, const struct pen
 static int reserve_chunk(struct launch *L, struct chunk *c)
 {
     store_batch_reset(c->reserve);
+    c->seq = ++L->last_seq;
     for (size_t i = 0; i < c->njobs; i++)
-        store_batch_reserve(c->reserve, L->o->campaign, L->run_id, c->ids.data + c->jobs[i].id_off,
-                            c->jobs[i].id_len);
+        store_batch_reserve_chunk(c->reserve, L->o->campaign, L->run_id, c->seq,
+                                  c->ids.data + c->jobs[i].id_off, c->jobs[i].id_len);
     if (store_batch_send(L->store, c->reserve) == 0) {
         c->state = CHUNK_SENT;
         return 0;
@@ -465,6 +471,7 @@ static int produce_chunk(struct launch *L, struct chunk *c)
         cmd_error("redis: reserving contacts: %s", store_error(L->store));
         rc = -1;
     }
+    size_t produced = 0;
     for (size_t i = 0; rc == 0 && c->state != CHUNK_FILLING && i < c->njobs; i++) {
         const struct pending_job *pj = &c->jobs[i];
         enum store_result r = store_batch_result(c->reserve, i);
@@ -472,9 +479,13 @@ static int produce_chunk(struct launch *L, struct chunk *c)
             reject(L, pj->line, c->ids.data + pj->id_off, pj->id_len, "repeated contact id");
         else if (r == STORE_ALREADY_DONE)
             L->already_done++;
-        else if (produce_one(L, c, pj) != 0)
+        else if (produce_one(L, c, pj, r == STORE_EXISTING) != 0)
             rc = -1;
+        else
+            produced++;
     }
+    if (c->state != CHUNK_FILLING)
+        acker_sealed(L->acker, c->seq, produced);
     chunk_empty(c);
     rd_kafka_poll(L->rk, 0);
     return rc;

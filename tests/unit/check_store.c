@@ -214,6 +214,17 @@ static struct campaign_info info(const char *campaign)
     return ci;
 }
 
+/* 1 when a state value is "p<tag>/<chunk>" of a chunk not acknowledged yet (so it is an "r"). */
+static int waits_for_chunk(const char *campaign, const char *value)
+{
+    if (!strchr(value, '/'))
+        return 0;
+    redisReply *r = raw("HGET voxcast:{%s}:chunks %s", campaign, value + 1);
+    int waits = !(r->type == REDIS_REPLY_STRING && strcmp(r->str, "a") == 0);
+    freeReplyObject(r);
+    return waits;
+}
+
 /* Asserts the counters and that pending (enqueued - done - dlq) equals the contacts in "p". */
 static void expect(const char *campaign, int64_t enq, int64_t done, int64_t dlq)
 {
@@ -226,7 +237,7 @@ static void expect(const char *campaign, int64_t enq, int64_t done, int64_t dlq)
     redisReply *r = raw("HVALS voxcast:{%s}:state", campaign);
     int64_t p = 0, d = 0, q = 0;
     for (size_t i = 0; i < r->elements; i++) {
-        p += r->element[i]->str[0] == 'p';
+        p += r->element[i]->str[0] == 'p' && !waits_for_chunk(campaign, r->element[i]->str);
         d += r->element[i]->str[0] == 'd';
         q += r->element[i]->str[0] == 'q';
     }
@@ -571,6 +582,92 @@ START_TEST(test_ack_unreserve)
     ck_assert_int_eq(one('U', "au", "ghost", NULL), STORE_NOOP);
     ck_assert_int_eq(state_of("au", "ghost", 5), 0);
     expect("au", 1, 0, 0);
+    store_batch_free(b);
+}
+END_TEST
+
+/* Runs one chunk op (reserve_chunk when contact, else ack_chunk) and returns its result. */
+static enum store_result one_chunk(const char *campaign, const char *run, uint32_t chunk, const char *contact)
+{
+    struct store_batch *b = store_batch_new();
+    if (contact)
+        store_batch_reserve_chunk(b, campaign, run, chunk, contact, strlen(contact));
+    else
+        store_batch_ack_chunk(b, campaign, run, chunk);
+    exec_ok(b);
+    enum store_result r = store_batch_result(b, 0);
+    store_batch_free(b);
+    return r;
+}
+
+START_TEST(test_chunk_ack)
+{
+    struct store_batch *b = store_batch_new();
+    const char *ids[] = {"a", "b", "c", "d"};
+    for (int i = 0; i < 4; i++)
+        ck_assert_uint_eq(store_batch_reserve_chunk(b, "ch", "run1", 1, ids[i], 1), (size_t)i);
+    exec_ok(b);
+    for (int i = 0; i < 4; i++)
+        ck_assert_int_eq(store_batch_result(b, (size_t)i), STORE_NEW);
+    ck_assert_int_eq(state_of("ch", "a", 1), 'r'); /* written "p1/1", but its chunk waits */
+    expect("ch", 0, 0, 0);
+    /* consumers may finish jobs before the launch hears from Kafka: they count them */
+    ck_assert_int_eq(one('D', "ch", "b", "espeak"), STORE_OK);
+    ck_assert_int_eq(one('Q', "ch", "c", NULL), STORE_PARKED);
+    expect("ch", 2, 1, 1);
+    ck_assert_int_eq(one('U', "ch", "d", NULL), STORE_OK); /* its delivery failed */
+    ck_assert_int_eq(state_of("ch", "d", 1), 0);
+    /* the chunk's acknowledgement counts only "a", the one still waiting in it */
+    ck_assert_int_eq(one_chunk("ch", "run1", 1, NULL), STORE_OK);
+    ck_assert_int_eq(state_of("ch", "a", 1), 'p');
+    expect("ch", 3, 1, 1);
+    ck_assert_int_eq(one_chunk("ch", "run1", 1, NULL), STORE_NOOP);
+    ck_assert_int_eq(one('A', "ch", "a", NULL), STORE_NOOP);
+    ck_assert_int_eq(one('U', "ch", "a", NULL), STORE_NOOP);
+    expect("ch", 3, 1, 1);
+    ck_assert_int_eq(one('D', "ch", "a", "espeak"), STORE_OK);
+    expect("ch", 3, 2, 1);
+    ck_assert_int_eq(one_chunk("ch", "run1", 2, "a"), STORE_REPEATED);
+    /* a chunk acknowledged already takes no new contacts: the whole batch fails, nothing moves */
+    store_batch_reset(b);
+    store_batch_reserve_chunk(b, "ch", "run1", 1, "e", 1);
+    ck_assert_int_eq(store_batch_exec(S, b), -1);
+    ck_assert_int_eq(state_of("ch", "e", 1), 0);
+    expect("ch", 3, 2, 1);
+    ck_assert_int_eq(store_batch_reserve_chunk(b, "ch", "run1", 0, "e", 1), 1u);
+    ck_assert_int_eq(store_batch_result(b, 1), STORE_INVALID);
+    store_batch_free(b);
+}
+END_TEST
+
+/* A launch that died leaves chunks never acknowledged; --resume takes their contacts over. */
+START_TEST(test_chunk_resume)
+{
+    ck_assert_int_eq(one_chunk("cr", "run1", 1, "e"), STORE_NEW);
+    ck_assert_int_eq(one_chunk("cr", "run1", 1, "f"), STORE_NEW);
+    ck_assert_int_eq(one_chunk("cr", "run1", 2, "g"), STORE_NEW);
+    ck_assert_int_eq(one_chunk("cr", "run1", 2, NULL), STORE_OK);
+    expect("cr", 1, 0, 0);
+    /* run1 is gone before chunk 1's acknowledgement; run2 reserves e again */
+    ck_assert_int_eq(one_chunk("cr", "run2", 1, "e"), STORE_EXISTING);
+    ck_assert_int_eq(state_of("cr", "e", 1), 'r');
+    ck_assert_int_eq(one_chunk("cr", "run2", 1, "g"), STORE_EXISTING); /* pending, counted */
+    ck_assert_int_eq(state_of("cr", "g", 1), 'p');
+    ck_assert_int_eq(one('A', "cr", "e", NULL), STORE_OK); /* EXISTING ones are acked one by one */
+    ck_assert_int_eq(one('A', "cr", "g", NULL), STORE_NOOP);
+    ck_assert_int_eq(one_chunk("cr", "run2", 1, NULL), STORE_OK); /* counts nobody: 0 waiting */
+    expect("cr", 2, 0, 0);
+    /* a late acknowledgement of run1's chunk 1 counts f, not e, which left it */
+    ck_assert_int_eq(one_chunk("cr", "run1", 1, NULL), STORE_OK);
+    expect("cr", 3, 0, 0);
+    /* in one batch, ops apply in order: reserve, done, then the chunk's acknowledgement */
+    struct store_batch *b = store_batch_new();
+    store_batch_reserve_chunk(b, "cr", "run3", 1, "h", 1);
+    store_batch_done(b, "cr", "h", 1, "espeak");
+    store_batch_ack_chunk(b, "cr", "run3", 1);
+    exec_ok(b);
+    ck_assert_int_eq(store_batch_result(b, 2), STORE_OK);
+    expect("cr", 4, 1, 0);
     store_batch_free(b);
 }
 END_TEST
@@ -1138,6 +1235,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_reserve_results);
     tcase_add_test(tc, test_send_then_wait);
     tcase_add_test(tc, test_ack_unreserve);
+    tcase_add_test(tc, test_chunk_ack);
+    tcase_add_test(tc, test_chunk_resume);
     tcase_add_test(tc, test_done_dlq_duplicates);
     tcase_add_test(tc, test_done_before_ack);
     tcase_add_test(tc, test_big_batch);
