@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 enum { SLOT_EMPTY, SLOT_LIVE, SLOT_DEAD };
 
 struct slot {
@@ -21,14 +23,6 @@ struct idset {
     struct slot *slots;
     size_t       cap, live, dead;
 };
-
-static uint64_t fnv1a(const char *s, size_t len)
-{
-    uint64_t h = 14695981039346656037ULL;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return h;
-}
 
 struct idset *idset_new(void)
 {
@@ -77,7 +71,7 @@ bool idset_add(struct idset *s, const char *id, size_t len)
 {
     if ((s->live + s->dead + 1) * 4 > s->cap * 3)
         rebuild(s, (s->live + 1) * 4 > s->cap * 2 ? s->cap * 2 : s->cap);
-    uint64_t h = fnv1a(id, len);
+    uint64_t h = hash_bytes(id, len);
     struct slot *spot;
     if (find(s->slots, s->cap, id, len, h, &spot))
         return false;
@@ -94,7 +88,7 @@ bool idset_add(struct idset *s, const char *id, size_t len)
 
 bool idset_remove(struct idset *s, const char *id, size_t len)
 {
-    struct slot *spot, *sl = find(s->slots, s->cap, id, len, fnv1a(id, len), &spot);
+    struct slot *spot, *sl = find(s->slots, s->cap, id, len, hash_bytes(id, len), &spot);
     if (!sl)
         return false;
     free(sl->id);

@@ -1,4 +1,4 @@
-/* idset.h - a set of byte strings (open addressing, FNV-1a, tombstones).
+/* idset.h - a set of byte strings (open addressing, hash.h, tombstones).
  *
  * Used where a small exact set is needed in memory: repeated ids in a launch --dry-run (a real
  * launch asks Redis, so its memory stays flat), and the consumer's index of contacts in flight,

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -568,21 +569,23 @@ int store_campaign_create(struct store *s, const char *campaign, int64_t now_ms)
     char meta[STORE_KEY_MAX], now[24];
     store_key(meta, sizeof meta, campaign, "meta");
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
-    const char *argv[] = {NULL, NULL, "1", meta, now};
-    size_t lens[] = {0, 0, 1, strlen(meta), strlen(now)};
-    redisReply *r = store_call1(s, SCRIPT_CREATE, 5, argv, lens);
+    char state[STORE_KEY_MAX];
+    store_key(state, sizeof state, campaign, "state");
+    const char *argv[] = {NULL, NULL, "2", meta, state, now};
+    size_t lens[] = {0, 0, 1, strlen(meta), strlen(state), strlen(now)};
+    redisReply *r = store_call1(s, SCRIPT_CREATE, 6, argv, lens);
     if (!r)
         return -1;
-    int created = r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->integer == 1;
-    long long created_at = r->type == REDIS_REPLY_ARRAY && r->elements == 2
-                               ? (long long)reply_int(r->element[1]) : now_ms;
+    bool ok = r->type == REDIS_REPLY_ARRAY && r->elements == 3;
+    int created = ok && r->element[0]->integer == 1, leftovers = ok && r->element[2]->integer == 1;
+    long long created_at = ok ? (long long)reply_int(r->element[1]) : now_ms;
     freeReplyObject(r);
     /* Listed after the record exists, every time: a crash between the two heals on the next try. */
     r = store_command(s, "ZADD voxcast:campaigns %lld %s", created_at, campaign);
     if (!r)
         return -1;
     freeReplyObject(r);
-    return created ? 0 : 1;
+    return !created ? 1 : leftovers ? 2 : 0;
 }
 
 static const char *const counter_fields[] = {"created_at", "enqueued", "rejected",
@@ -824,7 +827,7 @@ struct store_op {
     size_t  group;                /* index into groups */
     size_t  run;                  /* reserve, chunk ack: index into the group's runs */
     uint32_t chunk;               /* reserve, chunk ack: the run's chunk; 0 for none */
-    char    kind;                 /* 'R', 'K', 'A', 'U', 'D', 'Q', 'C' (the script's op codes) */
+    char    kind;                 /* 'R', 'N', 'K', 'A', 'U', 'D', 'Q', 'C' (the script's op codes) */
     uint8_t result;               /* enum store_result */
 };
 
@@ -1010,16 +1013,18 @@ size_t store_batch_reserve(struct store_batch *b, const char *campaign, const ch
 size_t store_batch_reserve_chunk(struct store_batch *b, const char *campaign, const char *run_id,
                                  uint32_t chunk, const char *contact, size_t len)
 {
-    if (chunk == 0)
-        return add_op(b, 'R', campaign, "", 0, contact, len, NULL); /* invalid run: refused */
-    return add_op(b, 'R', campaign, run_id ? run_id : "", chunk, contact, len, NULL);
+    return add_op(b, 'R', campaign, chunk && run_id ? run_id : "", chunk, contact, len, NULL);
+}
+
+size_t store_batch_reserve_new(struct store_batch *b, const char *campaign, const char *run_id,
+                               uint32_t chunk, const char *contact, size_t len)
+{
+    return add_op(b, 'N', campaign, chunk && run_id ? run_id : "", chunk, contact, len, NULL);
 }
 
 size_t store_batch_ack_chunk(struct store_batch *b, const char *campaign, const char *run_id, uint32_t chunk)
 {
-    if (chunk == 0)
-        return add_op(b, 'K', campaign, "", 0, "", 0, NULL);
-    return add_op(b, 'K', campaign, run_id ? run_id : "", chunk, "", 0, NULL);
+    return add_op(b, 'K', campaign, chunk && run_id ? run_id : "", chunk, "", 0, NULL);
 }
 
 size_t store_batch_ack(struct store_batch *b, const char *campaign, const char *contact, size_t len)
@@ -1097,7 +1102,7 @@ static void plan_kind(struct exec_plan *p, const struct store_op *op)
 {
     char *str = p->small[p->nsmall++];
     size_t len;
-    if (op->kind != 'R' && op->kind != 'K')
+    if (op->kind != 'R' && op->kind != 'N' && op->kind != 'K')
         len = (size_t)snprintf(str, sizeof *p->small, "%c", op->kind);
     else if (op->chunk == 0)
         len = (size_t)snprintf(str, sizeof *p->small, "%c%zu", op->kind, op->run + 1);

@@ -106,8 +106,9 @@ struct campaign_info {
 };
 
 /* Creates the campaign record (created_at = now_ms, launch_state = launching) and lists it.
- * Atomic: of two concurrent creates exactly one gets 0. Returns 0 created, 1 already existed
- * (nothing changed), -1 error. */
+ * Atomic: of two concurrent creates exactly one gets 0 or 2. Returns 0 created, 1 already
+ * existed (nothing changed), 2 created although contacts of that id already have states (left
+ * from a record Redis lost; consumers of old jobs may write some), -1 error. */
 int store_campaign_create(struct store *s, const char *campaign, int64_t now_ms);
 
 /* Sets an info field of the campaign (launch_state, template, contacts_file, ...). The counters
@@ -169,6 +170,11 @@ size_t store_batch_ack(struct store_batch *b, const char *campaign, const char *
 size_t store_batch_reserve_chunk(struct store_batch *b, const char *campaign, const char *run_id,
                                  uint32_t chunk, const char *contact, size_t len);
 size_t store_batch_ack_chunk(struct store_batch *b, const char *campaign, const char *run_id, uint32_t chunk);
+/* store_batch_reserve_chunk for a contact the caller knows has no state (a campaign it created,
+ * store_campaign_create 0, and an id it has not reserved before): Redis writes the reservation
+ * without reading the contact's state first. Wrong knowledge would overwrite that state. */
+size_t store_batch_reserve_new(struct store_batch *b, const char *campaign, const char *run_id,
+                               uint32_t chunk, const char *contact, size_t len);
 size_t store_batch_unreserve(struct store_batch *b, const char *campaign, const char *contact,
                              size_t len);
 /* Read-only: STORE_ALREADY_DONE when the contact is done, STORE_NOOP otherwise. The consumer

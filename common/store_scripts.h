@@ -29,9 +29,10 @@ enum store_script_id {
 /* One campaign's batch of transitions (see store.h for the state machine).
  * KEYS: 1 meta, 2 state, 3 prov, 4 dlq, 5 dlq:e, 6 dlq:c, 7 dlq:seq, 8 applied, 9 runs, 10 chunks
  * ARGV: 1 token "GEN.NOPS|", 2 campaign, 3 number of run ids R, 4..3+R run ids, then runs of
- *       same-kind ops: kind, count, items. Kinds: "R<run number>[/<chunk>]" | "A" | "U" | "C"
- *       (items: contacts), "K<run number>/<chunk>" (one empty item), "D" | "Q" (items: contact,
- *       provider | contact, entry JSON).
+ *       same-kind ops: kind, count, items. Kinds: "R<run number>[/<chunk>]" | "N<run>/<chunk>" |
+ *       "A" | "U" | "C" (items: contacts), "K<run>/<chunk>" (one empty item), "D" | "Q" (items:
+ *       contact, provider | contact, entry JSON). N is R for contacts the caller knows have no
+ *       state: their states are not read.
  * Returns one result digit per op (enum store_result).
  *
  * A state value is its letter followed by the tag of the launch run that last reserved the
@@ -77,7 +78,7 @@ static const char store_lua_batch[] =
     "    load(list, 1, cnt)\n"
     "    i = i + 2 + 2 * cnt\n"
     "  else\n"
-    "    if k ~= 75 then load(ARGV, i + 2, i + 1 + cnt) end\n"
+    "    if k ~= 75 and k ~= 78 then load(ARGV, i + 2, i + 1 + cnt) end\n"
     "    i = i + 2 + cnt\n"
     "  end\n"
     "end\n"
@@ -132,11 +133,12 @@ static const char store_lua_batch[] =
     "  local w = (k == 68 or k == 81) and 2 or 1\n"
     "  local stop = i + 1 + tonumber(ARGV[i + 1]) * w\n"
     "  local tag, ck, fresh, added\n"
-    "  if k == 82 or k == 75 then\n"
+    "  local reserve = k == 82 or k == 78\n"
+    "  if reserve or k == 75 then\n"
     "    local s = find(op, '/', 2, true)\n"
     "    tag = tags[tonumber(s and sub(op, 2, s - 1) or sub(op, 2))]\n"
     "    ck = s and tag .. sub(op, s)\n"
-    "    if k == 82 and ck and chunk(ck) == 'a' then\n"
+    "    if reserve and ck and chunk(ck) == 'a' then\n"
     "      return redis.error_reply('reserve into chunk ' .. ck .. ', which was acknowledged already')\n"
     "    end\n"
     "    fresh, added = ck and 'p' .. ck or 'r' .. tag, 0\n"
@@ -152,7 +154,7 @@ static const char store_lua_batch[] =
     "      if e == 114 then st[c] = to('p', v); enq = enq + 1; r = '4'\n"
     "        if from then add(from, -1) end\n"
     "      elseif e == 113 then st[c] = to('p', v); dlq = dlq - 1; r = '4' end\n"
-    "    elseif k == 82 then\n"                                      /* R reserve */
+    "    elseif reserve then\n"                                      /* R, N reserve */
     "      if not v then st[c] = fresh; added = added + 1; r = '0'\n"
     "      elseif tagof(v) == tag then r = '1'\n"
     "      else\n"
@@ -220,14 +222,15 @@ static const char store_lua_batch[] =
     "redis.call('SET', KEYS[8], tok .. res, 'EX', 3600)\n"
     "return res\n";
 
-/* Creates a campaign record unless one exists. KEYS: 1 meta. ARGV: 1 now_ms.
- * Returns {created 0|1, created_at}. */
+/* Creates a campaign record unless one exists. KEYS: 1 meta, 2 state. ARGV: 1 now_ms.
+ * Returns {created 0|1, created_at, contacts already have states 0|1}. */
 static const char store_lua_create[] =
+    "local leftovers = redis.call('EXISTS', KEYS[2])\n"
     "if redis.call('HSETNX', KEYS[1], 'created_at', ARGV[1]) == 0 then\n"
-    "  return {0, redis.call('HGET', KEYS[1], 'created_at')}\n"
+    "  return {0, redis.call('HGET', KEYS[1], 'created_at'), leftovers}\n"
     "end\n"
     "redis.call('HSET', KEYS[1], 'launch_state', 'launching')\n"
-    "return {1, ARGV[1]}\n";
+    "return {1, ARGV[1], leftovers}\n";
 
 /* A window of the DLQ, newest first. KEYS: 1 dlq, 2 dlq:e. ARGV: 1 start, 2 stop (<= 1000 ids).
  * Returns {ids scanned, id, json, id, json, ...}; ids whose entry vanished are skipped. */

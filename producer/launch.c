@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "acker.h"
+#include "bloom.h"
 #include "buf.h"
 #include "clock.h"
 #include "cmd.h"
@@ -76,6 +77,7 @@ struct launch {
     struct store             *store;
     struct acker             *acker;         /* delivery reports -> Redis, own thread */
     struct idset             *seen;          /* --dry-run only: no Redis to ask */
+    struct bloom             *met;           /* a campaign this run created: ids met so far */
     rd_kafka_t               *rk;
     rd_kafka_topic_t         *rkt;
     char                      run_id[40];
@@ -317,6 +319,8 @@ static int open_store(struct launch *L)
         cmd_error("redis: %s", store_error(L->store));
         return -1;
     }
+    if (rc == 0)
+        L->met = bloom_new(25); /* 4 MiB */
     if (rc == 1 && !L->o->resume) {
         cmd_error("campaign \"%s\" already exists; use --resume to enqueue its contacts that are "
                   "not done yet", L->o->campaign);
@@ -433,9 +437,14 @@ static int reserve_chunk(struct launch *L, struct chunk *c)
 {
     store_batch_reset(c->reserve);
     c->seq = ++L->last_seq;
-    for (size_t i = 0; i < c->njobs; i++)
-        store_batch_reserve_chunk(c->reserve, L->o->campaign, L->run_id, c->seq,
-                                  c->ids.data + c->jobs[i].id_off, c->jobs[i].id_len);
+    for (size_t i = 0; i < c->njobs; i++) {
+        const char *id = c->ids.data + c->jobs[i].id_off;
+        size_t len = c->jobs[i].id_len;
+        if (L->met && bloom_add(L->met, id, len)) /* certainly new: Redis need not look */
+            store_batch_reserve_new(c->reserve, L->o->campaign, L->run_id, c->seq, id, len);
+        else
+            store_batch_reserve_chunk(c->reserve, L->o->campaign, L->run_id, c->seq, id, len);
+    }
     if (store_batch_send(L->store, c->reserve) == 0) {
         c->state = CHUNK_SENT;
         return 0;
@@ -461,31 +470,46 @@ static int record_rejects(struct launch *L)
     return 0;
 }
 
-/* Reads a sent chunk's reservations (a failed read retries the batch, exactly), produces the
- * jobs of the contacts reserved and empties the chunk. */
+/* Reads a sent chunk's reservations; a failed read retries the batch, exactly. */
+static int collect_chunk(struct launch *L, struct chunk *c)
+{
+    if (c->state != CHUNK_SENT)
+        return 0;
+    if (store_batch_wait(L->store, c->reserve) != 0 && store_batch_exec(L->store, c->reserve) != 0) {
+        cmd_error("redis: reserving contacts: %s", store_error(L->store));
+        return -1;
+    }
+    c->state = CHUNK_RESERVED;
+    return 0;
+}
+
+/* Produces the jobs of a collected chunk's reserved contacts and empties the chunk. After a
+ * failed produce the rest are reported failed at once, so the chunk's acknowledgement, which
+ * comes once every job is accounted for, never counts a job that was not produced. */
 static int produce_chunk(struct launch *L, struct chunk *c)
 {
     int rc = 0;
-    if (c->state == CHUNK_SENT && store_batch_wait(L->store, c->reserve) != 0 &&
-        store_batch_exec(L->store, c->reserve) != 0) {
-        cmd_error("redis: reserving contacts: %s", store_error(L->store));
-        rc = -1;
-    }
-    size_t produced = 0;
-    for (size_t i = 0; rc == 0 && c->state != CHUNK_FILLING && i < c->njobs; i++) {
+    size_t accounted = 0;
+    for (size_t i = 0; c->state != CHUNK_FILLING && i < c->njobs; i++) {
         const struct pending_job *pj = &c->jobs[i];
+        const char *id = c->ids.data + pj->id_off;
         enum store_result r = store_batch_result(c->reserve, i);
-        if (r == STORE_REPEATED)
-            reject(L, pj->line, c->ids.data + pj->id_off, pj->id_len, "repeated contact id");
-        else if (r == STORE_ALREADY_DONE)
+        if (r == STORE_REPEATED) {
+            reject(L, pj->line, id, pj->id_len, "repeated contact id");
+            continue;
+        }
+        if (r == STORE_ALREADY_DONE) {
             L->already_done++;
-        else if (produce_one(L, c, pj, r == STORE_EXISTING) != 0)
+            continue;
+        }
+        if (rc != 0 || produce_one(L, c, pj, r == STORE_EXISTING) != 0) {
             rc = -1;
-        else
-            produced++;
+            acker_add(L->acker, c->seq, id, pj->id_len, r == STORE_EXISTING, false);
+        }
+        accounted++;
     }
     if (c->state != CHUNK_FILLING)
-        acker_sealed(L->acker, c->seq, produced);
+        acker_sealed(L->acker, c->seq, accounted);
     chunk_empty(c);
     rd_kafka_poll(L->rk, 0);
     return rc;
@@ -501,8 +525,9 @@ static void draw_progress(struct launch *L, bool force)
                   text, force);
 }
 
-/* The fill chunk is full (or the file ended): produce the chunk Redis reserved meanwhile,
- * send this one's reservations, and fill the other. At the end, produce the last one too. */
+/* The fill chunk is full (or the file ended): collect the chunk Redis reserved meanwhile, send
+ * this one's reservations, produce the collected one while Redis works, and fill it next. At
+ * the end, produce the last one too. Redis, the critical path, never waits for Kafka. */
 static int flush_chunk(struct launch *L, bool last)
 {
     struct chunk *c = L->fill, *other = c == &L->chunks[0] ? &L->chunks[1] : &L->chunks[0];
@@ -511,13 +536,15 @@ static int flush_chunk(struct launch *L, bool last)
         L->enqueued += (int64_t)c->njobs; /* what would be enqueued */
         chunk_empty(c);
     } else {
-        rc = produce_chunk(L, other);
+        rc = collect_chunk(L, other);
         if (rc == 0)
             rc = record_rejects(L);
         if (rc == 0 && c->njobs > 0)
             rc = reserve_chunk(L, c);
+        if (rc == 0)
+            rc = produce_chunk(L, other);
         if (rc == 0 && last)
-            rc = produce_chunk(L, c) == 0 ? record_rejects(L) : -1;
+            rc = collect_chunk(L, c) == 0 && produce_chunk(L, c) == 0 ? record_rejects(L) : -1;
         L->fill = other;
     }
     draw_progress(L, false);
@@ -609,6 +636,7 @@ static void launch_close(struct launch *L)
         buf_free(&L->chunks[i].payloads);
     }
     idset_free(L->seen);
+    bloom_free(L->met);
     if (L->rkt)
         rd_kafka_topic_destroy(L->rkt);
     if (L->rk)

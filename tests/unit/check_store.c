@@ -502,6 +502,10 @@ START_TEST(test_campaign_create_twice)
     ck_assert_ptr_nonnull(strstr(store_error(S), "invalid campaign id"));
     ck_assert_int_eq(store_campaign_create(S, "x}:y", 1), -1);
     ck_assert_int_eq(store_campaign_create(S, "", 1), -1);
+    /* a record Redis lost while consumers still had its jobs: created, but not from scratch */
+    ck_assert_int_eq(one('D', "lost", "c1", "espeak"), STORE_OK);
+    ck_assert_int_eq(store_campaign_create(S, "lost", 1), 2);
+    ck_assert_int_eq(store_campaign_create(S, "lost", 1), 1);
 }
 END_TEST
 
@@ -636,6 +640,28 @@ START_TEST(test_chunk_ack)
     expect("ch", 3, 2, 1);
     ck_assert_int_eq(store_batch_reserve_chunk(b, "ch", "run1", 0, "e", 1), 1u);
     ck_assert_int_eq(store_batch_result(b, 1), STORE_INVALID);
+    store_batch_free(b);
+}
+END_TEST
+
+/* N: the caller vouches that the contact has no state, so Redis does not read it. */
+START_TEST(test_reserve_new)
+{
+    struct store_batch *b = store_batch_new();
+    store_batch_reserve_new(b, "rn", "run1", 1, "a", 1);
+    store_batch_reserve_new(b, "rn", "run1", 1, "b", 1);
+    store_batch_reserve_chunk(b, "rn", "run1", 1, "a", 1); /* the exact path still sees "a" */
+    store_batch_reserve_new(b, "rn", "run1", 1, "c", 1);
+    exec_ok(b);
+    ck_assert_int_eq(store_batch_result(b, 0), STORE_NEW);
+    ck_assert_int_eq(store_batch_result(b, 1), STORE_NEW);
+    ck_assert_int_eq(store_batch_result(b, 2), STORE_REPEATED);
+    ck_assert_int_eq(store_batch_result(b, 3), STORE_NEW);
+    ck_assert_int_eq(one_chunk("rn", "run1", 2, "b"), STORE_REPEATED); /* a later batch, exact */
+    ck_assert_int_eq(one_chunk("rn", "run1", 1, NULL), STORE_OK);
+    expect("rn", 3, 0, 0);
+    ck_assert_int_eq(store_batch_reserve_new(b, "rn", "run1", 0, "d", 1), 4u);
+    ck_assert_int_eq(store_batch_result(b, 4), STORE_INVALID);
     store_batch_free(b);
 }
 END_TEST
@@ -1215,7 +1241,9 @@ START_TEST(test_script_flush)
     ck_assert_int_eq(store_batch_result(b, 2), STORE_OK);
     store_batch_free(b);
     raw_ok("SCRIPT FLUSH");
-    ck_assert_int_eq(store_campaign_create(S, "sf", 1), 0);
+    ck_assert_int_eq(store_campaign_create(S, "sf", 1), 2); /* its contact "a" has a state */
+    raw_ok("SCRIPT FLUSH");
+    ck_assert_int_eq(store_campaign_create(S, "sf-new", 1), 0);
 }
 END_TEST
 
@@ -1237,6 +1265,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_ack_unreserve);
     tcase_add_test(tc, test_chunk_ack);
     tcase_add_test(tc, test_chunk_resume);
+    tcase_add_test(tc, test_reserve_new);
     tcase_add_test(tc, test_done_dlq_duplicates);
     tcase_add_test(tc, test_done_before_ack);
     tcase_add_test(tc, test_big_batch);
