@@ -1,4 +1,5 @@
-/* check_store.c - the Redis layer against a real redis-server.
+/* check_store.c - the Redis layer against a real redis-server, and launch's acker, the one
+ * writer of its chunk acknowledgements.
  *
  * An unchecked fixture starts `redis-server` on a free port as a child process (no shell) once
  * for the suite; every test opens its own store, which waits for the server through
@@ -21,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../../producer/acker.h"
 #include "clock.h"
 #include "store.h"
 
@@ -666,6 +668,43 @@ START_TEST(test_reserve_new)
 }
 END_TEST
 
+/* The acker acknowledges a chunk once it is sealed and every job of it is reported, in whatever
+ * order those come; failures are unreserved first and EXISTING contacts acked one by one. */
+START_TEST(test_acker_chunks)
+{
+    ck_assert_int_eq(one_chunk("ak", "r0", 1, "g"), STORE_NEW); /* a run that died */
+    struct store_batch *b = store_batch_new();
+    const char *ids[] = {"a", "b", "c", "g", "e", "h", "i", "j"};
+    const uint32_t chunk_of[] = {1, 1, 1, 1, 2, 4, 4, 4};
+    for (int i = 0; i < 8; i++)
+        store_batch_reserve_chunk(b, "ak", "r1", chunk_of[i], ids[i], 1);
+    exec_ok(b);
+    ck_assert_int_eq(store_batch_result(b, 3), STORE_EXISTING);
+    store_batch_free(b);
+    char url[128], err[512];
+    url_for(url, sizeof url, g_port, "");
+    struct acker *a = acker_start(url, 2000, "ak", "r1", err, sizeof err);
+    ck_assert_msg(a != NULL, "acker: %s", err);
+    acker_add(a, 1, "a", 1, false, true);
+    acker_sealed(a, 1, 4);
+    acker_add(a, 1, "b", 1, false, false);  /* delivery failed */
+    acker_add(a, 1, "g", 1, true, true);    /* EXISTING */
+    acker_add(a, 1, "c", 1, false, true);   /* the last report: chunk 1 is acknowledged */
+    acker_add(a, 2, "e", 1, false, true);   /* reported before its seal */
+    acker_sealed(a, 2, 1);
+    acker_sealed(a, 3, 0);                  /* every row of chunk 3 was a repeat */
+    acker_add(a, 4, "h", 1, false, true);
+    acker_add(a, 4, "i", 1, false, true);
+    acker_sealed(a, 4, 3);                  /* j's report never comes */
+    ck_assert_int_eq(acker_finish(a, err, sizeof err), 0);
+    expect("ak", 4, 0, 0);                  /* a, c, g and e */
+    ck_assert_int_eq(state_of("ak", "a", 1), 'p');
+    ck_assert_int_eq(state_of("ak", "b", 1), 0);
+    ck_assert_int_eq(state_of("ak", "g", 1), 'p');
+    ck_assert_int_eq(state_of("ak", "h", 1), 'r'); /* chunk 4 never claims what Kafka left out */
+}
+END_TEST
+
 /* A launch that died leaves chunks never acknowledged; --resume takes their contacts over. */
 START_TEST(test_chunk_resume)
 {
@@ -1266,6 +1305,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_chunk_ack);
     tcase_add_test(tc, test_chunk_resume);
     tcase_add_test(tc, test_reserve_new);
+    tcase_add_test(tc, test_acker_chunks);
     tcase_add_test(tc, test_done_dlq_duplicates);
     tcase_add_test(tc, test_done_before_ack);
     tcase_add_test(tc, test_big_batch);
