@@ -819,6 +819,75 @@ int64_t store_contact_state(struct store *s, const char *campaign, const char *c
     return 0;
 }
 
+/* ================================================================ scripts and locks */
+
+redisReply *store_campaign_script(struct store *s, enum store_script_id script, const char *campaign,
+                                  const char *const *suffixes, int nkeys, const char *const *args,
+                                  int nargs)
+{
+    char keys[8][STORE_KEY_MAX], numkeys[8];
+    const char *argv[3 + 8 + 4];
+    size_t lens[3 + 8 + 4];
+    snprintf(numkeys, sizeof numkeys, "%d", nkeys);
+    argv[2] = numkeys;
+    for (int i = 0; i < nkeys; i++) {
+        store_key(keys[i], sizeof keys[i], campaign, suffixes[i]);
+        argv[3 + i] = keys[i];
+    }
+    for (int i = 0; i < nargs; i++)
+        argv[3 + nkeys + i] = args[i];
+    int argc = 3 + nkeys + nargs;
+    for (int i = 2; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return store_call1(s, script, argc, argv, lens);
+}
+
+/* ---------------------------------------------------------------- locks */
+
+static const char *const lock_keys[] = {[STORE_LOCK_REPLAY] = "dlq:lock", [STORE_LOCK_LAUNCH] = "launch:lock"};
+
+int store_lock(struct store *s, const char *campaign, enum store_lock which, const char *token, int64_t ttl_ms)
+{
+    if (store_check_id(s, campaign) != 0)
+        return -1;
+    char lock[STORE_KEY_MAX];
+    store_key(lock, sizeof lock, campaign, lock_keys[which]);
+    redisReply *r = store_command(s, "SET %s %s NX PX %lld", lock, token, (long long)ttl_ms);
+    if (!r)
+        return -1;
+    int got = r->type == REDIS_REPLY_STATUS;
+    freeReplyObject(r);
+    return got ? 0 : 1;
+}
+
+/* Runs a lock script taking the token (and ttl); 0 when it acted, 1 when the lock is not ours. */
+static int lock_script(struct store *s, enum store_script_id script, const char *campaign,
+                       enum store_lock which, const char *token, const char *ttl)
+{
+    if (store_check_id(s, campaign) != 0)
+        return -1;
+    const char *args[] = {token, ttl};
+    redisReply *r = store_campaign_script(s, script, campaign, &lock_keys[which], 1, args, ttl ? 2 : 1);
+    if (!r)
+        return -1;
+    int ours = r->integer == 1;
+    freeReplyObject(r);
+    return ours ? 0 : 1;
+}
+
+int store_lock_refresh(struct store *s, const char *campaign, enum store_lock which, const char *token,
+                       int64_t ttl_ms)
+{
+    char ttl[24];
+    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
+    return lock_script(s, SCRIPT_LOCK_REFRESH, campaign, which, token, ttl);
+}
+
+int store_unlock(struct store *s, const char *campaign, enum store_lock which, const char *token)
+{
+    return lock_script(s, SCRIPT_UNLOCK, campaign, which, token, NULL);
+}
+
 /* ================================================================ batches */
 
 struct store_op {

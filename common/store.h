@@ -28,6 +28,7 @@
  *   voxcast:{C}:dlq:seq          counter of entry seqs
  *   voxcast:{C}:dlq:replaying    HASH  entry id -> entry JSON, claimed by a running replay
  *   voxcast:{C}:dlq:lock         replay lock token
+ *   voxcast:{C}:launch:lock      launch lock token
  * Entry ids are "C:seq" (':' never occurs in a campaign id).
  *
  * Contact state machine (pending is derived: enqueued - done - dlq, and equals the number of
@@ -135,6 +136,21 @@ int store_campaign_list(struct store *s, struct campaign_info **out, size_t *n);
 int64_t store_contact_state(struct store *s, const char *campaign, const char *contact, size_t len,
                             char *state_out);
 
+/* ------------------------------------------------------------------ locks */
+
+/* A campaign's locks: a token with a time to live, so a holder that dies frees the campaign by
+ * itself. STORE_LOCK_REPLAY is held by `dlq replay`, STORE_LOCK_LAUNCH by launch and reconcile. */
+enum store_lock { STORE_LOCK_REPLAY, STORE_LOCK_LAUNCH };
+
+/* Takes the lock for ttl_ms if free: 0 got it, 1 held by another token (or by this one: not
+ * reentrant), -1 error. */
+int store_lock(struct store *s, const char *campaign, enum store_lock which, const char *token, int64_t ttl_ms);
+/* Extends the lock if token still holds it: 0 refreshed, 1 not ours (lost or expired), -1. */
+int store_lock_refresh(struct store *s, const char *campaign, enum store_lock which, const char *token,
+                       int64_t ttl_ms);
+/* Releases the lock if token holds it: 0 released, 1 not ours, -1. */
+int store_unlock(struct store *s, const char *campaign, enum store_lock which, const char *token);
+
 /* ------------------------------------------------------------------ batched transitions */
 
 enum store_result {
@@ -231,17 +247,10 @@ int64_t store_dlq_count(struct store *s, const char *campaign);
  * enqueues them again). Claimed entries are left to their replay. Returns the number deleted, -1. */
 int64_t store_dlq_purge(struct store *s, const char *campaign, size_t batch);
 
-/* Replay. `voxcast dlq replay` takes the lock, runs store_dlq_unclaim_all (a previous replay may
+/* Replay. `voxcast dlq replay` takes the STORE_LOCK_REPLAY lock, runs store_dlq_unclaim_all (a previous replay may
  * have crashed), reads store_dlq_max_seq once, then loops claim -> produce -> (Kafka acked)
  * store_dlq_replayed, refreshing the lock. Every crash point loses nothing: a claimed entry stays
  * in dlq:replaying until replayed, and unclaim_all puts it back. */
-
-/* Takes the campaign's replay lock for ttl_ms if free: 0 got it, 1 held by another token, -1. */
-int store_dlq_lock(struct store *s, const char *campaign, const char *token, int64_t ttl_ms);
-/* Extends the lock if token still holds it: 0 refreshed, 1 not ours (lost), -1. */
-int store_dlq_lock_refresh(struct store *s, const char *campaign, const char *token, int64_t ttl_ms);
-/* Releases the lock if token holds it: 0 released, 1 not ours, -1. */
-int store_dlq_unlock(struct store *s, const char *campaign, const char *token);
 
 /* Highest seq ever given to an entry of the campaign (0 when none): entries parked later have a
  * larger seq, so a replay that claims up to this mark terminates. 0 or -1. */

@@ -344,28 +344,6 @@ int64_t store_dlq_count(struct store *s, const char *campaign)
     return total;
 }
 
-/* Runs a script with the campaign's keys named by suffixes, then extra args. */
-static redisReply *campaign_script(struct store *s, enum store_script_id script, const char *campaign,
-                                   const char *const *suffixes, int nkeys, const char *const *args,
-                                   int nargs)
-{
-    char keys[8][STORE_KEY_MAX], numkeys[8];
-    const char *argv[3 + 8 + 4];
-    size_t lens[3 + 8 + 4];
-    snprintf(numkeys, sizeof numkeys, "%d", nkeys);
-    argv[2] = numkeys;
-    for (int i = 0; i < nkeys; i++) {
-        store_key(keys[i], sizeof keys[i], campaign, suffixes[i]);
-        argv[3 + i] = keys[i];
-    }
-    for (int i = 0; i < nargs; i++)
-        argv[3 + nkeys + i] = args[i];
-    int argc = 3 + nkeys + nargs;
-    for (int i = 2; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    return store_call1(s, script, argc, argv, lens);
-}
-
 int64_t store_dlq_purge(struct store *s, const char *campaign, size_t batch)
 {
     if (store_check_id(s, campaign) != 0)
@@ -376,7 +354,7 @@ int64_t store_dlq_purge(struct store *s, const char *campaign, size_t batch)
     const char *args[] = {n};
     int64_t total = 0;
     for (;;) {
-        redisReply *r = campaign_script(s, SCRIPT_DLQ_PURGE, campaign, keys, 3, args, 1);
+        redisReply *r = store_campaign_script(s, SCRIPT_DLQ_PURGE, campaign, keys, 3, args, 1);
         if (!r)
             return -1;
         long long got = r->integer;
@@ -388,48 +366,6 @@ int64_t store_dlq_purge(struct store *s, const char *campaign, size_t batch)
 }
 
 /* ================================================================ replay */
-
-int store_dlq_lock(struct store *s, const char *campaign, const char *token, int64_t ttl_ms)
-{
-    if (store_check_id(s, campaign) != 0)
-        return -1;
-    char lock[STORE_KEY_MAX];
-    store_key(lock, sizeof lock, campaign, "dlq:lock");
-    redisReply *r = store_command(s, "SET %s %s NX PX %lld", lock, token, (long long)ttl_ms);
-    if (!r)
-        return -1;
-    int got = r->type == REDIS_REPLY_STATUS;
-    freeReplyObject(r);
-    return got ? 0 : 1;
-}
-
-/* Runs a lock script taking the token (and ttl); 0 when it acted, 1 when the lock is not ours. */
-static int lock_script(struct store *s, enum store_script_id script, const char *campaign,
-                       const char *token, const char *ttl)
-{
-    if (store_check_id(s, campaign) != 0)
-        return -1;
-    static const char *const keys[] = {"dlq:lock"};
-    const char *args[] = {token, ttl};
-    redisReply *r = campaign_script(s, script, campaign, keys, 1, args, ttl ? 2 : 1);
-    if (!r)
-        return -1;
-    int ours = r->integer == 1;
-    freeReplyObject(r);
-    return ours ? 0 : 1;
-}
-
-int store_dlq_lock_refresh(struct store *s, const char *campaign, const char *token, int64_t ttl_ms)
-{
-    char ttl[24];
-    snprintf(ttl, sizeof ttl, "%lld", (long long)ttl_ms);
-    return lock_script(s, SCRIPT_LOCK_REFRESH, campaign, token, ttl);
-}
-
-int store_dlq_unlock(struct store *s, const char *campaign, const char *token)
-{
-    return lock_script(s, SCRIPT_UNLOCK, campaign, token, NULL);
-}
 
 int store_dlq_max_seq(struct store *s, const char *campaign, int64_t *out)
 {
@@ -471,7 +407,7 @@ int store_dlq_claim(struct store *s, const char *campaign, int64_t max_seq, size
     /* A window holding only entries of done contacts claims nothing but deletes them: go on
      * until something is claimed or nothing is left, so 0 always means "nothing left". */
     for (;;) {
-        redisReply *r = campaign_script(s, SCRIPT_DLQ_CLAIM, campaign, keys, 6, args, 2);
+        redisReply *r = store_campaign_script(s, SCRIPT_DLQ_CLAIM, campaign, keys, 6, args, 2);
         if (!r)
             return -1;
         if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
@@ -527,7 +463,7 @@ int store_dlq_unclaim_all(struct store *s, const char *campaign)
     if (store_check_id(s, campaign) != 0)
         return -1;
     static const char *const keys[] = {"dlq:replaying", "dlq", "dlq:e", "dlq:c", "state", "meta"};
-    redisReply *r = campaign_script(s, SCRIPT_DLQ_UNCLAIM, campaign, keys, 6, NULL, 0);
+    redisReply *r = store_campaign_script(s, SCRIPT_DLQ_UNCLAIM, campaign, keys, 6, NULL, 0);
     if (!r)
         return -1;
     int back = (int)r->integer;

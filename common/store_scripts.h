@@ -371,6 +371,11 @@ int store_pipeline(struct store *s, struct store_call *calls, size_t n, redisRep
 /* One call; the reply or NULL (store_error set). */
 redisReply *store_call1(struct store *s, int script, int argc, const char **argv, size_t *lens);
 
+/* Runs a script with the campaign's keys named by suffixes (at most 8), then extra args (at most 4). */
+redisReply *store_campaign_script(struct store *s, enum store_script_id script, const char *campaign,
+                                  const char *const *suffixes, int nkeys, const char *const *args,
+                                  int nargs);
+
 /* A plain command in hiredis printf style (%s, %b, %lld); the reply or NULL (store_error set). */
 redisReply *store_command(struct store *s, const char *fmt, ...);
 

@@ -302,7 +302,7 @@ static void refresh_lock(struct dlq_replayer *r)
     if (r->lock_lost || now - r->last_refresh_ms < LOCK_REFRESH_MS)
         return;
     r->last_refresh_ms = now;
-    int rc = store_dlq_lock_refresh(r->o.store, r->campaign, r->token, LOCK_TTL_MS);
+    int rc = store_lock_refresh(r->o.store, r->campaign, STORE_LOCK_REPLAY, r->token, LOCK_TTL_MS);
     if (rc < 0) {
         cmd_error("redis: refreshing the replay lock of %s: %s", r->campaign, store_error(r->o.store));
         r->error = true;
@@ -403,14 +403,14 @@ static void release(struct dlq_replayer *r)
                   store_error(r->o.store));
         r->error = true;
     }
-    if (store_dlq_unlock(r->o.store, r->campaign, r->token) < 0)
+    if (store_unlock(r->o.store, r->campaign, STORE_LOCK_REPLAY, r->token) < 0)
         r->error = true; /* it expires by itself within LOCK_TTL_MS */
 }
 
 /* Lock, recover, mark: 0 ready, 1 locked by another replay, -1 error (printed). */
 static int begin(struct dlq_replayer *r, int64_t limit)
 {
-    int rc = store_dlq_lock(r->o.store, r->campaign, r->token, LOCK_TTL_MS);
+    int rc = store_lock(r->o.store, r->campaign, STORE_LOCK_REPLAY, r->token, LOCK_TTL_MS);
     if (rc != 0) {
         if (rc < 0)
             cmd_error("redis: locking the DLQ of %s: %s", r->campaign, store_error(r->o.store));
@@ -421,7 +421,7 @@ static int begin(struct dlq_replayer *r, int64_t limit)
     int64_t waiting = back < 0 ? -1 : store_dlq_count(r->o.store, r->campaign);
     if (back < 0 || waiting < 0 || store_dlq_max_seq(r->o.store, r->campaign, &r->max_seq) != 0) {
         cmd_error("redis: preparing the replay of %s: %s", r->campaign, store_error(r->o.store));
-        store_dlq_unlock(r->o.store, r->campaign, r->token);
+        store_unlock(r->o.store, r->campaign, STORE_LOCK_REPLAY, r->token);
         return -1;
     }
     r->res->recovered = back;

@@ -32,6 +32,8 @@
 
 #define CHUNK 5000
 #define MAX_META 32
+#define LOCK_TTL_MS 15000     /* a launch that dies blocks the campaign's next launch this long */
+#define LOCK_REFRESH_MS 3000
 
 struct launch_opts {
     const char *campaign, *contacts, *template_text, *template_file, *id_column;
@@ -78,6 +80,8 @@ struct launch {
     struct acker             *acker;         /* delivery reports -> Redis, own thread */
     struct idset             *seen;          /* --dry-run only: no Redis to ask */
     struct bloom             *met;           /* a campaign this run created: ids met so far */
+    bool                      locked;        /* holds the campaign's launch lock (token run_id) */
+    int64_t                   locked_ms;     /* when the lock was last taken or refreshed */
     rd_kafka_t               *rk;
     rd_kafka_topic_t         *rkt;
     char                      run_id[40];
@@ -305,6 +309,62 @@ static void save_launch_settings(struct launch *L)
             store_campaign_set(L->store, L->o->campaign, fields[i][0], fields[i][1]);
 }
 
+/* One launch of a campaign at a time: two would both enqueue its contacts, and a reserve that
+ * does not read states (L->met) is exact only while no one else writes them. */
+static int take_lock(struct launch *L)
+{
+    int rc = store_lock(L->store, L->o->campaign, STORE_LOCK_LAUNCH, L->run_id, LOCK_TTL_MS);
+    if (rc < 0) {
+        cmd_error("redis: %s", store_error(L->store));
+        return -1;
+    }
+    if (rc == 1) {
+        cmd_error("campaign \"%s\" is being launched by another process; run this again once it has "
+                  "finished (a launch that died frees the campaign within %d s)",
+                  L->o->campaign, LOCK_TTL_MS / 1000);
+        return -1;
+    }
+    L->locked = true;
+    L->locked_ms = clock_mono_ms();
+    return 0;
+}
+
+/* Refreshes the launch lock every few seconds (no batch may be in flight on L->store). A lock
+ * that lapsed while this launch stalled may have let another launch in: stop (--resume is exact). */
+static int keep_lock(struct launch *L)
+{
+    if (!L->locked || clock_mono_ms() - L->locked_ms < LOCK_REFRESH_MS)
+        return 0;
+    int rc = store_lock_refresh(L->store, L->o->campaign, STORE_LOCK_LAUNCH, L->run_id, LOCK_TTL_MS);
+    if (rc == 1) {
+        L->locked = false;
+        cmd_error("campaign \"%s\": this launch stalled for over %d s and lost its lock; run it again "
+                  "with --resume", L->o->campaign, LOCK_TTL_MS / 1000);
+        return -1;
+    }
+    if (rc < 0) {
+        cmd_error("redis: refreshing the launch lock: %s", store_error(L->store));
+        return -1;
+    }
+    L->locked_ms = clock_mono_ms();
+    return 0;
+}
+
+/* Frees the campaign for the next launch; best effort, as the lock expires anyway. */
+static void release_lock(struct launch *L)
+{
+    if (!L->locked)
+        return;
+    L->locked = false;
+    for (int i = 0; i < 2; i++) {
+        if (L->chunks[i].state == CHUNK_SENT) { /* an aborted launch: replies still on the wire */
+            store_reconnect(L->store);
+            break;
+        }
+    }
+    store_unlock(L->store, L->o->campaign, STORE_LOCK_LAUNCH, L->run_id);
+}
+
 static int open_store(struct launch *L)
 {
     char err[512];
@@ -319,16 +379,18 @@ static int open_store(struct launch *L)
         cmd_error("redis: %s", store_error(L->store));
         return -1;
     }
-    if (rc == 0)
-        L->met = bloom_new(25); /* 4 MiB */
     if (rc == 1 && !L->o->resume) {
         cmd_error("campaign \"%s\" already exists; use --resume to enqueue its contacts that are "
                   "not done yet", L->o->campaign);
         return -1;
     }
+    snprintf(L->run_id, sizeof L->run_id, "%lld-%d", (long long)clock_wall_ms(), (int)getpid());
+    if (take_lock(L) != 0)
+        return -1;
+    if (rc == 0) /* created, and locked before any reserve: only this run writes contact states */
+        L->met = bloom_new(25); /* 4 MiB */
     store_campaign_set(L->store, L->o->campaign, "launch_state", "launching");
     save_launch_settings(L);
-    snprintf(L->run_id, sizeof L->run_id, "%lld-%d", (long long)clock_wall_ms(), (int)getpid());
     L->acker = acker_start(config_get(L->cfg, "redis.url"), (int)config_int(L->cfg, "redis.connect_timeout_ms"),
                            L->o->campaign, L->run_id, err, sizeof err);
     if (!L->acker) {
@@ -539,6 +601,8 @@ static int flush_chunk(struct launch *L, bool last)
         rc = collect_chunk(L, other);
         if (rc == 0)
             rc = record_rejects(L);
+        if (rc == 0)
+            rc = keep_lock(L);
         if (rc == 0 && c->njobs > 0)
             rc = reserve_chunk(L, c);
         if (rc == 0)
@@ -583,6 +647,8 @@ static int wait_for_acks(struct launch *L)
     while (rd_kafka_outq_len(L->rk) > 0 && clock_mono_ms() < deadline) {
         rd_kafka_flush(L->rk, 100);
         draw_progress(L, false);
+        if (keep_lock(L) != 0)
+            return -1;
     }
     char err[512];
     int acked = acker_finish(L->acker, err, sizeof err);
@@ -641,6 +707,7 @@ static void launch_close(struct launch *L)
         rd_kafka_topic_destroy(L->rkt);
     if (L->rk)
         rd_kafka_destroy(L->rk);
+    release_lock(L);
     store_close(L->store);
     buf_free(&L->text);
 }

@@ -48,6 +48,10 @@ assert_eq "status enqueued" 2002 "$(jq -r .enqueued "$WORK/status.json")"
 assert_eq "status rejected" 5 "$(jq -r .rejected "$WORK/status.json")"
 assert_eq "status pending" 2002 "$(jq -r .pending "$WORK/status.json")"
 assert_eq "status state" running "$(jq -r .state "$WORK/status.json")"
+# every chunk was acknowledged, so every contact reads pending
+assert_eq "chunk acknowledgements" a "$(rcli --raw HVALS 'voxcast:{it-launch}:chunks' | sort -u | tr -d '\n')"
+assert_eq "contacts in state p" 2002 "$(rcli --raw HVALS 'voxcast:{it-launch}:state' | grep -c '^p')"
+assert_eq "no launch lock left behind" 0 "$(rcli EXISTS 'voxcast:{it-launch}:launch:lock')"
 
 # a second launch of the same id is refused and enqueues nothing
 if vx launch --campaign it-launch --contacts "$csv" --template 'Hi {{first_name}}' 2>"$WORK/err"; then
@@ -69,6 +73,13 @@ expect_error() { # CODE PATTERN ARGS...
 	grep -qE -- "$pattern" "$WORK/err" || fail "error '$(cat "$WORK/err")' does not match /$pattern/"
 	ok "error for $1 ${2:-}: $(cat "$WORK/err")"
 }
+
+# one launch of a campaign at a time: while another holds the campaign, a launch is refused
+rcli SET 'voxcast:{it-launch}:launch:lock' another-run PX 60000 >/dev/null
+expect_error 1 'is being launched by another process' launch --campaign it-launch --contacts "$csv" \
+	--template 'Hi {{first_name}}' --resume
+assert_eq "a refused launch enqueues nothing" 2002 "$(status_field it-launch enqueued)"
+rcli DEL 'voxcast:{it-launch}:launch:lock' >/dev/null
 : >"$WORK/empty.csv"
 printf 'contact_id,first_name\nc1,"unterminated\n' >"$WORK/unbalanced.csv"
 expect_error 2 'nope.csv: No such file' launch --campaign b1 --contacts "$WORK/nope.csv" --template 'x'

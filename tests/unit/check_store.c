@@ -1240,27 +1240,29 @@ END_TEST
 
 START_TEST(test_dlq_lock)
 {
-    ck_assert_int_eq(store_dlq_lock(S, "lk", "tok-a", 60000), 0);
-    ck_assert_int_eq(store_dlq_lock(S, "lk", "tok-b", 60000), 1);
-    ck_assert_int_eq(store_dlq_lock(S, "lk", "tok-a", 60000), 1); /* not reentrant */
-    ck_assert_int_eq(store_dlq_lock_refresh(S, "lk", "tok-b", 60000), 1);
-    ck_assert_int_eq(store_dlq_lock_refresh(S, "lk", "tok-a", 120000), 0);
+    ck_assert_int_eq(store_lock(S, "lk", STORE_LOCK_REPLAY, "tok-a", 60000), 0);
+    ck_assert_int_eq(store_lock(S, "lk", STORE_LOCK_REPLAY, "tok-b", 60000), 1);
+    ck_assert_int_eq(store_lock(S, "lk", STORE_LOCK_REPLAY, "tok-a", 60000), 1); /* not reentrant */
+    ck_assert_int_eq(store_lock(S, "lk", STORE_LOCK_LAUNCH, "tok-b", 60000), 0); /* another lock */
+    ck_assert_int_eq(store_lock(S, "lk", STORE_LOCK_LAUNCH, "tok-a", 60000), 1);
+    ck_assert_int_eq(store_lock_refresh(S, "lk", STORE_LOCK_REPLAY, "tok-b", 60000), 1);
+    ck_assert_int_eq(store_lock_refresh(S, "lk", STORE_LOCK_REPLAY, "tok-a", 120000), 0);
     redisReply *r = raw("PTTL voxcast:{lk}:dlq:lock");
     ck_assert_int_gt(r->integer, 60000);
     freeReplyObject(r);
-    ck_assert_int_eq(store_dlq_unlock(S, "lk", "tok-b"), 1);
-    ck_assert_int_eq(store_dlq_lock(S, "lk", "tok-b", 60000), 1);
-    ck_assert_int_eq(store_dlq_unlock(S, "lk", "tok-a"), 0);
-    ck_assert_int_eq(store_dlq_lock(S, "lk", "tok-b", 60000), 0);
-    ck_assert_int_eq(store_dlq_lock(S, "other", "tok-a", 60000), 0); /* per campaign */
+    ck_assert_int_eq(store_unlock(S, "lk", STORE_LOCK_REPLAY, "tok-b"), 1);
+    ck_assert_int_eq(store_lock(S, "lk", STORE_LOCK_REPLAY, "tok-b", 60000), 1);
+    ck_assert_int_eq(store_unlock(S, "lk", STORE_LOCK_REPLAY, "tok-a"), 0);
+    ck_assert_int_eq(store_lock(S, "lk", STORE_LOCK_REPLAY, "tok-b", 60000), 0);
+    ck_assert_int_eq(store_lock(S, "other", STORE_LOCK_REPLAY, "tok-a", 60000), 0); /* per campaign */
     /* an expired lock is free again: wait for it on a condition with a deadline */
-    ck_assert_int_eq(store_dlq_lock(S, "ex", "tok-a", 1), 0);
+    ck_assert_int_eq(store_lock(S, "ex", STORE_LOCK_REPLAY, "tok-a", 1), 0);
     int64_t deadline = clock_mono_ms() + 5000;
     int got = 1;
     while (got == 1 && clock_mono_ms() < deadline)
-        got = store_dlq_lock(S, "ex", "tok-c", 60000);
+        got = store_lock(S, "ex", STORE_LOCK_REPLAY, "tok-c", 60000);
     ck_assert_int_eq(got, 0);
-    ck_assert_int_eq(store_dlq_lock_refresh(S, "ex", "tok-a", 60000), 1);
+    ck_assert_int_eq(store_lock_refresh(S, "ex", STORE_LOCK_REPLAY, "tok-a", 60000), 1);
 }
 END_TEST
 
