@@ -107,3 +107,21 @@ int kafka_drain(rd_kafka_t *rk, int timeout_ms)
     }
     return rd_kafka_outq_len(rk);
 }
+
+int kafka_check_topic(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const struct config *cfg, int timeout_ms,
+                      char *err, size_t errlen)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        snprintf(err, errlen, "kafka %s: unreachable: %s", config_get(cfg, "kafka.bootstrap.servers"),
+                 rd_kafka_err2str(e));
+        return -1;
+    }
+    int ok = md->topic_cnt == 1 && md->topics[0].err == 0 && md->topics[0].partition_cnt > 0;
+    if (!ok)
+        snprintf(err, errlen, "kafka: topic \"%s\" does not exist (%s); create it first", rd_kafka_topic_name(rkt),
+                 md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "no metadata");
+    rd_kafka_metadata_destroy(md);
+    return ok ? 0 : -1;
+}

@@ -16,6 +16,12 @@ enum kafka_role { KAFKA_PRODUCER, KAFKA_CONSUMER };
  * property librdkafka refused. The caller owns the conf until rd_kafka_new takes it. */
 rd_kafka_conf_t *kafka_conf_new(const struct config *cfg, enum kafka_role role, char *err, size_t errlen);
 
+/* Proves within timeout_ms that the cluster answers and rkt's topic exists with partitions, so a
+ * command fails fast with one clear line instead of queueing jobs nobody can take. Returns 0, or
+ * -1 with err: "kafka BOOTSTRAP: unreachable: ..." or "kafka: topic "T" does not exist ...". */
+int kafka_check_topic(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const struct config *cfg, int timeout_ms,
+                      char *err, size_t errlen);
+
 /* Waits for every queued message to be delivered (serving callbacks) up to timeout_ms.
  * Returns the number still undelivered (0 = all acknowledged or failed through callbacks). */
 int kafka_drain(rd_kafka_t *rk, int timeout_ms);

@@ -163,21 +163,8 @@ static int open_kafka(struct dlq_replayer *r, char *err, size_t errlen)
         snprintf(err, errlen, "kafka: %s", rkerr);
         return -1;
     }
-    const char *topic = config_get(r->o.cfg, "kafka.topic");
-    r->rkt = rd_kafka_topic_new(r->rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(r->rk, 0, r->rkt, &md, 10000);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        snprintf(err, errlen, "kafka %s: unreachable: %s",
-                 config_get(r->o.cfg, "kafka.bootstrap.servers"), rd_kafka_err2str(e));
-        return -1;
-    }
-    int ok = md->topic_cnt == 1 && md->topics[0].err == 0 && md->topics[0].partition_cnt > 0;
-    if (!ok)
-        snprintf(err, errlen, "kafka: topic \"%s\" does not exist (%s); create it first", topic,
-                 md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "no metadata");
-    rd_kafka_metadata_destroy(md);
-    return ok ? 0 : -1;
+    r->rkt = rd_kafka_topic_new(r->rk, config_get(r->o.cfg, "kafka.topic"), NULL);
+    return kafka_check_topic(r->rk, r->rkt, r->o.cfg, 10000, err, errlen);
 }
 
 /* A token no other replay will hold: 16 random bytes in hex (pid and time if getrandom fails). */

@@ -281,21 +281,12 @@ static int open_kafka(struct launch *L)
         cmd_error("kafka: %s", err);
         return -1;
     }
-    const char *topic = config_get(L->cfg, "kafka.topic");
-    L->rkt = rd_kafka_topic_new(L->rk, topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(L->rk, 0, L->rkt, &md, 10000);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        cmd_error("kafka %s: unreachable: %s", config_get(L->cfg, "kafka.bootstrap.servers"),
-                  rd_kafka_err2str(e));
+    L->rkt = rd_kafka_topic_new(L->rk, config_get(L->cfg, "kafka.topic"), NULL);
+    if (kafka_check_topic(L->rk, L->rkt, L->cfg, 10000, err, sizeof err) != 0) {
+        cmd_error("%s", err);
         return -1;
     }
-    int ok = md->topic_cnt == 1 && md->topics[0].err == 0 && md->topics[0].partition_cnt > 0;
-    if (!ok)
-        cmd_error("kafka: topic \"%s\" does not exist (%s); create it first", topic,
-                  md->topic_cnt ? rd_kafka_err2str(md->topics[0].err) : "no metadata");
-    rd_kafka_metadata_destroy(md);
-    return ok ? 0 : -1;
+    return 0;
 }
 
 /* What `voxcast reconcile` needs to render the same jobs again later. */
