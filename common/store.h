@@ -4,8 +4,8 @@
  * be Redis 4.0 or newer, tested with 7.0). It exists so that the counts a user reads in
  * `voxcast status` can never drift: every contact state change and every counter move happens
  * together inside one Lua script, and every hot-path call is batched so that launch and the
- * consumers pay one round trip per batch, not per contact (about 280k reserved-and-acked
- * contacts/s on a busy 2-core test box).
+ * consumers pay one round trip per batch, not per contact (a launch reserves and acknowledges
+ * about 300k contacts/s on a 2-core test box, Redis using about 2 µs of CPU per contact).
  *
  * Keys (C is a campaign id, validated as [A-Za-z0-9._-]{1,64}; every key of one campaign carries
  * the hash tag {C} so the layout works on Redis Cluster; contact ids are only ever hash fields or
