@@ -405,6 +405,15 @@ int store_reconnect(struct store *s)
     return connect_once(s, s->io_timeout_ms, &fatal);
 }
 
+int store_ping(struct store *s)
+{
+    redisReply *r = store_command(s, "PING");
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
 /* ================================================================ commands and pipelines */
 
 static void fill_script(struct store *s, struct store_call *call, int eval)

@@ -93,6 +93,7 @@ struct store *store_open(const char *url, int timeout_ms, char *err, size_t errl
 void store_close(struct store *s);                      /* NULL-safe */
 const char *store_error(const struct store *s);         /* last error; valid until the next call */
 int store_reconnect(struct store *s);                   /* one attempt; 0 ok, -1 (store_error) */
+int store_ping(struct store *s);                        /* PING: 0 answered, -1 (store_error) */
 
 /* 1 when campaign is a valid campaign id ([A-Za-z0-9._-]{1,64}), else 0. */
 int store_id_valid(const char *campaign);

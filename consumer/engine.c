@@ -65,6 +65,7 @@ struct engine {
     bool                             kafka_backlog; /* the last poll left messages queued */
     int64_t                          full_since_ms; /* buffer full since (0: not full) */
     int64_t                          kafka_probe_ms;
+    int64_t                          redis_probe_ms;
     int                              wake[2];       /* kafka io-event and signal pipe */
     struct store                    *store;
     struct store_batch              *batch;
@@ -803,6 +804,24 @@ static void probe_kafka(struct engine *E, int64_t now)
     }
 }
 
+/* Work in flight calls Redis, and retries it, by itself. A consumer with nothing in flight makes
+ * no Redis calls, so it would go on reporting a Redis that died as up, or one that came back as
+ * down: while idle, PING it every two seconds, and reconnect when the back-off allows. */
+static void probe_redis(struct engine *E, int64_t now)
+{
+    if (E->tasks > 0)
+        return;
+    if (!E->redis_ok) {
+        redis_usable(E);
+        return;
+    }
+    if (now - E->redis_probe_ms < 2000)
+        return;
+    E->redis_probe_ms = now;
+    if (store_ping(E->store) != 0)
+        redis_down(E, "idle check");
+}
+
 static void summary(struct engine *E, int64_t now)
 {
     if (now - E->last_summary_ms < E->summary_ms)
@@ -835,6 +854,7 @@ static void tick(struct engine *E)
     now = clock_mono_ms();
     control_flow(E, now);
     probe_kafka(E, now);
+    probe_redis(E, now);
     summary(E, now);
 }
 

@@ -220,10 +220,10 @@ if leaks=$(grep -rlF -- "$SECRET" "$WORK"); then fail "the API key leaked into: 
 ok "the API key is in no log, /metrics, /health, Redis value, DLQ entry, rejects file or output"
 
 # --- /health when Redis, then Kafka, is unreachable --------------------------------------------
+# consumer b is idle: no job needs Redis, its own idle check must notice
 kill "$REDIS_PID"
 wait "$REDIS_PID" || true
-printf 'x\tnot json\n' | "$TESTBIN/produce_raw" "$VOXCAST_KAFKA_BOOTSTRAP_SERVERS" voxcast.jobs
-wait_log "$WORK/consumer-b.log" '"redis unreachable: pausing consumption"'
+wait_log "$WORK/consumer-b.log" '"redis unreachable: pausing consumption".*"idle check"'
 wait_health b down 503
 assert_eq "down: redis" down "$(jq -r .redis "$WORK/health-b.json")"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" >"$WORK/redis2.log" 2>&1 &
