@@ -32,8 +32,7 @@
 
 #define CHUNK 5000
 #define MAX_META 32
-#define LOCK_TTL_MS 15000     /* a launch that dies blocks the campaign's next launch this long */
-#define LOCK_REFRESH_MS 3000
+#define LOCK_TTL_MS 15000 /* a launch that dies blocks the campaign's next launch this long */
 
 struct launch_opts {
     const char *campaign, *contacts, *template_text, *template_file, *id_column;
@@ -81,7 +80,6 @@ struct launch {
     struct idset             *seen;          /* --dry-run only: no Redis to ask */
     struct bloom             *met;           /* a campaign this run created: ids met so far */
     bool                      locked;        /* holds the campaign's launch lock (token run_id) */
-    int64_t                   locked_ms;     /* when the lock was last taken or refreshed */
     rd_kafka_t               *rk;
     rd_kafka_topic_t         *rkt;
     char                      run_id[40];
@@ -316,28 +314,27 @@ static int take_lock(struct launch *L)
         return -1;
     }
     L->locked = true;
-    L->locked_ms = clock_mono_ms();
     return 0;
 }
 
-/* Refreshes the launch lock every few seconds (no batch may be in flight on L->store). A lock
- * that lapsed while this launch stalled may have let another launch in: stop (--resume is exact). */
+/* Refreshes the launch lock before each chunk's reservation and while waiting for Kafka (no batch
+ * may be in flight on L->store; a refresh costs about 1/5000 of a chunk). A lock that lapsed
+ * while this launch stalled may have let another launch in: stop (--resume is exact). */
 static int keep_lock(struct launch *L)
 {
-    if (!L->locked || clock_mono_ms() - L->locked_ms < LOCK_REFRESH_MS)
+    if (!L->locked)
         return 0;
     int rc = store_lock_refresh(L->store, L->o->campaign, STORE_LOCK_LAUNCH, L->run_id, LOCK_TTL_MS);
     if (rc == 1) {
         L->locked = false;
-        cmd_error("campaign \"%s\": this launch stalled for over %d s and lost its lock; run it again "
-                  "with --resume", L->o->campaign, LOCK_TTL_MS / 1000);
+        cmd_error("campaign \"%s\": this launch lost its lock (it stalled for over %d s, or the lock "
+                  "was taken from it); run it again with --resume", L->o->campaign, LOCK_TTL_MS / 1000);
         return -1;
     }
     if (rc < 0) {
         cmd_error("redis: refreshing the launch lock: %s", store_error(L->store));
         return -1;
     }
-    L->locked_ms = clock_mono_ms();
     return 0;
 }
 
