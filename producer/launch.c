@@ -638,6 +638,11 @@ static int wait_for_acks(struct launch *L)
         if (keep_lock(L) != 0)
             return -1;
     }
+    int left = rd_kafka_outq_len(L->rk);
+    if (left > 0) { /* give them up: their failure reports unreserve them and close their chunks */
+        rd_kafka_purge(L->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_flush(L->rk, 1000);
+    }
     char err[512];
     int acked = acker_finish(L->acker, err, sizeof err);
     L->acker = NULL;
@@ -645,7 +650,6 @@ static int wait_for_acks(struct launch *L)
         cmd_error("%s", err);
         return -1;
     }
-    int left = rd_kafka_outq_len(L->rk);
     if (left > 0) {
         cmd_error("kafka: %d jobs not acknowledged after %d ms; run the launch again with --resume", left, timeout);
         return -1;

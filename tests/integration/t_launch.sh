@@ -105,6 +105,38 @@ assert_eq "exit of a launch that lost its lock" 1 "$rc"
 grep -q 'this launch lost its lock.*--resume' "$WORK/lock.err" || fail "unclear error: $(cat "$WORK/lock.err")"
 assert_eq "contacts it reserved after" 0 "$(rcli HLEN 'voxcast:{it-lock}:state')"
 assert_eq "the other holder keeps the lock" another-run "$(rcli GET 'voxcast:{it-lock}:launch:lock')"
+
+# Kafka goes away mid-launch: one clear error once launch.ack_timeout_ms has passed, jobs never
+# acknowledged are given up and unreserved (the record claims nothing Kafka did not acknowledge),
+# and --resume finishes the campaign once Kafka is back. A broker of its own, with a control FIFO.
+"$BIN/voxcast" broker --partitions 2 --control "$WORK/kctl" >"$WORK/kbroker.out" 2>"$WORK/kbroker.err" &
+PIDS+=($!)
+wait_log "$WORK/kbroker.out" '^127\.0\.0\.1:'
+kboot=$(head -n 1 "$WORK/kbroker.out")
+mkfifo "$WORK/fifo2.csv"
+VOXCAST_KAFKA_BOOTSTRAP_SERVERS=$kboot vx -X launch.ack_timeout_ms=2000 launch --campaign it-kgone \
+	--contacts "$WORK/fifo2.csv" --template 'Hi {{first_name}}' >/dev/null 2>"$WORK/kgone.err" &
+lpid=$!
+exec 7>"$WORK/fifo2.csv"
+head -n 5000 "$WORK/rows.csv" >&7
+wait_log "$WORK/monitor.log" '"SET" "voxcast:[{]it-kgone[}]:launch:lock"'
+echo "down 1" >"$WORK/kctl"
+wait_log "$WORK/kbroker.err" '"verb":"down","broker":1,"result":"Success"'
+tail -n 1 "$WORK/rows.csv" >&7
+exec 7>&-
+rc=0
+wait "$lpid" || rc=$?
+assert_eq "exit of a launch whose Kafka went away" 1 "$rc"
+grep -q '5000 jobs not acknowledged after 2000 ms; run the launch again with --resume' "$WORK/kgone.err" ||
+	fail "unclear error: $(cat "$WORK/kgone.err")"
+assert_eq "enqueued while Kafka was away" 0 "$(status_field it-kgone enqueued)"
+assert_eq "contacts left reserved" 0 "$(rcli HLEN 'voxcast:{it-kgone}:state')"
+echo "up 1" >"$WORK/kctl"
+wait_log "$WORK/kbroker.err" '"verb":"up","broker":1,"result":"Success"'
+VOXCAST_KAFKA_BOOTSTRAP_SERVERS=$kboot vx launch --campaign it-kgone --contacts "$WORK/rows.csv" \
+	--template 'Hi {{first_name}}' --resume --json >"$WORK/kgone.json"
+assert_eq "enqueued by --resume once Kafka is back" 5000 "$(jq -r .enqueued "$WORK/kgone.json")"
+assert_eq "status after the resume" 5000 "$(status_field it-kgone enqueued)"
 : >"$WORK/empty.csv"
 printf 'contact_id,first_name\nc1,"unterminated\n' >"$WORK/unbalanced.csv"
 expect_error 2 'nope.csv: No such file' launch --campaign b1 --contacts "$WORK/nope.csv" --template 'x'
@@ -112,7 +144,7 @@ expect_error 2 'no header row' launch --campaign b2 --contacts "$WORK/empty.csv"
 expect_error 2 'no column "last_name"' launch --campaign b3 --contacts "$csv" --template 'Hi {{last_name}}'
 expect_error 2 'campaign "bad/id" must be' launch --campaign 'bad/id' --contacts "$csv" --template 'x'
 expect_error 2 'template: ' launch --campaign b4 --contacts "$csv" --template 'Hi {{first_name'
-assert_eq "refused campaigns leave no record" "it-launch it-lock" "$(vx status --json | jq -r .campaign | sort | xargs)"
+assert_eq "refused campaigns leave no record" "it-kgone it-launch it-lock" "$(vx status --json | jq -r .campaign | sort | xargs)"
 vx launch --campaign b5 --contacts "$WORK/unbalanced.csv" --template 'Hi {{first_name}}' \
 	--rejects "$WORK/rej5.csv" --json >"$WORK/b5.json"
 grep -q 'unterminated quoted field' "$WORK/rej5.csv" || fail "unbalanced quote not reported"
