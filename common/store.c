@@ -575,14 +575,11 @@ int store_campaign_create(struct store *s, const char *campaign, int64_t now_ms)
 {
     if (store_check_id(s, campaign) != 0)
         return -1;
-    char meta[STORE_KEY_MAX], now[24];
-    store_key(meta, sizeof meta, campaign, "meta");
+    static const char *const keys[] = {"meta", "state"};
+    char now[24];
     snprintf(now, sizeof now, "%lld", (long long)now_ms);
-    char state[STORE_KEY_MAX];
-    store_key(state, sizeof state, campaign, "state");
-    const char *argv[] = {NULL, NULL, "2", meta, state, now};
-    size_t lens[] = {0, 0, 1, strlen(meta), strlen(state), strlen(now)};
-    redisReply *r = store_call1(s, SCRIPT_CREATE, 6, argv, lens);
+    const char *args[] = {now};
+    redisReply *r = store_campaign_script(s, SCRIPT_CREATE, campaign, keys, 2, args, 1);
     if (!r)
         return -1;
     bool ok = r->type == REDIS_REPLY_ARRAY && r->elements == 3;
