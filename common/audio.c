@@ -1,4 +1,8 @@
-/* audio.c - audio format names, validation and tiny generators; see audio.h.
+/* audio.c - audio format names, validation, WAV sealing and PCM wrapping, tiny generators;
+ * see audio.h.
+ *
+ * One walk over a WAV's chunks (wav_scan) serves validation, audio_wav_info and audio_wav_seal,
+ * so the three can never disagree about where the audio is or how long it is.
  *
  * Validation reads headers byte by byte (little-endian for RIFF, big-endian bit fields for MPEG)
  * with 64-bit arithmetic for every offset, so no declared size in a hostile body can overflow an
@@ -14,7 +18,6 @@
 
 #define WAV_HEADER_LEN   44
 #define WAV_MAX_SAMPLES  ((UINT32_MAX - 36u) / 2u)   /* data size must fit the u32 fields */
-#define RIFF_SIZE_UNSET  0xFFFFFFFFu
 #define ID3_HEADER_LEN   10
 
 int audio_format_parse(const char *s, enum audio_format *out)
@@ -116,71 +119,219 @@ static const char *body_kind(const uint8_t *p, size_t len)
 
 /* ---- WAV -------------------------------------------------------------------------------- */
 
+#define WAV_TAG_PCM         1u
+#define WAV_TAG_FLOAT       3u
+#define WAV_TAG_ALAW        6u
+#define WAV_TAG_MULAW       7u
+#define WAV_TAG_EXTENSIBLE  0xFFFEu
+#define WAV_FMT_MIN         16u
+#define WAV_FMT_EXT_MIN     40u   /* 16 + cbSize, validBits, channelMask, SubFormat GUID */
+
+/* The SubFormat GUID of WAVE_FORMAT_EXTENSIBLE is the KSDATAFORMAT_SUBTYPE base
+ * {0000xxxx-0000-0010-8000-00aa00389b71} with the format tag in its first two bytes; these are
+ * its other fourteen, as stored (little-endian fields, then bytes). */
+static const uint8_t wav_ext_guid_tail[14] = {0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
+                                              0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71};
+
+/* What one walk of a WAV found: the format and where the audio is. */
 struct wav_scan {
     bool     have_fmt;
+    bool     framed;       /* PCM, float, A-law, mu-law: audio is whole frames of `frame` bytes */
+    uint16_t codec;        /* format tag; the sub-format's for WAVE_FORMAT_EXTENSIBLE */
     uint16_t channels;
+    uint16_t bits;
     uint32_t rate;
+    uint32_t byte_rate;
+    uint32_t frame;        /* bytes per sample frame when framed, else 1 */
+    uint64_t data_off;     /* offset of the "data" chunk's 8-byte header */
+    uint64_t audio;        /* audio bytes: the declared size, or the rest of the body */
+    bool     placeholder;  /* the data size was a streaming placeholder */
 };
 
-static int wav_check_fmt(const uint8_t *body, uint32_t size, struct wav_scan *ws, char *err, size_t errlen)
+static bool wav_size_is_placeholder(uint32_t size)
 {
-    if (size < 16)
+    return size == 0 || size >= AUDIO_WAV_SIZE_PLACEHOLDER;
+}
+
+static bool wav_tag_is_framed(uint16_t tag)
+{
+    return tag == WAV_TAG_PCM || tag == WAV_TAG_FLOAT || tag == WAV_TAG_ALAW || tag == WAV_TAG_MULAW;
+}
+
+/* The real format tag: WAVE_FORMAT_EXTENSIBLE names it in its SubFormat GUID. */
+static int wav_fmt_tag(const uint8_t *body, uint32_t size, uint16_t *tag, char *err, size_t errlen)
+{
+    *tag = get_le16(body);
+    if (*tag != WAV_TAG_EXTENSIBLE)
+        return 0;
+    if (size < WAV_FMT_EXT_MIN)
+        return fail(err, errlen, "WAV WAVE_FORMAT_EXTENSIBLE 'fmt ' chunk too small (%u bytes)", size);
+    if (memcmp(body + 26, wav_ext_guid_tail, sizeof wav_ext_guid_tail) == 0)
+        *tag = get_le16(body + 24);   /* else an unknown sub-format: the tag stays 0xFFFE */
+    return 0;
+}
+
+static int wav_check_fmt(const uint8_t *body, uint32_t size, struct wav_scan *ws,
+                         char *err, size_t errlen)
+{
+    if (size < WAV_FMT_MIN)
         return fail(err, errlen, "WAV 'fmt ' chunk too small (%u bytes)", size);
+    if (wav_fmt_tag(body, size, &ws->codec, err, errlen) < 0)
+        return -1;
     ws->channels = get_le16(body + 2);
     ws->rate = get_le32(body + 4);
+    ws->byte_rate = get_le32(body + 8);
+    uint16_t block_align = get_le16(body + 12);
+    ws->bits = get_le16(body + 14);
     if (ws->channels < 1 || ws->channels > 16)
         return fail(err, errlen, "WAV has %u channels", ws->channels);
     if (ws->rate < 1000 || ws->rate > 768000)
         return fail(err, errlen, "WAV sample rate %u Hz is not sane", ws->rate);
+    ws->framed = wav_tag_is_framed(ws->codec);
+    ws->frame = 1;
+    if (ws->framed) {
+        /* block_align is the frame; a writer that left it 0 still implies one */
+        ws->frame = block_align ? block_align : (uint32_t)ws->channels * ((ws->bits + 7u) / 8u);
+        if (ws->frame == 0)
+            return fail(err, errlen, "WAV 'fmt ' declares 0 bits per sample");
+    }
     ws->have_fmt = true;
     return 0;
 }
 
-static int wav_check_data(uint64_t body_off, uint32_t size, size_t len, const struct wav_scan *ws,
+/* Judges the data chunk whose size field is `size` and whose bytes start at body_off. */
+static int wav_check_data(uint64_t body_off, uint32_t size, size_t len, struct wav_scan *ws,
                           char *err, size_t errlen)
 {
     if (!ws->have_fmt)
         return fail(err, errlen, "WAV 'data' chunk before any 'fmt ' chunk");
-    if (size == 0)
-        return fail(err, errlen, "WAV 'data' chunk declares 0 bytes");
-    if (size == RIFF_SIZE_UNSET)
-        return fail(err, errlen, "WAV 'data' size unknown (0xFFFFFFFF, a streamed file)");
-    if (body_off + size > len)
+    ws->placeholder = wav_size_is_placeholder(size);
+    if (!ws->placeholder && body_off + size > len)
         return fail(err, errlen, "WAV cut short: 'data' declares %u bytes, %llu received", size,
                     (unsigned long long)(len - body_off));
+    ws->audio = ws->placeholder ? len - body_off : size;
+    if (ws->audio == 0)
+        return fail(err, errlen, "WAV has no audio: 'data' chunk holds 0 bytes");
+    if (ws->audio > UINT32_MAX - 36u)
+        return fail(err, errlen, "WAV audio is %llu bytes, more than a WAV can hold",
+                    (unsigned long long)ws->audio);
+    if (ws->audio % ws->frame != 0)
+        return fail(err, errlen, "WAV audio is %llu bytes, not a whole number of sample frames "
+                    "(%u bytes each)", (unsigned long long)ws->audio, ws->frame);
+    return 0;
+}
+
+static int wav_check_riff(const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+    uint32_t riff = get_le32(p + 4);
+    if (!wav_size_is_placeholder(riff) && (uint64_t)riff + 8 > len)
+        return fail(err, errlen, "WAV cut short: RIFF declares %llu bytes, %zu received",
+                    (unsigned long long)riff + 8, len);
     return 0;
 }
 
 /* Walks the chunks after "WAVE" until the data chunk; see audio.h for the rules. */
-static int wav_validate(const uint8_t *p, size_t len, char *err, size_t errlen)
+static int wav_scan(const uint8_t *p, size_t len, struct wav_scan *ws, char *err, size_t errlen)
 {
+    memset(ws, 0, sizeof *ws);
     if (len < 12 || memcmp(p, "RIFF", 4) != 0 || memcmp(p + 8, "WAVE", 4) != 0)
         return fail(err, errlen, "body is %s, not a WAV file (%zu bytes)", body_kind(p, len), len);
-    struct wav_scan ws = {0};
     uint64_t off = 12;
     while (off + 8 <= len) {
         const uint8_t *id = p + off;
         uint32_t size = get_le32(p + off + 4);
         uint64_t body = off + 8;
         if (memcmp(id, "data", 4) == 0) {
-            if (wav_check_data(body, size, len, &ws, err, errlen) < 0)
+            ws->data_off = off;
+            if (wav_check_data(body, size, len, ws, err, errlen) < 0)
                 return -1;
-            uint32_t riff = get_le32(p + 4);
-            if (riff != 0 && riff != RIFF_SIZE_UNSET && (uint64_t)riff + 8 > len)
-                return fail(err, errlen, "WAV cut short: RIFF declares %llu bytes, %zu received",
-                            (unsigned long long)riff + 8, len);
-            return 0;
+            return wav_check_riff(p, len, err, errlen);
         }
         if (body + size > len) {
             char name[12];
             fourcc_text(id, name);
             return fail(err, errlen, "WAV cut short inside chunk %s", name);
         }
-        if (memcmp(id, "fmt ", 4) == 0 && wav_check_fmt(p + body, size, &ws, err, errlen) < 0)
+        if (memcmp(id, "fmt ", 4) == 0 && wav_check_fmt(p + body, size, ws, err, errlen) < 0)
             return -1;
         off = body + size + (size & 1u);   /* chunks are padded to an even length */
     }
-    return fail(err, errlen, ws.have_fmt ? "WAV has no 'data' chunk" : "WAV has no 'fmt ' chunk");
+    return fail(err, errlen, ws->have_fmt ? "WAV has no 'data' chunk" : "WAV has no 'fmt ' chunk");
+}
+
+static int wav_validate(const uint8_t *p, size_t len, char *err, size_t errlen)
+{
+    struct wav_scan ws;
+    return wav_scan(p, len, &ws, err, errlen);
+}
+
+/* Where a sealed file ends: the data chunk (its true size `audio`), then every whole chunk after
+ * it, each with its pad byte. *pad is set when the last chunk is odd-sized and the body ends
+ * before its pad byte, which the caller appends. */
+static uint64_t wav_sealed_end(const uint8_t *p, size_t len, const struct wav_scan *ws, bool *pad)
+{
+    uint64_t off = ws->data_off, end = off;
+    uint64_t size = ws->audio;
+    *pad = false;
+    while (off + 8 + size <= len) {
+        end = off + 8 + size;
+        if (size & 1u) {
+            if (end == len) {
+                *pad = true;
+                break;
+            }
+            end++;
+        }
+        off = end;
+        if (off + 8 > len)
+            break;
+        size = get_le32(p + off + 4);
+    }
+    return end;
+}
+
+int audio_wav_seal(struct buf *wav, char *err, size_t errlen)
+{
+    if (!wav || !wav->data || wav->len == 0)
+        return fail(err, errlen, "body is empty, not audio");
+    uint8_t *p = (uint8_t *)wav->data;
+    struct wav_scan ws;
+    if (wav_scan(p, wav->len, &ws, err, errlen) < 0)
+        return -1;
+    bool pad = false;
+    uint64_t end = wav_sealed_end(p, wav->len, &ws, &pad);
+    uint64_t total = end + (pad ? 1u : 0u);
+    if (total - 8 > UINT32_MAX)
+        return fail(err, errlen, "WAV of %llu bytes is too large for a RIFF size",
+                    (unsigned long long)total);
+    wav->len = (size_t)end;
+    wav->data[wav->len] = '\0';
+    if (pad)
+        buf_putc(wav, '\0');
+    p = (uint8_t *)wav->data;   /* buf_putc may have moved it */
+    put_le32(p + ws.data_off + 4, (uint32_t)ws.audio);
+    put_le32(p + 4, (uint32_t)(wav->len - 8));
+    return 0;
+}
+
+int audio_wav_info(const void *data, size_t len, struct audio_info *out)
+{
+    memset(out, 0, sizeof *out);
+    struct wav_scan ws;
+    if (!data || len == 0 || wav_scan(data, len, &ws, NULL, 0) < 0)
+        return -1;
+    out->sample_rate = ws.rate;
+    out->channels = ws.channels;
+    out->bits = ws.bits;
+    out->codec = ws.codec;
+    out->data_bytes = ws.audio;
+    if (ws.framed)
+        out->duration_ms = (int64_t)(ws.audio / ws.frame * 1000u / ws.rate);
+    else if (ws.byte_rate > 0)
+        out->duration_ms = (int64_t)(ws.audio * 1000u / ws.byte_rate);
+    else
+        out->duration_ms = -1;
+    return 0;
 }
 
 /* ---- MP3 -------------------------------------------------------------------------------- */
@@ -278,24 +429,31 @@ int audio_validate(const void *data, size_t len, enum audio_format f, char *err,
 
 /* ---- generators ------------------------------------------------------------------------- */
 
+/* Writes the 44-byte header of a PCM16 WAV holding data_len bytes of audio. */
+static void wav_header(uint8_t h[WAV_HEADER_LEN], uint32_t data_len, uint32_t rate, uint16_t channels)
+{
+    uint16_t block_align = (uint16_t)(2u * channels);
+    memcpy(h, "RIFF", 4);
+    put_le32(h + 4, 36u + data_len);
+    memcpy(h + 8, "WAVEfmt ", 8);
+    put_le32(h + 16, 16);                    /* fmt chunk size */
+    put_le16(h + 20, WAV_TAG_PCM);
+    put_le16(h + 22, channels);
+    put_le32(h + 24, rate);
+    put_le32(h + 28, rate * block_align);    /* byte rate */
+    put_le16(h + 32, block_align);
+    put_le16(h + 34, 16);                    /* bits per sample */
+    memcpy(h + 36, "data", 4);
+    put_le32(h + 40, data_len);
+}
+
 /* Appends the 44-byte header of a mono PCM16 WAV holding n samples and reserves room for them;
  * returns where the samples go. The caller fills them and calls wav_end(). */
 static uint8_t *wav_begin(struct buf *out, size_t n, uint32_t rate)
 {
     uint32_t data_len = (uint32_t)n * 2u;
     uint8_t h[WAV_HEADER_LEN];
-    memcpy(h, "RIFF", 4);
-    put_le32(h + 4, 36u + data_len);
-    memcpy(h + 8, "WAVEfmt ", 8);
-    put_le32(h + 16, 16);        /* fmt chunk size */
-    put_le16(h + 20, 1);         /* PCM */
-    put_le16(h + 22, 1);         /* mono */
-    put_le32(h + 24, rate);
-    put_le32(h + 28, rate * 2u); /* byte rate */
-    put_le16(h + 32, 2);         /* block align */
-    put_le16(h + 34, 16);        /* bits per sample */
-    memcpy(h + 36, "data", 4);
-    put_le32(h + 40, data_len);
+    wav_header(h, data_len, rate, 1);
     buf_reserve(out, sizeof h + data_len);
     buf_append(out, h, sizeof h);
     return (uint8_t *)out->data + out->len;
@@ -315,6 +473,29 @@ void audio_wav_from_pcm16(const int16_t *samples, size_t n, int sample_rate, str
     for (size_t i = 0; i < n; i++)
         put_le16(dst + 2 * i, (uint16_t)samples[i]);
     wav_end(out, n);
+}
+
+int audio_wav_from_pcm(const void *pcm, size_t len, int sample_rate, int channels,
+                       struct buf *out, char *err, size_t errlen)
+{
+    if (channels < 1 || channels > 16)
+        return fail(err, errlen, "PCM with %d channels", channels);
+    if (sample_rate < 1000 || sample_rate > 768000)
+        return fail(err, errlen, "PCM sample rate %d Hz is not sane", sample_rate);
+    if (len == 0 || !pcm)
+        return fail(err, errlen, "PCM body is empty, no audio");
+    size_t frame = 2u * (size_t)channels;
+    if (len % frame != 0)
+        return fail(err, errlen, "PCM body is %zu bytes, not a whole number of sample frames "
+                    "(%zu bytes each)", len, frame);
+    if (len > UINT32_MAX - 36u)
+        return fail(err, errlen, "PCM body of %zu bytes is too large for a WAV", len);
+    uint8_t h[WAV_HEADER_LEN];
+    wav_header(h, (uint32_t)len, (uint32_t)sample_rate, (uint16_t)channels);
+    buf_reserve(out, sizeof h + len);
+    buf_append(out, h, sizeof h);
+    buf_append(out, pcm, len);
+    return 0;
 }
 
 void audio_tone_wav(int duration_ms, int sample_rate, struct buf *out)
