@@ -3,8 +3,8 @@
  * Every HTTP provider of a consumer shares one transport, so connections to a provider are kept
  * alive and reused across jobs (one TLS handshake per connection, not per job) and thousands of
  * requests can be in flight on one thread. The transport knows nothing of providers or audio: it
- * sends what it is given, collects the answer (status, body up to a cap, Retry-After,
- * Content-Type) and maps curl's failures onto enum transport_result with a short text that never
+ * sends what it is given, collects the answer (status, body up to a cap, the headers that say
+ * how long to wait, Content-Type) and maps curl's failures onto enum transport_result with a short text that never
  * quotes the request (headers carry keys). Redirects are not followed: a provider that answers
  * 3xx is misconfigured, and following would send custom key headers to whatever host the
  * Location names.
@@ -41,6 +41,8 @@ struct http_response {
     char                  error[160];       /* for transport failures, e.g. "timeout after 200 ms";
                                                "" when transport is TRANSPORT_OK */
     char                  retry_after[64];  /* Retry-After value of the final answer, or "" */
+    char                  retry_after_ms[32]; /* retry-after-ms (OpenAI), or "" */
+    char                  reset_requests[32]; /* x-ratelimit-reset-requests (OpenAI), or "" */
     char                  content_type[96]; /* Content-Type of the final answer, or "" */
     struct buf            body;             /* owned; the done callback may take it */
 };

@@ -239,21 +239,46 @@ int retry_after_parse_date(const char *value, int64_t now_epoch_ms, int64_t *epo
     return 0;
 }
 
-/* ---- delta-seconds ------------------------------------------------------------------------- */
+/* ---- delta-seconds and durations ---------------------------------------------------------- */
 
-/* 1*DIGIT as ms; false when not all digits or beyond int64 milliseconds. */
-static bool parse_delta_ms(const struct cursor *c, int64_t *ms)
+/* A decimal number "DIGITS[.DIGITS]" scaled by unit_ms (1000 for seconds, 1 for milliseconds)
+ * into whole ms, rounded up so a fractional wait is never cut short. Consumes the number; false
+ * when there is none or it overflows int64 milliseconds. */
+static bool take_decimal_ms(struct cursor *c, int64_t unit_ms, int64_t *ms)
 {
-    int64_t secs = 0;
-    for (const char *p = c->p; p < c->end; p++) {
-        if (*p < '0' || *p > '9')
+    int64_t whole = 0;
+    const char *start = c->p;
+    for (; c->p < c->end && *c->p >= '0' && *c->p <= '9'; c->p++) {
+        if (whole > (INT64_MAX / unit_ms - (*c->p - '0')) / 10)
             return false;
-        if (secs > (INT64_MAX / MS_PER_S - (*p - '0')) / 10)
-            return false;
-        secs = secs * 10 + (*p - '0');
+        whole = whole * 10 + (*c->p - '0');
     }
-    *ms = secs * MS_PER_S;
+    if (c->p == start)
+        return false;
+    int64_t v = whole * unit_ms, frac_num = 0, frac_den = 1;
+    if (c->p < c->end && *c->p == '.') {
+        c->p++;
+        const char *fs = c->p;
+        for (; c->p < c->end && *c->p >= '0' && *c->p <= '9'; c->p++)
+            if (frac_den < INT64_C(1000000000000)) {   /* digits past 10^-12 cannot change the ms */
+                frac_num = frac_num * 10 + (*c->p - '0');
+                frac_den *= 10;
+            }
+        if (c->p == fs)
+            return false;   /* "1." is not a number */
+    }
+    int64_t frac_ms = (frac_num * unit_ms + frac_den - 1) / frac_den;
+    if (v > INT64_MAX - frac_ms)
+        return false;
+    *ms = v + frac_ms;
     return true;
+}
+
+/* The whole trimmed value as a decimal number of unit_ms. */
+static bool parse_decimal_ms(const char *value, int64_t unit_ms, int64_t *ms)
+{
+    struct cursor c;
+    return cursor_init(&c, value) && take_decimal_ms(&c, unit_ms, ms) && at_end(&c);
 }
 
 static int64_t clamp(int64_t v, int64_t max_ms)
@@ -272,7 +297,7 @@ int64_t retry_after_parse_ms(const char *value, int64_t now_epoch_ms, int64_t ma
         return -1;
     int64_t ms;
     if (*c.p >= '0' && *c.p <= '9')
-        return parse_delta_ms(&c, &ms) ? clamp(ms, max_ms) : -1;
+        return parse_decimal_ms(value, MS_PER_S, &ms) ? clamp(ms, max_ms) : -1;
     int64_t when;
     if (retry_after_parse_date(value, now_epoch_ms, &when) != 0)
         return -1;
@@ -281,4 +306,51 @@ int64_t retry_after_parse_ms(const char *value, int64_t now_epoch_ms, int64_t ma
     if (now_epoch_ms < 0 && when > INT64_MAX + now_epoch_ms)
         return clamp(INT64_MAX, max_ms);    /* a clock before 1970 by centuries: do not wrap */
     return clamp(when - now_epoch_ms, max_ms);
+}
+
+int64_t retry_after_ms_header(const char *value, int64_t max_ms)
+{
+    int64_t ms;
+    return parse_decimal_ms(value, 1, &ms) ? clamp(ms, max_ms) : -1;
+}
+
+/* Units of a Go duration, longest name first so "ms" is not read as "m" then "s". */
+static const struct {
+    const char *name;
+    int64_t     ms;
+} duration_units[] = {{"ms", 1}, {"h", 3600 * MS_PER_S}, {"m", 60 * MS_PER_S}, {"s", MS_PER_S}};
+
+int64_t retry_after_duration_ms(const char *value, int64_t max_ms)
+{
+    struct cursor c;
+    if (!cursor_init(&c, value))
+        return -1;
+    int64_t total = 0;
+    while (!at_end(&c)) {
+        struct cursor num = c;
+        while (c.p < c.end && ((*c.p >= '0' && *c.p <= '9') || *c.p == '.'))
+            c.p++;
+        num.end = c.p;
+        size_t u = 0, nunits = sizeof duration_units / sizeof duration_units[0];
+        while (u < nunits && !take_lit(&c, duration_units[u].name))
+            u++;
+        int64_t part;
+        if (u == nunits || !take_decimal_ms(&num, duration_units[u].ms, &part) || !at_end(&num) ||
+            total > INT64_MAX - part)
+            return -1;
+        total += part;
+    }
+    return clamp(total, max_ms);
+}
+
+int64_t retry_after_choose_ms(const struct retry_hints *h, int64_t now_epoch_ms, int64_t max_ms)
+{
+    int64_t ms = -1;
+    if (h->retry_after_ms && *h->retry_after_ms)
+        ms = retry_after_ms_header(h->retry_after_ms, max_ms);
+    if (ms < 0 && h->retry_after && *h->retry_after)
+        ms = retry_after_parse_ms(h->retry_after, now_epoch_ms, max_ms);
+    if (ms < 0 && h->reset_requests && *h->reset_requests)
+        ms = retry_after_duration_ms(h->reset_requests, max_ms);
+    return ms;
 }

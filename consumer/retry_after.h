@@ -16,10 +16,33 @@
 #include <stdint.h>
 
 /* The delay a Retry-After value asks for, in ms, clamped to [0, max_ms] (a date in the past gives
- * 0; max_ms < 0 is taken as 0). -1 when the value is NULL, empty or unparseable ("soon", "-5",
- * "1.5", "+5", a number too large for int64 milliseconds). `now_epoch_ms` is the wall clock
- * (Unix epoch, ms); it anchors HTTP-dates and RFC 850's two-digit years. */
+ * 0; max_ms < 0 is taken as 0). Delta-seconds may carry a decimal fraction ("1.5"), as
+ * openai-python reads it (float), rounded up to the next ms. -1 when the value is NULL, empty or
+ * unparseable ("soon", "-5", "+5", "1.", "1e3", a number too large for int64 milliseconds).
+ * `now_epoch_ms` is the wall clock (Unix epoch, ms); it anchors HTTP-dates and RFC 850's
+ * two-digit years. */
 int64_t retry_after_parse_ms(const char *value, int64_t now_epoch_ms, int64_t max_ms);
+
+/* `retry-after-ms` (OpenAI and Azure OpenAI send it beside Retry-After): a decimal number of
+ * milliseconds, rounded up and clamped to [0, max_ms]; -1 when absent or unparseable. */
+int64_t retry_after_ms_header(const char *value, int64_t max_ms);
+
+/* OpenAI's `x-ratelimit-reset-requests` / `-tokens`: a Go duration such as "1s", "6m0s",
+ * "12ms", "1h2m3.5s" (units h, m, s, ms; each number may have a fraction), as ms rounded up
+ * and clamped to [0, max_ms]; -1 when absent or unparseable. */
+int64_t retry_after_duration_ms(const char *value, int64_t max_ms);
+
+/* The headers of one answer that say how long to wait (each may be NULL or ""). */
+struct retry_hints {
+    const char *retry_after_ms;   /* retry-after-ms */
+    const char *retry_after;      /* Retry-After */
+    const char *reset_requests;   /* x-ratelimit-reset-requests */
+};
+
+/* The wait they ask for, in the order openai-python trusts them: retry-after-ms, then
+ * Retry-After (seconds, decimal seconds or an HTTP-date), then x-ratelimit-reset-requests.
+ * -1 when none gives a usable value. */
+int64_t retry_after_choose_ms(const struct retry_hints *h, int64_t now_epoch_ms, int64_t max_ms);
 
 /* Parses just an HTTP-date (whitespace-trimmed, any of the three formats) into Unix epoch ms in
  * *epoch_ms. Returns 0, or -1 (leaving *epoch_ms alone) when it is not a valid HTTP-date.

@@ -5,7 +5,9 @@
  * anywhere from 1970 to about 2106, 8 bytes give max_ms over the whole int64 range (negative caps
  * included); the rest, NUL-terminated, is the header value. Checked: the delay is -1 or in
  * [0, max(max_ms, 0)], and whenever the value is an HTTP-date the delay is exactly the date minus
- * now, clamped, so the date parser and the delay computation cannot disagree. */
+ * now, clamped, so the date parser and the delay computation cannot disagree. The same value is
+ * also read as retry-after-ms and as an x-ratelimit-reset-requests duration (each -1 or in range),
+ * and retry_after_choose_ms over the three must equal the first of them that parsed. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (retry_after_parse_date(value, now, &when) == 0)
         fuzz_check(ms == clamp(when - now, max), "delay is not the date minus now", value, now,
                    max);
+    int64_t cap = max < 0 ? 0 : max;
+    int64_t as_ms = retry_after_ms_header(value, max);
+    int64_t as_dur = retry_after_duration_ms(value, max);
+    fuzz_check(as_ms == -1 || (as_ms >= 0 && as_ms <= cap), "retry-after-ms out of range", value, now, max);
+    fuzz_check(as_dur == -1 || (as_dur >= 0 && as_dur <= cap), "duration out of range", value, now, max);
+    struct retry_hints h = {value, value, value};
+    int64_t chosen = retry_after_choose_ms(&h, now, max);
+    int64_t want = as_ms >= 0 ? as_ms : ms >= 0 ? ms : as_dur;
+    fuzz_check(chosen == want, "choose_ms is not the first hint that parsed", value, now, max);
     free(value);
     return 0;
 }

@@ -35,7 +35,7 @@ END_TEST
 START_TEST(test_unparseable)
 {
     static const char *const bad[] = {
-        "", " ", "\t\r\n", "soon", "-5", "+5", "1.5", "1e3", "12 0", "120s", "0x10",
+        "", " ", "\t\r\n", "soon", "-5", "+5", "1.", ".5", "1.5.2", "1e3", "12 0", "120s", "0x10",
         "\xd9\xa1\xd9\xa2" /* Arabic-Indic 12 */, "Sun, 06 Nov 1994 08:49:37",
         "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nov 1994 08:49:37 GMT x",
         "Sun, 6 Nov 1994 08:49:37 GMT", "Sun,06 Nov 1994 08:49:37 GMT",
@@ -50,6 +50,61 @@ START_TEST(test_unparseable)
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         ck_assert_msg(retry_after_parse_ms(bad[i], NOW, MAX) == -1, "accepted \"%s\"", bad[i]);
     ck_assert_int_eq(retry_after_parse_ms(NULL, NOW, MAX), -1);
+}
+END_TEST
+
+/* openai-python reads Retry-After with float(): "1.5" is a second and a half. */
+START_TEST(test_decimal_seconds)
+{
+    ck_assert_int_eq(retry_after_parse_ms("1.5", NOW, MAX), 1500);
+    ck_assert_int_eq(retry_after_parse_ms(" 0.25 ", NOW, MAX), 250);
+    ck_assert_int_eq(retry_after_parse_ms("0.0001", NOW, MAX), 1);     /* rounded up, never 0 */
+    ck_assert_int_eq(retry_after_parse_ms("2.000", NOW, MAX), 2000);
+    ck_assert_int_eq(retry_after_parse_ms("20.123456789012345678", NOW, MAX), 20124);
+    ck_assert_int_eq(retry_after_parse_ms("7200.5", NOW, MAX), MAX);
+}
+END_TEST
+
+/* retry-after-ms, as OpenAI sends it beside Retry-After (openai-python _calculate_retry_timeout). */
+START_TEST(test_retry_after_ms_header)
+{
+    ck_assert_int_eq(retry_after_ms_header("20", MAX), 20);
+    ck_assert_int_eq(retry_after_ms_header("1500.5", MAX), 1501);
+    ck_assert_int_eq(retry_after_ms_header("99999999", MAX), MAX);
+    ck_assert_int_eq(retry_after_ms_header("", MAX), -1);
+    ck_assert_int_eq(retry_after_ms_header(NULL, MAX), -1);
+    ck_assert_int_eq(retry_after_ms_header("-1", MAX), -1);
+    ck_assert_int_eq(retry_after_ms_header("20ms", MAX), -1);
+}
+END_TEST
+
+/* x-ratelimit-reset-requests values as OpenAI's rate-limit guide shows them ("1s", "6m0s"). */
+START_TEST(test_reset_duration)
+{
+    ck_assert_int_eq(retry_after_duration_ms("1s", MAX), 1000);
+    ck_assert_int_eq(retry_after_duration_ms("6m0s", MAX), 360000);
+    ck_assert_int_eq(retry_after_duration_ms("12ms", MAX), 12);
+    ck_assert_int_eq(retry_after_duration_ms("0.5s", MAX), 500);
+    ck_assert_int_eq(retry_after_duration_ms("1m30.25s", MAX), 90250);
+    ck_assert_int_eq(retry_after_duration_ms("2h", MAX), MAX);
+    ck_assert_int_eq(retry_after_duration_ms(" 17ms ", MAX), 17);
+    static const char *const bad[] = {"", "1", "s", "1x", "1s2", "-1s", "1.s", "1 s", "ms"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        ck_assert_msg(retry_after_duration_ms(bad[i], MAX) == -1, "accepted \"%s\"", bad[i]);
+}
+END_TEST
+
+/* The order openai-python trusts them in: retry-after-ms, Retry-After, then the reset header. */
+START_TEST(test_choose_order)
+{
+    struct retry_hints all = {"250", "3", "6m0s"};
+    ck_assert_int_eq(retry_after_choose_ms(&all, NOW, MAX), 250);
+    struct retry_hints bad_ms = {"soon", "3", "6m0s"};
+    ck_assert_int_eq(retry_after_choose_ms(&bad_ms, NOW, MAX), 3000);
+    struct retry_hints reset_only = {NULL, "", "12ms"};
+    ck_assert_int_eq(retry_after_choose_ms(&reset_only, NOW, MAX), 12);
+    struct retry_hints none = {NULL, NULL, NULL};
+    ck_assert_int_eq(retry_after_choose_ms(&none, NOW, MAX), -1);
 }
 END_TEST
 
@@ -178,6 +233,10 @@ static Suite *retry_after_suite(void)
     TCase *tc = tcase_create("parse");
     tcase_add_test(tc, test_delta_seconds);
     tcase_add_test(tc, test_unparseable);
+    tcase_add_test(tc, test_decimal_seconds);
+    tcase_add_test(tc, test_retry_after_ms_header);
+    tcase_add_test(tc, test_reset_duration);
+    tcase_add_test(tc, test_choose_order);
     tcase_add_test(tc, test_three_formats_same_instant);
     tcase_add_test(tc, test_asctime_two_digit_day);
     tcase_add_test(tc, test_future_date_delay_and_clamp);
