@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "faults.h"
 #include "listen.h"
+#include "mimic.h"
 #include "log.h"
 #include "server.h"
 
@@ -98,8 +99,16 @@ static const struct opt opts[] = {
     {"hang-rate", true, set_fault, "F             chance of holding a request unanswered (600 s or until shutdown)"},
     {"reset-rate", true, set_fault, "F             chance of dropping the connection without an answer"},
     {"garbage-rate", true, set_fault, "F             chance of a 200 with an HTML body"},
-    {"truncate-rate", true, set_fault, "F             chance of a 200 whose audio is cut short"},
-    {"fail-text", true, set_fault, "SUBSTR=STATUS texts containing SUBSTR get STATUS (repeatable)"},
+    {"truncate-rate", true, set_fault, "F             chance of a 200 cut short (--mimic: the body stops before its end)"},
+    {"fail-text", true, set_fault, "SUBSTR=STATUS texts containing SUBSTR get STATUS (repeatable; =CODE: a mimic error)"},
+    {"mimic", true, set_fault, "NAME          answer as openai, kokoro or elevenlabs do (default none)"},
+    {"fail-code", true, set_fault, "CODE          the mimic error --fail-rate answers (e.g. rate_limit_exceeded)"},
+    {"tier", true, set_fault, "TIER          ElevenLabs plan: free, starter, creator, pro (default pro)"},
+    {"voices", true, set_fault, "ID,ID         voices the mimic knows (default: the provider's; none: no voice)"},
+    {"models", true, set_fault, "ID,ID         models the mimic knows (default: the provider's)"},
+    {"library-voices", true, set_fault, "ID,ID         ElevenLabs voices refused on the free tier (402)"},
+    {"ratelimit-reset", true, set_fault, "DUR           OpenAI x-ratelimit-reset-requests on 429 (default 1s)"},
+    {"retry-after-ms", true, set_fault, "N             OpenAI retry-after-ms on 429 (default: none)"},
     {"api-key-env", true, set_key_env, "NAME          require the key in $NAME (Authorization: Bearer / xi-api-key)"},
     {"seed", true, set_seed, "N             seed of the fault draws (default: from time and pid)"},
 };
@@ -110,15 +119,18 @@ static void usage(FILE *fp)
     fprintf(fp, "usage: " PROG " [--listen HOST:PORT] [fault flags] [-c FILE] [-X name=value] [-h] [--version]\n"
                 "A local TTS server backed by espeak-ng, OpenAI- and ElevenLabs-shaped, with fault injection.\n\n");
     for (size_t i = 0; i < NOPTS; i++)
-        fprintf(fp, "  --%-14s %s\n", opts[i].name, opts[i].help);
-    fprintf(fp, "  -c FILE          `name = value` lines (# comments), names as above\n"
-                "  -X name=value    set one option (also VOXCAST_TTSD_NAME in the environment)\n"
-                "  -h, --help       this text;  --version  print the version\n\n"
+        fprintf(fp, "  --%-15s %s\n", opts[i].name, opts[i].help);
+    fprintf(fp, "  -c FILE           `name = value` lines (# comments), names as above\n"
+                "  -X name=value     set one option (also VOXCAST_TTSD_NAME in the environment)\n"
+                "  -h, --help        this text;  --version  print the version\n\n"
                 "Routes: POST /v1/audio/speech, POST /v1/text-to-speech/{voice_id}, GET /health,\n"
-                "GET|POST /admin/faults, GET /admin/stats, POST /admin/stats/reset.\n\n"
+                "GET|POST /admin/faults, GET /admin/stats, POST /admin/stats/reset,\n"
+                "GET /admin/requests, POST /admin/requests/reset.\n\n"
                 "example (a primary that fails 20%% of requests with 503 and answers in ~50 ms):\n"
                 "  " PROG " --listen 127.0.0.1:9400 --fail-rate 0.2 --fail-status 503 --latency-ms 50\n"
-                "  curl -X POST 127.0.0.1:9400/admin/faults -d '{\"fail_rate\":0}'   # heal it\n");
+                "  curl -X POST 127.0.0.1:9400/admin/faults -d '{\"fail_rate\":0}'   # heal it\n"
+                "example (ElevenLabs as a free account sees it, one request in ten refused as busy):\n"
+                "  " PROG " --mimic elevenlabs --tier free --fail-rate 0.1 --fail-code system_busy\n");
 }
 
 /* ---- option sources --------------------------------------------------------------------- */
@@ -364,12 +376,12 @@ int main(int argc, char **argv)
     log_init(PROG, LOG_INFO);
     struct ttsd_conf conf = {.listen = "127.0.0.1:9400"};
     faults_init(&conf.faults);
-    char err[512], host[256], port[16], addr[300];
+    char err[1024], host[256], port[16], addr[300];
     enum args_result r = parse_args(&conf, argc, argv, false, err, sizeof err);
     if (r == ARGS_EXIT)
         return 0;
     if (r == ARGS_BAD || load_env(&conf, err, sizeof err) < 0 ||
-        parse_args(&conf, argc, argv, true, err, sizeof err) == ARGS_BAD)
+        parse_args(&conf, argc, argv, true, err, sizeof err) == ARGS_BAD || mimic_check(&conf.faults, err, sizeof err) < 0)
         return usage_error(err);
     struct server_conf sc = {.faults = conf.faults, .seed = conf.seed};
     if (!conf.seed_set)

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -26,6 +27,8 @@
 #include "espeak.h"
 #include "jsonw.h"
 #include "log.h"
+#include "mimic.h"
+#include "reqlog.h"
 #include "stats.h"
 #include "utf8.h"
 
@@ -39,6 +42,9 @@
 #define IDLE_TIMEOUT_S      120       /* keep-alive connections idle longer are closed */
 #define WAV_HEADER_BYTES    44        /* the header audio_wav_from_pcm16 writes */
 #define MP3_FRAME_BYTES     417       /* one frame of audio_silent_mp3 */
+#define REQLOG_KEEP         256       /* speech requests /admin/requests remembers */
+#define REQLOG_BODY_MAX     65536     /* larger bodies are recorded by size only */
+#define STREAM_PIECE        4096      /* bytes per read of a streamed answer: several chunks */
 
 struct server {
     struct MHD_Daemon *mhd;
@@ -46,6 +52,7 @@ struct server {
     struct faults      faults;
     uint64_t           rng;
     struct stats       stats;
+    struct reqlog      reqlog;
     char              *api_key;       /* NULL: no key required */
     struct buf         tone;          /* --tone's answer, rendered once: a benchmark's provider
                                        * should cost as little per request as it can */
@@ -236,6 +243,17 @@ static void draw_fault(struct server *s, const struct faults *f, const char *tex
     pthread_mutex_unlock(&s->lock);
 }
 
+struct mimic_ctx {                    /* what the mimic's callbacks need */
+    struct server       *s;
+    const struct faults *f;
+};
+
+static void mimic_decide(void *ctx, const char *text, struct fault_decision *d)
+{
+    struct mimic_ctx *m = ctx;
+    draw_fault(m->s, m->f, text, d);
+}
+
 /* Everything between the latency and the answer; returns the fault drawn (FAULT_NONE for
  * requests refused before the draw) with the answer filled for the ones that get one. */
 static enum fault_action speech_decide(struct server *s, struct MHD_Connection *c, const struct api_ops *api,
@@ -267,21 +285,208 @@ static enum fault_action speech_decide(struct server *s, struct MHD_Connection *
     return d.action;
 }
 
+/* ---- the request log ------------------------------------------------------------------- */
+
+/* How a key header compares with the server's key: "matched", "mismatched", or "present" when the
+ * server requires none. The value itself is never recorded. */
+static const char *key_state(const struct server *s, const char *value, const char *prefix)
+{
+    size_t pn = strlen(prefix);
+    if (!s->api_key)
+        return "present";
+    return strncasecmp(value, prefix, pn) == 0 && secret_equal(value + pn, s->api_key) ? "matched" : "mismatched";
+}
+
+static enum MHD_Result record_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    jsonw_key(cls, key);
+    jsonw_cstr(cls, value ? value : "");
+    return MHD_YES;
+}
+
+static void record_headers(const struct server *s, struct MHD_Connection *c, struct buf *e)
+{
+    static const char *const plain[] = {"content-type", "accept"};
+    static const char *const keys[][2] = {{"authorization", "Bearer "}, {"xi-api-key", ""}};
+    buf_putc(e, '{');
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, plain[i]);
+        if (v) {
+            jsonw_key(e, plain[i]);
+            jsonw_cstr(e, v);
+        }
+    }
+    for (size_t i = 0; i < 2; i++) {
+        const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, keys[i][0]);
+        if (v) {
+            jsonw_key(e, keys[i][0]);
+            jsonw_cstr(e, key_state(s, v, keys[i][1]));
+        }
+    }
+    buf_putc(e, '}');
+}
+
+/* The body as JSON when it is JSON ("body"), else as text ("body_text"); by size when large. */
+static void record_body(const struct request *r, struct buf *e)
+{
+    if (r->too_big || r->body.len > REQLOG_BODY_MAX) {
+        jsonw_key(e, "body_bytes");
+        jsonw_int(e, (int64_t)r->body.len);
+        return;
+    }
+    json_t *root = json_loadb(r->body.data ? r->body.data : "", r->body.len, JSON_DECODE_ANY, NULL);
+    char *text = root ? json_dumps(root, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (text) {
+        jsonw_key(e, "body");
+        buf_puts(e, text);
+    } else {
+        jsonw_key(e, "body_text");
+        jsonw_str(e, r->body.data ? r->body.data : "", r->body.len);
+    }
+    free(text);
+    json_decref(root);
+}
+
+/* Adds {"method","path","query":{},"headers":{},"body"|"body_text"|"body_bytes"} to the log. */
+static void record_request(struct server *s, struct MHD_Connection *c, const char *method, const char *url,
+                           const struct request *r)
+{
+    struct buf e = {0};
+    buf_putc(&e, '{');
+    jsonw_key(&e, "method");
+    jsonw_cstr(&e, method);
+    jsonw_key(&e, "path");
+    jsonw_cstr(&e, url);
+    jsonw_key(&e, "query");
+    buf_putc(&e, '{');
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, record_arg, &e);
+    buf_putc(&e, '}');
+    jsonw_key(&e, "headers");
+    record_headers(s, c, &e);
+    record_body(r, &e);
+    buf_putc(&e, '}');
+    reqlog_add(&s->reqlog, buf_steal(&e));
+}
+
+/* ---- mimic answers ---------------------------------------------------------------------- */
+
+static int mimic_render(void *ctx, const char *text, const char *voice, struct buf *wav, char *err, size_t errlen)
+{
+    struct mimic_ctx *m = ctx;
+    (void)voice;   /* provider voice ids mean nothing to espeak-ng: speak them all with "en" */
+    if (m->f->tone) {
+        buf_append(wav, m->s->tone.data, m->s->tone.len);
+        return 0;
+    }
+    return espeak_render_wav(text, NULL, wav, err, errlen);
+}
+
+struct stream_body {                  /* a streamed answer's bytes, owned by its MHD response */
+    struct buf body;
+    size_t     limit;                 /* bytes to send */
+    bool       cut;                   /* then close without ending the body */
+};
+
+/* libmicrohttpd's reader: pieces of the body; at `limit` either the end of the stream (the final
+ * chunk follows) or an error, on which libmicrohttpd closes the connection mid-body. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct stream_body *sb = cls;
+    if (pos >= sb->limit)
+        return sb->cut ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
+    size_t n = sb->limit - (size_t)pos;
+    n = n < max ? n : max;
+    n = n < STREAM_PIECE ? n : STREAM_PIECE;
+    memcpy(out, sb->body.data + pos, n);
+    return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream_body *sb = cls;
+    buf_free(&sb->body);
+    free(sb);
+}
+
+/* A chunked answer (size unknown), or a sized one that is cut: both through the reader. */
+static struct MHD_Response *stream_response(struct mimic_answer *a)
+{
+    struct stream_body *sb = calloc(1, sizeof *sb);
+    if (!sb)
+        return NULL;
+    sb->body = a->body;
+    a->body = (struct buf){0};
+    sb->cut = a->cut_at > 0 && a->cut_at < sb->body.len;
+    sb->limit = sb->cut ? a->cut_at : sb->body.len;
+    uint64_t size = a->chunked ? MHD_SIZE_UNKNOWN : sb->body.len;
+    struct MHD_Response *resp = MHD_create_response_from_callback(size, STREAM_PIECE, stream_read, sb, stream_free);
+    if (!resp)
+        stream_free(sb);
+    return resp;
+}
+
+static enum MHD_Result send_mimic(struct MHD_Connection *c, struct mimic_answer *a)
+{
+    struct MHD_Response *resp;
+    if (a->chunked || a->cut_at > 0) {
+        resp = stream_response(a);
+    } else {
+        size_t len = a->body.len;
+        resp = MHD_create_response_from_buffer(len, buf_steal(&a->body), MHD_RESPMEM_MUST_FREE);
+    }
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+    for (size_t i = 0; i < a->nheaders; i++)
+        MHD_add_response_header(resp, a->headers[i].name, a->headers[i].value);
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)a->status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+/* The mimic's answer to one speech request; reset and hang as in speech(). */
+static enum fault_action mimic_speech(struct server *s, struct MHD_Connection *c, const char *url,
+                                      const char *path_voice, const struct request *r, const struct faults *f,
+                                      struct mimic_answer *a)
+{
+    struct mimic_ctx ctx = {s, f};
+    struct mimic_env env = {&ctx, s->api_key, (long)atomic_load(&s->stats.in_flight), mimic_decide, mimic_render};
+    struct mimic_request rq = {
+        .method = "POST",
+        .url = url,
+        .elevenlabs = path_voice != NULL,
+        .path_voice = path_voice,
+        .output_format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "output_format"),
+        .key_value = MHD_lookup_connection_value(c, MHD_HEADER_KIND, mimic_key_header(f)),
+        .body = r->body.data,
+        .len = r->body.len,
+        .too_big = r->too_big,
+    };
+    mimic_handle(f, &env, &rq, a);
+    return a->action;
+}
+
 static enum MHD_Result speech(struct server *s, struct MHD_Connection *c, const struct api_ops *api,
-                              const char *path_voice, struct request *r)
+                              const char *url, const char *path_voice, struct request *r)
 {
     struct faults f;
     pthread_mutex_lock(&s->lock);
     f = s->faults;
     pthread_mutex_unlock(&s->lock);
+    record_request(s, c, "POST", url, r);
     stats_begin(&s->stats);
     if (f.latency_ms > 0)
         wait_interruptible(s, -1, f.latency_ms);
     const char *of = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "output_format");
     struct api_input in = {r->body.data, r->body.len, path_voice, of};
     struct answer a = {.retry_after = FAULTS_UNSET};
-    enum fault_action act = speech_decide(s, c, api, &in, r->too_big, &f, &a);
+    struct mimic_answer ma = {0};
+    bool mimic = mimic_active(&f);
+    enum fault_action act = mimic ? mimic_speech(s, c, url, path_voice, r, &f, &ma)
+                                  : speech_decide(s, c, api, &in, r->too_big, &f, &a);
     if (act == FAULT_RESET || act == FAULT_HANG) {
+        mimic_answer_free(&ma);
         if (act == FAULT_HANG) {
             stats_count_hang(&s->stats);
             wait_interruptible(s, connection_fd(c), HANG_MS);
@@ -291,6 +496,12 @@ static enum MHD_Result speech(struct server *s, struct MHD_Connection *c, const 
         arm_reset(c);
         stats_end(&s->stats, 0);
         return MHD_NO;   /* libmicrohttpd closes the connection without an answer */
+    }
+    if (mimic) {
+        stats_end(&s->stats, ma.status);
+        enum MHD_Result rc = send_mimic(c, &ma);
+        mimic_answer_free(&ma);
+        return rc;
     }
     stats_end(&s->stats, a.status);
     return send_answer(c, &a);
@@ -304,8 +515,7 @@ typedef enum MHD_Result (*route_fn)(struct server *s, struct MHD_Connection *c, 
 
 static enum MHD_Result route_openai(struct server *s, struct MHD_Connection *c, const char *url, struct request *r)
 {
-    (void)url;
-    return speech(s, c, &api_openai, NULL, r);
+    return speech(s, c, &api_openai, url, NULL, r);
 }
 
 static enum MHD_Result route_elevenlabs(struct server *s, struct MHD_Connection *c, const char *url, struct request *r)
@@ -313,7 +523,7 @@ static enum MHD_Result route_elevenlabs(struct server *s, struct MHD_Connection 
     const char *voice = url + strlen(ELEVENLABS_PREFIX);
     if (*voice == '\0' || strchr(voice, '/'))
         return send_plain_error(c, 404, "expected /v1/text-to-speech/{voice_id}");
-    return speech(s, c, &api_elevenlabs, voice, r);
+    return speech(s, c, &api_elevenlabs, url, voice, r);
 }
 
 static enum MHD_Result route_health(struct server *s, struct MHD_Connection *c, const char *url, struct request *r)
@@ -353,10 +563,15 @@ static enum MHD_Result route_faults_post(struct server *s, struct MHD_Connection
     (void)url;
     if (r->too_big)
         return send_plain_error(c, 413, "request body too large");
-    char err[256];
+    char err[1024];
     struct buf b = {0};
     pthread_mutex_lock(&s->lock);
-    int rc = faults_apply_json(&s->faults, r->body.data ? r->body.data : "", r->body.len, err, sizeof err);
+    struct faults next = s->faults;
+    int rc = faults_apply_json(&next, r->body.data ? r->body.data : "", r->body.len, err, sizeof err);
+    if (rc == 0)
+        rc = mimic_check(&next, err, sizeof err);
+    if (rc == 0)
+        s->faults = next;   /* all or nothing: a change the mimic refuses leaves the faults as they were */
     faults_to_json(&s->faults, &b);
     pthread_mutex_unlock(&s->lock);
     if (rc < 0) {
@@ -365,6 +580,21 @@ static enum MHD_Result route_faults_post(struct server *s, struct MHD_Connection
     }
     log_info("faults changed", LOGS("faults", b.data));
     return send_json(c, 200, &b);
+}
+
+static enum MHD_Result route_requests(struct server *s, struct MHD_Connection *c, const char *url, struct request *r)
+{
+    (void)url, (void)r;
+    struct buf b = {0};
+    reqlog_to_json(&s->reqlog, &b);
+    return send_json(c, 200, &b);
+}
+
+static enum MHD_Result route_requests_reset(struct server *s, struct MHD_Connection *c, const char *url,
+                                            struct request *r)
+{
+    reqlog_reset(&s->reqlog);
+    return route_requests(s, c, url, r);
 }
 
 struct route {
@@ -382,6 +612,8 @@ static const struct route routes[] = {
     {"POST", "/admin/stats/reset", false, route_stats_reset},
     {"GET", "/admin/faults", false, route_faults_get},
     {"POST", "/admin/faults", false, route_faults_post},
+    {"GET", "/admin/requests", false, route_requests},
+    {"POST", "/admin/requests/reset", false, route_requests_reset},
 };
 
 static enum MHD_Result dispatch(struct server *s, struct MHD_Connection *c, const char *url, const char *method,
@@ -446,6 +678,7 @@ static void server_free(struct server *s)
         if (s->stop_pipe[i] >= 0)
             close(s->stop_pipe[i]);
     pthread_mutex_destroy(&s->lock);
+    reqlog_free(&s->reqlog);
     free(s->api_key);
     buf_free(&s->tone);
     free(s);
@@ -462,6 +695,11 @@ struct server *server_start(const struct server_conf *conf, char *err, size_t er
         return NULL;
     }
     pthread_mutex_init(&s->lock, NULL);
+    if (reqlog_init(&s->reqlog, REQLOG_KEEP) < 0) {
+        snprintf(err, errlen, "out of memory");
+        server_free(s);
+        return NULL;
+    }
     s->faults = conf->faults;
     s->rng = conf->seed;
     stats_init(&s->stats);

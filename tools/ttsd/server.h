@@ -8,6 +8,9 @@
  *   GET  /health                          {"status":"ok"}
  *   GET|POST /admin/faults                read / change faults (faults.h), answers the faults
  *   GET  /admin/stats, POST /admin/stats/reset   counters (stats.h)
+ *   GET  /admin/requests, POST /admin/requests/reset   the last speech requests (reqlog.h)
+ * With a mimic set (faults field "mimic", mimic.h) the two speech routes answer as that provider
+ * does, chunked and cut mid-body where it says so; without one they answer as they always have.
  * Admin routes take no API key: the server listens on loopback unless told otherwise. */
 #ifndef VOXCAST_TTSD_SERVER_H
 #define VOXCAST_TTSD_SERVER_H
