@@ -144,7 +144,7 @@ static int job_decode_text(json_t *o, size_t max_chars, struct job *j, char *err
     return job_take(&j->text, s, len, err, errlen);
 }
 
-/* voice and lang: optional, 1-256 bytes without control characters. */
+/* voice, lang and model: optional, 1-256 bytes without control characters. */
 static int job_decode_option(json_t *o, const char *key, char **dst, char *err, size_t errlen)
 {
     const char *s;
@@ -211,6 +211,7 @@ static int job_decode_fields(json_t *o, size_t max_chars, struct job *j, char *e
         job_decode_text(o, max_chars, j, err, errlen) < 0 ||
         job_decode_option(o, "voice", &j->voice, err, errlen) < 0 ||
         job_decode_option(o, "lang", &j->lang, err, errlen) < 0 ||
+        job_decode_option(o, "model", &j->model, err, errlen) < 0 ||
         job_decode_format(o, j, err, errlen) < 0 || job_decode_meta(o, j, err, errlen) < 0 ||
         job_decode_enqueued_at(o, j, err, errlen) < 0 || job_decode_replay(o, j, err, errlen) < 0)
         return -1;
@@ -268,6 +269,7 @@ void job_encode(const struct job *j, struct buf *out)
     job_put_str(out, "text", j->text);
     job_put_str(out, "voice", j->voice);
     job_put_str(out, "lang", j->lang);
+    job_put_str(out, "model", j->model);
     job_put_str(out, "format", j->format);
     if (j->meta) {
         jsonw_key(out, "meta");
@@ -294,6 +296,7 @@ void job_free(struct job *j)
     free(j->text);
     free(j->voice);
     free(j->lang);
+    free(j->model);
     free(j->format);
     json_decref(j->meta);
     free(j->enqueued_at);

@@ -10,6 +10,8 @@
  *   text         required string, non-empty, at most max_text_chars code points
  *   voice, lang  optional strings, 1-256 bytes without control characters (they travel into
  *                HTTP requests, so a line break must never get that far)
+ *   model        optional, the same rule: a logical model (`launch --model`), which each
+ *                provider translates through provider.NAME.models, as it does voices
  *   format       optional, "wav" (the default) or "mp3"
  *   meta         optional object, carried through untouched; any other type is an invalid job
  *                (a list or a number cannot be extended later without breaking readers)
@@ -30,7 +32,7 @@
 
 #define JOB_CAMPAIGN_MAX 64          /* bytes */
 #define JOB_CONTACT_MAX 256          /* bytes */
-#define JOB_OPTION_MAX 256           /* bytes of voice and lang */
+#define JOB_OPTION_MAX 256           /* bytes of voice, lang and model */
 
 struct job {
     int     v;                       /* 1 */
@@ -39,6 +41,7 @@ struct job {
     char   *text;                    /* required, owned */
     char   *voice;                   /* optional, owned, NULL if absent */
     char   *lang;                    /* optional, owned, NULL if absent */
+    char   *model;                   /* optional logical model, owned, NULL if absent */
     char   *format;                  /* "wav" (default when absent) or "mp3", owned */
     json_t *meta;                    /* optional object (owned reference) or NULL */
     char   *enqueued_at;             /* optional, owned, NULL if absent */
@@ -67,7 +70,7 @@ int job_decode(const char *data, size_t len, size_t max_text_chars, struct job *
 int job_decode_object(json_t *o, size_t max_text_chars, struct job *out, char *err, size_t errlen);
 
 /* Appends j as compact JSON to out, keys in the contract's order: v, campaign, contact, text,
- * voice, lang, format, meta, enqueued_at, replay. Writes "v":1 whatever j->v holds (this is the
+ * voice, lang, model, format, meta, enqueued_at, replay. Writes "v":1 whatever j->v holds (this is the
  * v1 encoder) and always writes replay; NULL optionals are omitted. meta is written by jansson
  * (same members and order; a number may be respelled, 1E2 as 100.0). Does not validate: encode
  * only jobs that were decoded or checked field by field. */

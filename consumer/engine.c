@@ -28,6 +28,7 @@
 
 #include "backoff.h"
 #include "clock.h"
+#include "hash.h"
 #include "httpd.h"
 #include "idset.h"
 #include "kafka.h"
@@ -86,6 +87,7 @@ struct engine {
     size_t                           concurrency, buffer_cap;
     int                              max_attempts;
     int64_t                          base_ms, max_ms, grace_ms, summary_ms;
+    int64_t                          throttle_max_wait_ms;
     size_t                           max_text;
     uint64_t                         rng;
     volatile sig_atomic_t            stop;
@@ -445,30 +447,64 @@ static void failover(struct engine *E, struct task *t)
         metrics_failover(E->metrics);
 }
 
-/* End of the chain. Providers skipped only because their breaker was open are waited for (all
- * open must pause the campaign, not empty it into the DLQ); otherwise the job is dead-lettered. */
+/* Whether every provider of the chain declined the job: it cannot render it (format, length),
+ * or it is in one of the masks (open breaker, provider-level refusal, "too long"). */
+static bool all_declined(struct engine *E, const struct task *t, uint64_t masks)
+{
+    for (size_t i = 0; i < providers_count(E->providers); i++)
+        if (provider_accepts(providers_at(E->providers, i), &t->job) && (i >= 64 || !(masks >> i & 1)))
+            return false;
+    return true;
+}
+
+/* Waits for the earliest probe among the providers in `wait`, then resumes the chain there. A
+ * refusing provider whose breaker has not opened yet has no probe time: the job then waits a
+ * backoff, so a refusal cannot spin. Providers before the resume point are not asked again in
+ * the next round, so their marks are kept: they still count as declined at its end. */
+static void wait_for_probe(struct engine *E, struct task *t, uint64_t wait)
+{
+    int64_t best = INT64_MAX;
+    size_t besti = 0;
+    for (size_t i = 0; i < providers_count(E->providers) && i < 64; i++) {
+        int64_t at = breaker_next_probe_ms(&providers_at(E->providers, i)->breaker);
+        if ((wait >> i & 1) && at < best) {
+            best = at;
+            besti = i;
+        }
+    }
+    int64_t now = clock_mono_ms();
+    if (best <= now)
+        best = now + backoff_delay_ms(E->base_ms, E->max_ms, t->attempts, &E->rng);
+    uint64_t before = besti >= 64 ? ~(uint64_t)0 : ((uint64_t)1 << besti) - 1;
+    t->pidx = besti;
+    t->tries = 0;
+    t->skipped_open &= before;
+    t->refused &= before;
+    defer(E, t, best);
+}
+
+/* End of the chain. Providers skipped because their breaker was open are waited for (all open
+ * must pause the campaign, not empty it into the DLQ). So are providers that refused the job
+ * provider-level (a voice, model, plan or account answer: their misconfiguration, not the
+ * contact's) when no provider took the job otherwise: every one refused, was open, or cannot
+ * take it. Otherwise the job is dead-lettered: non_retryable when no provider would take it
+ * (format, length, or "too long" answers), else retry_exhausted. */
 static void chain_exhausted(struct engine *E, struct task *t)
 {
-    if (t->skipped_open) {
-        int64_t best = INT64_MAX;
-        size_t besti = 0;
-        for (size_t i = 0; i < providers_count(E->providers) && i < 64; i++) {
-            int64_t at = breaker_next_probe_ms(&providers_at(E->providers, i)->breaker);
-            if ((t->skipped_open >> i & 1) && at < best) {
-                best = at;
-                besti = i;
-            }
-        }
-        t->pidx = besti;
-        t->tries = 0;
-        t->skipped_open = 0;
-        defer(E, t, best);
+    uint64_t masks = t->skipped_open | t->refused | t->too_long;
+    if (t->skipped_open || (t->refused && all_declined(E, t, masks))) {
+        wait_for_probe(E, t, t->skipped_open | t->refused);
         return;
     }
-    if (t->attempts == 0)
+    if (t->attempts == 0) {
         task_set_dlq(t, "non_retryable", "no configured provider accepts this job (format or text length)");
-    else
+    } else if (t->too_long && all_declined(E, t, t->too_long)) {
+        char why[sizeof t->error];
+        snprintf(why, sizeof why, "no configured provider accepts this job: %.200s", t->error);
+        task_set_dlq(t, "non_retryable", why);
+    } else {
         task_set_dlq(t, "retry_exhausted", NULL);
+    }
     finish(E, t);
 }
 
@@ -626,6 +662,60 @@ static void retry_or_failover(struct engine *E, struct task *t, struct provider 
     defer(E, t, due);
 }
 
+/* A 429 is the provider saying "wait", not a failed attempt: it does not spend the job's
+ * retry.max_attempts on this provider. The job waits as long as the provider asks (Retry-After,
+ * else a backoff that grows with each 429) and the whole provider is paced for that long, until
+ * it has waited out retry.throttle_max_wait_ms on this provider in all; then it fails over, so
+ * an account throttled for good cannot hold a campaign for ever. */
+static void wait_out_throttle(struct engine *E, struct task *t, struct provider *pv,
+                              const struct attempt_result *r, int64_t now)
+{
+    if (t->throttle_pidx != t->pidx || t->throttled_since_ms == 0) {
+        t->throttle_pidx = t->pidx;
+        t->throttled_since_ms = now;
+        t->throttles = 0;
+    }
+    t->tries--;
+    t->throttles++;
+    int64_t wait = r->retry_after_ms >= 0 ? r->retry_after_ms
+                                          : backoff_delay_ms(E->base_ms, E->max_ms, t->throttles, &E->rng);
+    if (pv->not_before_ms < now + wait)
+        pv->not_before_ms = now + wait; /* slow the whole provider down, not just this job */
+    if (now + wait - t->throttled_since_ms > E->throttle_max_wait_ms) {
+        log_info("throttled past retry.throttle_max_wait_ms; failing over", LOGS("provider", pv->name),
+                 LOGS("campaign", t->job.campaign), LOGS("contact", t->job.contact),
+                 LOGN("throttled_ms", now - t->throttled_since_ms));
+        t->throttled_since_ms = 0;
+        failover(E, t);
+        make_ready(E, t);
+        return;
+    }
+    metrics_retry(E->metrics, provider_index(E, pv));
+    defer(E, t, now + wait);
+}
+
+/* A provider-level refusal names its cause (a missing voice, a model, the plan): shown on
+ * /health as last_error, and logged once per provider and cause, not once per contact. The
+ * last few causes are remembered, so a campaign whose jobs alternate between two missing
+ * voices does not log every answer either. */
+static void note_refusal(struct engine *E, struct provider *pv, const struct attempt_result *r)
+{
+    if (!r->cause[0])
+        return;
+    if (strcmp(pv->last_error, r->cause) != 0) {
+        snprintf(pv->last_error, sizeof pv->last_error, "%s", r->cause);
+        metrics_set_last_error(E->metrics, provider_index(E, pv), r->cause);
+    }
+    uint64_t h = hash_bytes(r->cause, strlen(r->cause));
+    size_t ring = sizeof pv->causes_logged / sizeof pv->causes_logged[0];
+    for (size_t i = 0; i < ring && i < pv->ncauses_logged; i++)
+        if (pv->causes_logged[i] == h)
+            return;
+    pv->causes_logged[pv->ncauses_logged++ % ring] = h;
+    log_warn("provider refuses this configuration; jobs fail over", LOGS("provider", pv->name),
+             LOGS("cause", r->cause), LOGN("http_status", r->http_status));
+}
+
 static void on_attempt_done(void *ctx, void *task, struct provider *pv, struct attempt_result *r)
 {
     struct engine *E = ctx;
@@ -636,7 +726,8 @@ static void on_attempt_done(void *ctx, void *task, struct provider *pv, struct a
     count_request(E, pv, r);
     breaker_record(&pv->breaker, classify_breaker_verdict(r->cls), now);
     if (r->cls != CLASS_OK)
-        task_note_attempt(t, pv->name, r->http_status, classify_name(r->cls), r->error, r->latency_s);
+        task_note_attempt(t, pv->name, r->http_status, classify_name(r->cls),
+                          r->cause[0] ? r->cause : r->error, r->latency_s);
     log_debug("attempt", LOGS("campaign", t->job.campaign), LOGS("contact", t->job.contact),
               LOGS("provider", pv->name), LOGN("attempt", t->attempts), LOGN("http_status", r->http_status),
               LOGN("latency_ms", (int64_t)(r->latency_s * 1000)), LOGS("class", classify_name(r->cls)));
@@ -655,16 +746,21 @@ static void on_attempt_done(void *ctx, void *task, struct provider *pv, struct a
         finish(E, t);
         break;
     case CLASS_PROVIDER:
+        note_refusal(E, pv, r);
+        if (t->pidx < 64)
+            t->refused |= (uint64_t)1 << t->pidx;   /* waited for if no provider takes the job */
         failover(E, t);
         make_ready(E, t);
         break;
-    case CLASS_THROTTLED: {
-        int64_t wait = r->retry_after_ms >= 0 ? r->retry_after_ms : backoff;
-        if (pv->not_before_ms < now + wait)
-            pv->not_before_ms = now + wait; /* slow the whole provider down, not just this job */
-        retry_or_failover(E, t, pv, now + wait);
+    case CLASS_SKIP:
+        if (t->pidx < 64)
+            t->too_long |= (uint64_t)1 << t->pidx;
+        failover(E, t);
+        make_ready(E, t);
         break;
-    }
+    case CLASS_THROTTLED:
+        wait_out_throttle(E, t, pv, r, now);
+        break;
     case CLASS_RETRY:
         retry_or_failover(E, t, pv, now + (r->retry_after_ms > backoff ? r->retry_after_ms : backoff));
         break;
@@ -950,6 +1046,7 @@ static int read_settings(struct engine *E, char *err, size_t errlen)
     }
     E->base_ms = config_int(E->cfg, "retry.base_ms");
     E->max_ms = config_int(E->cfg, "retry.max_ms");
+    E->throttle_max_wait_ms = config_int(E->cfg, "retry.throttle_max_wait_ms");
     E->grace_ms = config_int(E->cfg, "consumer.shutdown_grace_ms");
     E->summary_ms = config_int(E->cfg, "consumer.summary_interval_ms");
     E->max_text = (size_t)config_int(E->cfg, "job.max_text_chars");

@@ -19,6 +19,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +55,7 @@ struct metrics_provider {
     _Atomic uint64_t    retries;
     _Atomic int         state;                       /* 0 closed, 1 half-open, 2 open */
     _Atomic int         consecutive_failures;
+    char                last_error[METRICS_ERROR_MAX + 1]; /* under error_lock; "" none */
 };
 
 struct metrics {
@@ -65,6 +67,7 @@ struct metrics {
     atomic_bool             redis_ok;
     atomic_bool             kafka_ok;
     pthread_mutex_t         code_lock;               /* serialises code table growth */
+    pthread_mutex_t         error_lock;              /* guards every last_error (rare writes) */
 };
 
 /* ---- lifetime ---------------------------------------------------------------------------- */
@@ -81,6 +84,11 @@ struct metrics *metrics_new(const char *const *provider_names, size_t n)
     if (!m)
         return NULL;
     if (pthread_mutex_init(&m->code_lock, NULL) != 0) {
+        free(m);
+        return NULL;
+    }
+    if (pthread_mutex_init(&m->error_lock, NULL) != 0) {
+        pthread_mutex_destroy(&m->code_lock);
         free(m);
         return NULL;
     }
@@ -102,6 +110,7 @@ void metrics_free(struct metrics *m)
     for (size_t i = 0; i < m->nproviders; i++)
         free(m->providers[i].name);
     pthread_mutex_destroy(&m->code_lock);
+    pthread_mutex_destroy(&m->error_lock);
     free(m);
 }
 
@@ -376,9 +385,26 @@ static void health_providers(struct metrics *m, const int *states, struct buf *o
         jsonw_cstr(out, state_names[states[i]]);
         jsonw_key(out, "consecutive_failures");
         jsonw_int(out, get_failures(&m->providers[i]));
+        jsonw_key(out, "last_error");
+        pthread_mutex_lock(&m->error_lock);
+        if (m->providers[i].last_error[0])
+            jsonw_cstr(out, m->providers[i].last_error);
+        else
+            buf_puts(out, "null");
+        pthread_mutex_unlock(&m->error_lock);
         buf_putc(out, '}');
     }
     buf_putc(out, ']');
+}
+
+void metrics_set_last_error(struct metrics *m, size_t provider, const char *cause)
+{
+    if (!m || provider >= m->nproviders || !cause)
+        return;
+    pthread_mutex_lock(&m->error_lock);
+    snprintf(m->providers[provider].last_error, sizeof m->providers[provider].last_error, "%s",
+             cause);
+    pthread_mutex_unlock(&m->error_lock);
 }
 
 enum metrics_status metrics_health(struct metrics *m, struct buf *out)

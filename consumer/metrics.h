@@ -69,6 +69,11 @@ void metrics_set_in_flight(struct metrics *m, int64_t n);
  * values); any other state is ignored. */
 void metrics_set_breaker(struct metrics *m, size_t provider, int state, int consecutive_failures);
 
+/* Sets the text /health shows as `provider`'s "last_error": the cause of its last provider-level
+ * refusal ("voice 'alloy' not found ..."), copied and cut to METRICS_ERROR_MAX bytes. */
+#define METRICS_ERROR_MAX 255
+void metrics_set_last_error(struct metrics *m, size_t provider, const char *cause);
+
 /* Tells /health whether Redis and Kafka are reachable now. */
 void metrics_set_health_inputs(struct metrics *m, bool redis_ok, bool kafka_ok);
 
@@ -79,7 +84,8 @@ void metrics_render(struct metrics *m, struct buf *out);
 
 /* Appends the /health JSON object to `out` and returns the status it wrote: down when every
  * breaker is open (given at least one provider) or Redis or Kafka is down; degraded when some
- * breaker is open or half-open; ok otherwise. */
+ * breaker is open or half-open; ok otherwise. Each provider carries "last_error" (a string, or
+ * null before any provider-level refusal). */
 enum metrics_status metrics_health(struct metrics *m, struct buf *out);
 
 #endif

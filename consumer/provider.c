@@ -24,10 +24,15 @@
 #include "provider_ops.h"
 #include "retry_after.h"
 #include "utf8.h"
+#include "voicemap.h"
 
 #define NAME_MAX_LEN        ((int)sizeof ((struct provider *)0)->name - 1)
 #define RETRY_AFTER_MAX_MS  3600000   /* a provider asking for more than an hour is misbehaving */
 #define BODY_EXCERPT_BYTES  200
+/* Audio a provider may send per character of text: 16-bit 48 kHz stereo is 192 KB/s, and speech
+ * runs at 10-20 characters a second, so 16 KiB a character bounds any sane format with room. */
+#define BODY_BYTES_PER_CHAR ((size_t)16 << 10)
+#define BODY_BASE_BYTES     ((size_t)1 << 20)
 
 /* Indexed by enum provider_type. */
 static const struct provider_ops *const type_ops[] = {
@@ -146,8 +151,9 @@ static int init_endpoint(struct provider *pv, const struct config *cfg, char *er
 /* Limits and policy state: timeouts, caps, rate, breaker. */
 static int init_policy(struct provider *pv, const struct config *cfg, char *err, size_t errlen)
 {
-    int64_t timeout, connect, cap, max_chars;
+    int64_t timeout, per_char, connect, cap, max_chars;
     if (int_field(cfg, pv->name, "timeout_ms", 1, LONG_MAX, &timeout, err, errlen) ||
+        int_field(cfg, pv->name, "timeout_per_char_ms", 0, 60000, &per_char, err, errlen) ||
         int_field(cfg, pv->name, "connect_timeout_ms", 1, LONG_MAX, &connect, err, errlen) ||
         int_field(cfg, pv->name, "concurrency", 0, INT_MAX, &cap, err, errlen) ||
         int_field(cfg, pv->name, "max_text_chars", 0, INT64_MAX, &max_chars, err, errlen))
@@ -158,9 +164,10 @@ static int init_policy(struct provider *pv, const struct config *cfg, char *err,
         return -1;
     }
     pv->timeout_ms = (long)timeout;
+    pv->timeout_per_char_ms = (int)per_char;
     pv->connect_timeout_ms = (long)connect;
     pv->concurrency_cap = (int)cap;
-    pv->max_text_chars = max_chars ? max_chars : pv->ops->default_max_text_chars;
+    pv->max_text_chars = max_chars;   /* 0: the type's per-model limit (provider_text_limit) */
     ratelimit_init(&pv->rate, rate, rate > 1 ? rate : 1, clock_mono_ms());
     struct breaker_config bc = {
         .failure_threshold = (int)config_int(cfg, "breaker.failure_threshold"),
@@ -168,6 +175,42 @@ static int init_policy(struct provider *pv, const struct config *cfg, char *err,
         .half_open_successes = (int)config_int(cfg, "breaker.half_open_successes"),
     };
     breaker_init(&pv->breaker, &bc);
+    return 0;
+}
+
+/* provider.NAME.voices or .models: NULL when empty, -1 + err naming the key when malformed. */
+static int init_map(struct provider *pv, const struct config *cfg, const char *field, char **out,
+                    char *err, size_t errlen)
+{
+    char why[160];
+    const char *map = config_provider(cfg, pv->name, field);
+    if (voicemap_check(map, why, sizeof why) != 0) {
+        snprintf(err, errlen, "provider.%s.%s: %s (want LOGICAL=PROVIDER, ...)", pv->name, field, why);
+        return -1;
+    }
+    *out = map && map[strspn(map, " \t")] ? strdup(map) : NULL;
+    return 0;
+}
+
+/* Voices, models and the output format: what the provider is asked for. A type without a
+ * default voice (ElevenLabs: voice ids are per account) needs provider.NAME.voice, because a
+ * logical voice without a map entry must never be sent as it is. */
+static int init_names(struct provider *pv, const struct config *cfg, char *err, size_t errlen)
+{
+    pv->model = dup_or_null(config_provider(cfg, pv->name, "model"));
+    pv->voice = dup_or_null(config_provider(cfg, pv->name, "voice"));
+    pv->output_format = dup_or_null(config_provider(cfg, pv->name, "output_format"));
+    if (init_map(pv, cfg, "voices", &pv->voices, err, errlen) ||
+        init_map(pv, cfg, "models", &pv->models, err, errlen))
+        return -1;
+    if (pv->ops->http && !pv->ops->default_voice && !pv->voice) {
+        snprintf(err, errlen,
+                 "provider.%s.voice: required for type %s (the voice id used for logical voices "
+                 "without an entry in provider.%s.voices)", pv->name, pv->ops->type_name, pv->name);
+        return -1;
+    }
+    if (pv->output_format && pv->ops->check_output_format)
+        return pv->ops->check_output_format(pv->name, pv->output_format, err, errlen);
     return 0;
 }
 
@@ -182,8 +225,8 @@ static int provider_init(struct provider *pv, struct providers *ps, const struct
     pv->ops = type_ops[type];
     if (pv->ops->http && init_endpoint(pv, cfg, err, errlen))
         return -1;
-    pv->model = dup_or_null(config_provider(cfg, pv->name, "model"));
-    pv->voice = dup_or_null(config_provider(cfg, pv->name, "voice"));
+    if (init_names(pv, cfg, err, errlen))
+        return -1;
     return init_policy(pv, cfg, err, errlen);
 }
 
@@ -283,6 +326,9 @@ void providers_free(struct providers *ps)
         wipe_free(pv->api_key);
         free(pv->model);
         free(pv->voice);
+        free(pv->models);
+        free(pv->voices);
+        free(pv->output_format);
     }
     free(ps->list);
     free(ps);
@@ -318,6 +364,41 @@ int provider_job_format(const struct job *job, enum audio_format *out, char *err
     return 0;
 }
 
+int provider_voice_for(const struct provider *pv, const struct job *job, char *out, size_t outlen,
+                       char *err, size_t errlen)
+{
+    if (voicemap_resolve(pv->voices, pv->voice, job->voice, pv->ops->default_voice, out, outlen) < 0) {
+        snprintf(err, errlen, "provider.%s: the voice for \"%.64s\" does not fit", pv->name,
+                 job->voice ? job->voice : "");
+        return -1;
+    }
+    return 0;
+}
+
+int provider_model_for(const struct provider *pv, const struct job *job, char *out, size_t outlen,
+                       char *err, size_t errlen)
+{
+    if (voicemap_resolve(pv->models, pv->model, job->model, pv->ops->default_model, out, outlen) < 0) {
+        snprintf(err, errlen, "provider.%s: the model for \"%.64s\" does not fit", pv->name,
+                 job->model ? job->model : "");
+        return -1;
+    }
+    return 0;
+}
+
+int64_t provider_text_limit(const struct provider *pv, const struct job *job)
+{
+    if (pv->max_text_chars > 0)
+        return pv->max_text_chars;
+    const struct provider_ops *ops = pv->ops;
+    char model[PROVIDER_NAME_MAX];
+    if (ops->n_model_limits > 0 && provider_model_for(pv, job, model, sizeof model, NULL, 0) == 0)
+        for (size_t i = 0; i < ops->n_model_limits; i++)
+            if (strncmp(model, ops->model_limits[i].model, strlen(ops->model_limits[i].model)) == 0)
+                return ops->model_limits[i].max_chars;
+    return ops->default_max_text_chars;
+}
+
 bool provider_accepts(const struct provider *pv, const struct job *job)
 {
     enum audio_format f;
@@ -328,7 +409,8 @@ bool provider_accepts(const struct provider *pv, const struct job *job)
     size_t bytes = strlen(job->text);
     if (pv->ops->max_text_bytes && bytes > pv->ops->max_text_bytes)
         return false;
-    return pv->max_text_chars <= 0 || utf8_count(job->text, bytes) <= (size_t)pv->max_text_chars;
+    int64_t limit = provider_text_limit(pv, job);
+    return limit <= 0 || utf8_count(job->text, bytes) <= (size_t)limit;
 }
 
 int provider_start(struct provider *pv, const struct job *job, void *task, char *err, size_t errlen)
@@ -383,9 +465,10 @@ const char *provider_request_find(const struct provider_request *req, const char
 /* ---- HTTP attempts ---- */
 
 struct http_attempt {              /* the transfer's ctx; freed when it is delivered or dropped */
-    struct provider  *pv;
-    void             *task;
-    enum audio_format format;
+    struct provider      *pv;
+    void                 *task;
+    enum audio_format     format;
+    struct provider_asked asked;   /* what build asked for: judges and shapes the answer */
 };
 
 struct drive {                     /* what providers_drive() hands to the transport callback */
@@ -393,6 +476,20 @@ struct drive {                     /* what providers_drive() hands to the transp
     attempt_done_fn   done;
     void             *ctx;
 };
+
+long provider_timeout_ms(const struct provider *pv, size_t chars)
+{
+    int64_t ms = (int64_t)pv->timeout_ms + (int64_t)pv->timeout_per_char_ms * (int64_t)chars;
+    return ms > LONG_MAX ? LONG_MAX : (long)ms;
+}
+
+size_t provider_max_body(size_t chars)
+{
+    if (chars > (SIZE_MAX - BODY_BASE_BYTES) / BODY_BYTES_PER_CHAR)
+        return SIZE_MAX;
+    size_t scaled = BODY_BASE_BYTES + chars * BODY_BYTES_PER_CHAR;
+    return scaled > HTTP_MAX_BODY ? scaled : HTTP_MAX_BODY;
+}
 
 int provider_http_start(struct provider *pv, const struct job *job, void *task, char *err,
                         size_t errlen)
@@ -406,11 +503,14 @@ int provider_http_start(struct provider *pv, const struct job *job, void *task, 
     if (!a)
         snprintf(err, errlen, "out of memory");
     if (rc == 0) {
-        *a = (struct http_attempt){.pv = pv, .task = task, .format = fmt};
+        *a = (struct http_attempt){.pv = pv, .task = task, .format = fmt, .asked = req.asked};
+        size_t chars = utf8_count(job->text, strlen(job->text));
         struct http_request hr = {
             .url = req.url.data, .headers = req.headers,
             .body = req.body.data, .body_len = req.body.len,
-            .timeout_ms = pv->timeout_ms, .connect_timeout_ms = pv->connect_timeout_ms,
+            .timeout_ms = provider_timeout_ms(pv, chars),
+            .connect_timeout_ms = pv->connect_timeout_ms,
+            .max_body = provider_max_body(chars),
         };
         rc = http_transport_post(pv->owner->http, &hr, a, err, errlen);
     }
@@ -478,6 +578,39 @@ static void redact_error(char *error, size_t size)
     free(clean);
 }
 
+static bool is_text_type(const char *content_type)
+{
+    return strncasecmp(content_type, "application/json", 16) == 0 ||
+           strncasecmp(content_type, "text/", 5) == 0;
+}
+
+/* The audio of a 2xx answer as the file will hold it, in *out; false + verr when the body is
+ * not whole audio. Raw PCM (asked.pcm_rate) is wrapped in a WAV header at the rate that was
+ * asked, unless the server sent a WAV after all; a WAV's streamed placeholder sizes are sealed
+ * to the true ones, so strict readers see its real length. The body is moved, not copied,
+ * when it is kept as it is. */
+static bool answer_audio(const struct http_attempt *a, struct http_response *resp, struct buf *out,
+                         char *verr, size_t verrlen)
+{
+    const char *body = resp->body.data ? resp->body.data : "";
+    bool riff = resp->body.len >= 4 && memcmp(body, "RIFF", 4) == 0;
+    if (a->format == AUDIO_WAV && a->asked.pcm_rate > 0 && !riff) {
+        if (is_text_type(resp->content_type)) {
+            snprintf(verr, verrlen, "not audio");
+            return false;
+        }
+        return audio_wav_from_pcm(body, resp->body.len, a->asked.pcm_rate, 1, out, verr,
+                                  verrlen) == 0;
+    }
+    if (audio_validate(body, resp->body.len, a->format, verr, verrlen) != 0)
+        return false;
+    if (a->format == AUDIO_WAV && audio_wav_seal(&resp->body, verr, verrlen) != 0)
+        return false;
+    *out = resp->body;
+    resp->body = (struct buf){0};
+    return true;
+}
+
 static void http_result(const struct http_attempt *a, struct http_response *resp,
                         struct attempt_result *r)
 {
@@ -492,24 +625,32 @@ static void http_result(const struct http_attempt *a, struct http_response *resp
         return;
     }
     r->http_status = resp->status;
-    if (resp->retry_after[0])
-        r->retry_after_ms = retry_after_parse_ms(resp->retry_after, clock_wall_ms(), RETRY_AFTER_MAX_MS);
+    struct retry_hints hints = {
+        .retry_after_ms = resp->retry_after_ms,
+        .retry_after = resp->retry_after,
+        /* sent on every OpenAI answer: it says when the request window resets, which is a
+         * wait only when the answer is a 429 */
+        .reset_requests = resp->status == 429 ? resp->reset_requests : NULL,
+    };
+    r->retry_after_ms = retry_after_choose_ms(&hints, clock_wall_ms(), RETRY_AFTER_MAX_MS);
     char verr[128] = "";
-    bool audio = resp->status / 100 == 2 &&
-                 audio_validate(resp->body.data, resp->body.len, a->format, verr, sizeof verr) == 0;
+    struct buf sound = {0};
+    bool audio = resp->status / 100 == 2 && answer_audio(a, resp, &sound, verr, sizeof verr);
     r->cls = classify_response(TRANSPORT_OK, resp->status, audio);
     if (a->pv->ops->refine_class)
-        r->cls = a->pv->ops->refine_class(a->pv, r->cls, resp->status,
-                                          resp->body.data ? resp->body.data : "", resp->body.len);
+        r->cls = a->pv->ops->refine_class(a->pv, &a->asked, r->cls, resp->status,
+                                          resp->body.data ? resp->body.data : "", resp->body.len,
+                                          r->cause, sizeof r->cause);
     if (r->cls == CLASS_OK && audio) {
-        r->audio = resp->body;
-        resp->body = (struct buf){0};
+        r->audio = sound;
         return;
     }
+    buf_free(&sound);
     if (r->cls == CLASS_OK)   /* a refinement may not bless a body that is not audio */
         r->cls = CLASS_RETRY;
     describe_answer(resp, verr, r->error, sizeof r->error);
     redact_error(r->error, sizeof r->error);
+    redact_error(r->cause, sizeof r->cause);
 }
 
 static void on_http_done(void *arg, struct http_response *resp)
@@ -543,4 +684,18 @@ int providers_wait(struct providers *ps, int extra_fd, int timeout_ms)
     if (extra_fd >= 0)
         fds[n++] = extra_fd;
     return http_transport_wait(ps->http, fds, n, timeout_ms);
+}
+
+/* ---- error answers (shared by the HTTP types) ---- */
+
+enum outcome_class provider_refine_by_rules(const struct classify_rule *rules, size_t n,
+                                            const struct provider_asked *asked,
+                                            enum outcome_class cls, long http_status,
+                                            const char *body, size_t len, char *cause,
+                                            size_t causelen)
+{
+    struct classify_error e;
+    classify_error_parse(body, len, &e);   /* unparsed: all "", and only status rules match */
+    struct classify_asked ca = {asked->voice, asked->model, asked->output_format};
+    return classify_error_match(rules, n, cls, http_status, &e, &ca, cause, causelen);
 }

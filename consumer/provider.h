@@ -2,10 +2,12 @@
  *
  * A provider is configured by provider.NAME.* keys and is one of three types:
  *   openai      POST {"model","input","voice","response_format"} with Authorization: Bearer
- *   elevenlabs  POST {url with {voice_id}} {"text","model_id"} with xi-api-key
+ *   elevenlabs  POST {url with {voice_id}}?output_format= {"text","model_id"} with xi-api-key
  *   espeak      libespeak-ng in process, on a worker thread (WAV only)
- * Variation lives in a small ops table per type (build the request, refine the classification),
- * not in switches. HTTP attempts run concurrently in the caller's thread through one curl multi
+ * The job's voice and model are logical names, translated per provider (provider.NAME.voices /
+ * .models, voicemap.h); raw PCM answers are wrapped and streamed WAVs sealed, so the audio of a
+ * result is always a file as it will be saved. Variation lives in a small ops table per type
+ * (build the request, refine the classification from the error body), not in switches. HTTP attempts run concurrently in the caller's thread through one curl multi
  * handle (keep-alive, connection reuse); espeak attempts run on a worker thread that wakes the
  * loop through an eventfd. Either way an attempt ends in exactly one call of the done callback,
  * from providers_drive(), on the loop thread.
@@ -38,15 +40,21 @@ struct provider {
     struct providers          *owner;
     char                      *url;             /* HTTP types */
     char                      *api_key;         /* from $api_key_env; never logged */
-    char                      *model, *voice;   /* defaults when the job names none */
+    char                      *model, *voice;   /* for logical names without a map entry */
+    char                      *models, *voices; /* LOGICAL=PROVIDER maps (voicemap.h); NULL: none */
+    char                      *output_format;   /* provider's format name for WAV jobs; NULL: type's */
     long                       timeout_ms, connect_timeout_ms;
-    int64_t                    max_text_chars;  /* 0: no limit; openai defaults to 4096 */
+    int                        timeout_per_char_ms; /* added to timeout_ms per character */
+    int64_t                    max_text_chars;  /* configured; 0: the type's per-model limit */
     /* engine policy state */
     int                        concurrency_cap; /* 0: none beyond the consumer's */
     int                        in_flight;
     struct ratelimit           rate;
     struct breaker             breaker;
     int64_t                    not_before_ms;   /* 429 pacing: start nothing before this */
+    char                       last_error[256]; /* the last provider-level cause; "" none yet */
+    uint64_t                   causes_logged[8]; /* hashes of causes already logged (a ring) */
+    unsigned                   ncauses_logged;
 };
 
 /* What one attempt came to. `audio` is owned by the result: the done callback may take it
@@ -58,6 +66,8 @@ struct attempt_result {
     int64_t            retry_after_ms;  /* -1 when the answer gave none */
     double             latency_s;
     char               error[256];      /* short, secret-free description; "" on success */
+    char               cause[256];      /* PROVIDER/SKIP: what the answer names, secret-free
+                                           ("voice 'alloy' not found ..."); "" otherwise */
     struct buf         audio;           /* validated audio on CLASS_OK */
 };
 
@@ -74,8 +84,12 @@ size_t providers_count(const struct providers *ps);
 struct provider *providers_at(struct providers *ps, size_t i);
 
 /* False when this provider cannot render the job at all (espeak and mp3, text longer than its
- * max_text_chars): the engine skips it without counting a failure. */
+ * limit): the engine skips it without counting a failure. */
 bool provider_accepts(const struct provider *pv, const struct job *job);
+
+/* The text limit in characters for job on this provider: provider.NAME.max_text_chars when set,
+ * else the type's limit for the model the job resolves to (see provider_ops.h); 0: none. */
+int64_t provider_text_limit(const struct provider *pv, const struct job *job);
 
 /* Starts one attempt for `task` (opaque to providers). Returns 0, or -1 when it could not even
  * start (err set; the engine treats it as a retryable failure). Does not touch policy state. */
@@ -88,6 +102,16 @@ void providers_drive(struct providers *ps, attempt_done_fn done, void *ctx);
  * (-1: none) becoming readable. Returns early on any of them (curl may also shorten the wait
  * for its own timers): the number of ready descriptors, 0 on timeout, -1 on a curl error. */
 int providers_wait(struct providers *ps, int extra_fd, int timeout_ms);
+
+/* The time one attempt of a text of `chars` characters may take, connection included:
+ * timeout_ms plus timeout_per_char_ms per character, because a provider renders a long text
+ * for longer before (or while) it answers. A fixed limit timed out long texts and paid for them
+ * again on every retry. */
+long provider_timeout_ms(const struct provider *pv, size_t chars);
+
+/* The largest answer accepted for a text of `chars` characters: HTTP_MAX_BODY, raised with the
+ * text so a long text's audio is never cut off by the cap. */
+size_t provider_max_body(size_t chars);
 
 /* Attempts started and not yet delivered to the done callback. */
 size_t providers_active(const struct providers *ps);

@@ -1,20 +1,85 @@
-/* provider_elevenlabs.c - the ElevenLabs /v1/text-to-speech/{voice_id} request shape.
+/* provider_elevenlabs.c - the ElevenLabs /v1/text-to-speech/{voice_id} request shape and how
+ * its errors read.
  *
- * The voice travels in the URL path, so it is percent-encoded: a job's voice is free text and
- * must not be able to add path segments or a query. The configured url may name the spot with
- * "{voice_id}" (https://api.elevenlabs.io/v1/text-to-speech/{voice_id}) or end where the voice
- * goes. The output format is a query parameter; one already in the url wins, so an operator
- * can ask for, say, wav_22050 without code changes. No length default: the limit depends on
- * the model (10k-40k characters), so max_text_chars is left to the configuration. */
+ * Voices are ids of one account ("21m00Tcm4TlvDq8ikWAM"), so the type has no default voice:
+ * provider.NAME.voice is required and the job's logical voice goes through provider.NAME.voices
+ * (provider_voice_for); a logical name such as "alloy" is never sent. The voice travels in the
+ * URL path, so it is percent-encoded: it must not be able to add path segments or a query. The
+ * configured url may name the spot with "{voice_id}"
+ * (https://api.elevenlabs.io/v1/text-to-speech/{voice_id}) or end where the voice goes.
+ *
+ * The output format is a query parameter. WAV jobs ask for pcm_24000, raw 16-bit mono PCM that
+ * every tier may request (wav_44100 and pcm_44100 need the Pro tier; lower tiers get 403
+ * subscription_required), wrapped in a WAV header in provider.c; 24 kHz is also OpenAI's rate,
+ * so a failover chain writes files of one rate. provider.NAME.output_format (pcm_<rate> or
+ * wav_<rate>) overrides it, and an output_format already in the url wins over both.
+ *
+ * Text limits per model, from ElevenLabs' model documentation: eleven_v3 3,000 characters
+ * (elevenlabs/elevenlabs-docs PR 1458), eleven_multilingual_v2 10,000, eleven_flash_v2_5 and
+ * eleven_turbo_v2_5 40,000, their v2 forerunners 30,000; an unknown model is held to 10,000.
+ * Beyond the limit ElevenLabs answers 400 max_character_limit_exceeded: skip, not the contact's.
+ *
+ * Errors come as {"detail":{"status","message"}} (elevenlabs/elevenlabs-docs PR 1317), newer
+ * ones as {"detail":{"type","code","message","status","request_id"}} (dograh-hq/dograh issue
+ * 290), and FastAPI's validation list {"detail":[{"loc","msg","type"}]}. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsonw.h"
 #include "provider_ops.h"
 
 #define ELEVENLABS_MODEL   "eleven_multilingual_v2"
-#define ELEVENLABS_VOICE   "default"
+#define ELEVENLABS_WAV     "pcm_24000"
+#define ELEVENLABS_MAX     10000
 #define VOICE_PLACEHOLDER  "{voice_id}"
+
+static const struct provider_model_limit elevenlabs_limits[] = {
+    { "eleven_v3", 3000 },
+    { "eleven_multilingual_v2", 10000 },
+    { "eleven_flash_v2_5", 40000 },     /* before eleven_flash_v2: rows match by prefix */
+    { "eleven_turbo_v2_5", 40000 },
+    { "eleven_flash_v2", 30000 },
+    { "eleven_turbo_v2", 30000 },
+};
+
+#define SRC_VOICE404 "elevenlabs/elevenlabs-docs PR 1317 (404 voice_not_found)"
+#define SRC_VOICE400 "skapadia3214/groq-voice issue 1 (400 voice_not_found)"
+#define SRC_PLAN     "dograh-hq/dograh issue 290, OWASP/Nest issue 3859 (402 paid_plan_required)"
+#define SRC_EL_ERR   "ElevenLabs API reference, errors"
+
+/* First match wins; see classify.h for the principle. */
+static const struct classify_rule elevenlabs_rules[] = {
+    { 0, "voice_not_found", NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_VOICE, SRC_VOICE404 },
+    { 0, "voice_does_not_exist", NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_VOICE, SRC_EL_ERR },
+    { 0, "model_not_found", NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_MODEL, SRC_EL_ERR },
+    { 0, "invalid_model_id", NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_MODEL, SRC_EL_ERR },
+    { 0, "max_character_limit_exceeded", NULL, NULL, NULL, CLASS_SKIP, CAUSE_TOO_LONG, SRC_EL_ERR },
+    { 0, "text_too_long", NULL, NULL, NULL, CLASS_SKIP, CAUSE_TOO_LONG, SRC_EL_ERR },
+    { 0, "invalid_output_format", NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_FORMAT, SRC_EL_ERR },
+    { 0, "paid_plan_required", NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_PLAN, SRC_PLAN },
+    { 0, "payment_required", NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_PLAN, SRC_PLAN },
+    { 0, "subscription_required", NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_PLAN, SRC_EL_ERR },
+    { 0, "quota_exceeded", NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_QUOTA,
+      "elevenlabs/elevenlabs-python issue 13" },
+    { 0, "insufficient_credits", NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_QUOTA, SRC_EL_ERR },
+    { 0, "invalid_api_key", NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_ACCOUNT, SRC_EL_ERR },
+    { 0, "detected_unusual_activity", NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_ACCOUNT,
+      "OWASP/Nest PR 3861" },
+    { 0, "missing_permissions", NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_ACCOUNT, SRC_EL_ERR },
+    { 0, "needs_authorization", NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_ACCOUNT, SRC_EL_ERR },
+    { 401, NULL, NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_ACCOUNT, SRC_EL_ERR },
+    { 403, NULL, NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_PLAN, SRC_EL_ERR },
+    { 402, NULL, NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_PLAN, SRC_PLAN },
+    /* a 404 that names no voice or model: the path is wrong */
+    { 404, NULL, NULL, NULL, NULL, CLASS_PROVIDER, CAUSE_URL, SRC_EL_ERR },
+    /* FastAPI validation: loc names the field; the text is the contact's, model_id ours */
+    { 0, NULL, NULL, "text", NULL, CLASS_CONTACT, CAUSE_NONE, "FastAPI validation errors" },
+    { 0, NULL, NULL, "model_id", NULL, CLASS_PROVIDER, CAUSE_MODEL, "FastAPI validation errors" },
+    { 0, NULL, NULL, "voice_id", NULL, CLASS_PROVIDER, CAUSE_VOICE, "FastAPI validation errors" },
+    { 400, NULL, NULL, "*", NULL, CLASS_PROVIDER, CAUSE_FIELD, "FastAPI validation errors" },
+    { 422, NULL, NULL, "*", NULL, CLASS_PROVIDER, CAUSE_FIELD, "FastAPI validation errors" },
+};
 
 /* RFC 3986 unreserved characters stay, every other byte becomes %XX. */
 static void put_escaped(struct buf *b, const char *s)
@@ -45,51 +110,108 @@ static void put_url_with_voice(struct buf *out, const char *url, const char *voi
     buf_puts(out, ph ? ph + strlen(VOICE_PLACEHOLDER) : cut);
 }
 
-/* Adds output_format to the query unless the url already chose one. */
-static void put_output_format(struct buf *url, enum audio_format fmt)
+/* The value of output_format in url's query, or NULL. */
+static const char *url_output_format(const char *url)
 {
-    const char *q = strchr(url->data, '?');
-    if (q) {
-        for (const char *p = q; p; p = strchr(p + 1, '&'))
-            if (strncmp(p + 1, "output_format=", 14) == 0)
-                return;
-    }
-    if (!q)
+    const char *q = strchr(url, '?');
+    for (const char *p = q; p; p = strchr(p + 1, '&'))
+        if (strncmp(p + 1, "output_format=", 14) == 0)
+            return p + 15;
+    return NULL;
+}
+
+/* Decides the format (the url's, else the configured one for WAV, else the type's) and adds
+ * it to the query unless the url already chose one. */
+static void put_output_format(struct buf *url, const struct provider *pv, enum audio_format fmt,
+                              struct provider_asked *asked)
+{
+    const char *in_url = url_output_format(url->data);
+    const char *name = fmt == AUDIO_MP3 ? "mp3_44100_128"
+                       : pv->output_format ? pv->output_format : ELEVENLABS_WAV;
+    if (in_url)
+        snprintf(asked->output_format, sizeof asked->output_format, "%.*s",
+                 (int)strcspn(in_url, "&#"), in_url);
+    else
+        snprintf(asked->output_format, sizeof asked->output_format, "%s", name);
+    asked->pcm_rate = strncmp(asked->output_format, "pcm_", 4) == 0 ? atoi(asked->output_format + 4) : 0;
+    if (in_url)
+        return;
+    if (!strchr(url->data, '?'))
         buf_putc(url, '?');
     else if (url->data[url->len - 1] != '?' && url->data[url->len - 1] != '&')
         buf_putc(url, '&');
-    buf_puts(url, fmt == AUDIO_MP3 ? "output_format=mp3_44100_128" : "output_format=wav_44100");
+    buf_printf(url, "output_format=%s", name);
+}
+
+static const char *accept_for(const struct provider_asked *asked)
+{
+    if (strncmp(asked->output_format, "mp3", 3) == 0)
+        return "audio/mpeg";
+    return asked->pcm_rate > 0 ? "*/*" : "audio/wav";
 }
 
 static int elevenlabs_build(const struct provider *pv, const struct job *job,
                             struct provider_request *req, char *err, size_t errlen)
 {
     enum audio_format fmt;
-    if (provider_job_format(job, &fmt, err, errlen))
+    struct provider_asked *asked = &req->asked;
+    if (provider_job_format(job, &fmt, err, errlen) ||
+        provider_voice_for(pv, job, asked->voice, sizeof asked->voice, err, errlen) ||
+        provider_model_for(pv, job, asked->model, sizeof asked->model, err, errlen))
         return -1;
-    const char *voice = job->voice ? job->voice : pv->voice ? pv->voice : ELEVENLABS_VOICE;
-    put_url_with_voice(&req->url, pv->url, voice);
-    put_output_format(&req->url, fmt);
+    put_url_with_voice(&req->url, pv->url, asked->voice);
+    put_output_format(&req->url, pv, fmt, asked);
     provider_request_header(req, "Content-Type: application/json");
-    provider_request_header(req, "Accept: %s", fmt == AUDIO_MP3 ? "audio/mpeg" : "audio/wav");
+    provider_request_header(req, "Accept: %s", accept_for(asked));
     if (pv->api_key)
         provider_request_header(req, "xi-api-key: %s", pv->api_key);
     buf_putc(&req->body, '{');
     jsonw_key(&req->body, "text");
     jsonw_cstr(&req->body, job->text);
     jsonw_key(&req->body, "model_id");
-    jsonw_cstr(&req->body, pv->model ? pv->model : ELEVENLABS_MODEL);
+    jsonw_cstr(&req->body, asked->model);
     buf_putc(&req->body, '}');
     return 0;
+}
+
+static enum outcome_class elevenlabs_refine(const struct provider *pv,
+                                            const struct provider_asked *asked,
+                                            enum outcome_class cls, long http_status,
+                                            const char *body, size_t len, char *cause,
+                                            size_t causelen)
+{
+    (void)pv;
+    return provider_refine_by_rules(elevenlabs_rules,
+                                    sizeof elevenlabs_rules / sizeof elevenlabs_rules[0], asked,
+                                    cls, http_status, body, len, cause, causelen);
+}
+
+/* pcm_<rate> or wav_<rate>, rate 8000-48000: what can be saved as a WAV file. */
+static int elevenlabs_check_format(const char *name, const char *format, char *err, size_t errlen)
+{
+    bool kind = strncmp(format, "pcm_", 4) == 0 || strncmp(format, "wav_", 4) == 0;
+    const char *digits = format + (kind ? 4 : 0);
+    char *end = NULL;
+    long rate = kind ? strtol(digits, &end, 10) : 0;
+    if (kind && end != digits && *end == '\0' && rate >= 8000 && rate <= 48000)
+        return 0;
+    snprintf(err, errlen, "provider.%s.output_format: \"%.32s\" is not pcm_<rate> or wav_<rate> "
+             "(e.g. pcm_24000, wav_22050)", name, format);
+    return -1;
 }
 
 const struct provider_ops provider_elevenlabs_ops = {
     .type_name = "elevenlabs",
     .http = true,
     .wav_only = false,
-    .default_max_text_chars = 0,
+    .default_max_text_chars = ELEVENLABS_MAX,
+    .model_limits = elevenlabs_limits,
+    .n_model_limits = sizeof elevenlabs_limits / sizeof elevenlabs_limits[0],
+    .default_model = ELEVENLABS_MODEL,
+    .default_voice = NULL,              /* voice ids are per account: provider.NAME.voice */
     .max_text_bytes = 0,
     .start = provider_http_start,
     .build = elevenlabs_build,
-    .refine_class = NULL,
+    .refine_class = elevenlabs_refine,
+    .check_output_format = elevenlabs_check_format,
 };

@@ -27,32 +27,62 @@
 struct http_transport;
 struct espeak_worker;
 
+#define PROVIDER_NAME_MAX 257      /* a voice or model name: JOB_OPTION_MAX bytes and a NUL */
+
+/* What an attempt asked the provider for, kept with the transfer until its answer is read: the
+ * answer is judged by it (the voice a "voice not found" names, the model whose text limit was
+ * passed) and, for raw PCM, made into a WAV file at the rate that was asked. */
+struct provider_asked {
+    char voice[PROVIDER_NAME_MAX];  /* as sent, after the voices map; "" when none */
+    char model[PROVIDER_NAME_MAX];  /* as sent, after the models map */
+    char output_format[32];         /* the provider's own format name: "wav", "pcm", "pcm_24000" */
+    int  pcm_rate;                  /* > 0: the answer is raw 16-bit mono PCM at this rate */
+};
+
 /* One HTTP request as a provider wants it sent: always a POST. */
 struct provider_request {
-    struct buf         url;      /* full URL, query included */
-    struct curl_slist *headers;  /* "Name: value" lines; may carry the API key */
-    struct buf         body;     /* JSON */
+    struct buf            url;      /* full URL, query included */
+    struct curl_slist    *headers;  /* "Name: value" lines; may carry the API key */
+    struct buf            body;     /* JSON */
+    struct provider_asked asked;    /* filled by build */
+};
+
+/* A text limit per model: the first row whose model is a prefix of the resolved model wins
+ * (so dated variants such as gpt-4o-mini-tts-2025-12-15 share their family's row). */
+struct provider_model_limit {
+    const char *model;
+    int64_t     max_chars;
 };
 
 struct provider_ops {
     const char *type_name;               /* "openai", ... (the provider.NAME.type value) */
     bool        http;                    /* needs provider.NAME.url; runs on the curl multi */
     bool        wav_only;                /* refuses mp3 jobs (provider_accepts) */
-    int64_t     default_max_text_chars;  /* used when provider.NAME.max_text_chars is 0 */
+    int64_t     default_max_text_chars;  /* when max_text_chars is 0 and no model row fits */
+    const struct provider_model_limit *model_limits;  /* per model; NULL: none */
+    size_t      n_model_limits;
+    const char *default_model;           /* sent when neither job nor config names one */
+    const char *default_voice;           /* likewise for voices; NULL: the type needs one set */
     size_t      max_text_bytes;          /* hard limit of the engine in bytes; 0: none */
 
     /* Starts one attempt (the caller counts it as active on 0). -1 + err when it cannot. */
     int (*start)(struct provider *pv, const struct job *job, void *task, char *err, size_t errlen);
 
-    /* HTTP types: fills an empty *req for job. -1 + err (and *req left for
-     * provider_request_free) when the job cannot be expressed as a request. */
+    /* HTTP types: fills an empty *req for job, req->asked included. -1 + err (and *req left
+     * for provider_request_free) when the job cannot be expressed as a request. */
     int (*build)(const struct provider *pv, const struct job *job, struct provider_request *req,
                  char *err, size_t errlen);
 
-    /* Optional: the class of an HTTP answer for this provider, given the generic one and the
-     * answer itself (body NUL-terminated, len bytes, may be binary). */
-    enum outcome_class (*refine_class)(const struct provider *pv, enum outcome_class cls,
-                                       long http_status, const char *body, size_t len);
+    /* Optional: the class of an HTTP answer for this provider, given the generic one, what was
+     * asked and the answer itself (body NUL-terminated, len bytes, may be binary). For a
+     * PROVIDER or SKIP class it writes the cause ("voice 'alloy' not found ...") to cause. */
+    enum outcome_class (*refine_class)(const struct provider *pv, const struct provider_asked *asked,
+                                       enum outcome_class cls, long http_status, const char *body,
+                                       size_t len, char *cause, size_t causelen);
+
+    /* Optional: checks provider.NAME.output_format (non-empty) for this type at start-up.
+     * -1 + err naming the key when it is not a format the type can turn into WAV. */
+    int (*check_output_format)(const char *name, const char *format, char *err, size_t errlen);
 };
 
 extern const struct provider_ops provider_openai_ops;
@@ -75,6 +105,22 @@ int provider_http_start(struct provider *pv, const struct job *job, void *task, 
 
 /* Parses job->format (NULL means wav). -1 + err for anything but "wav" or "mp3". */
 int provider_job_format(const struct job *job, enum audio_format *out, char *err, size_t errlen);
+
+/* The voice and model to send for job, by the voicemap resolution rule (voicemap.h): the map's
+ * entry, else provider.NAME.voice/.model, else the job's name when the provider declares
+ * neither, else the type's default. -1 + err when the result does not fit in out. */
+int provider_voice_for(const struct provider *pv, const struct job *job, char *out, size_t outlen,
+                       char *err, size_t errlen);
+int provider_model_for(const struct provider *pv, const struct job *job, char *out, size_t outlen,
+                       char *err, size_t errlen);
+
+/* The classification every HTTP type shares: parse the error body, run it through the type's
+ * rules. For the refine_class hooks. */
+enum outcome_class provider_refine_by_rules(const struct classify_rule *rules, size_t n,
+                                            const struct provider_asked *asked,
+                                            enum outcome_class cls, long http_status,
+                                            const char *body, size_t len, char *cause,
+                                            size_t causelen);
 
 /* Appends one header line built from fmt (the line is copied into req->headers). */
 void provider_request_header(struct provider_request *req, const char *fmt, ...)

@@ -32,7 +32,12 @@ struct task {
     size_t            pidx;           /* provider chain position */
     int               tries;          /* attempts on the current provider */
     int               attempts;       /* attempts on all providers */
+    int               throttles;      /* 429 answers in a row on provider throttle_pidx */
+    size_t            throttle_pidx;
+    int64_t           throttled_since_ms; /* first of those 429s (0: none) */
     uint64_t          skipped_open;   /* providers passed over because their breaker was open */
+    uint64_t          refused;        /* providers that refused provider-level (voice, plan...) */
+    uint64_t          too_long;       /* providers that answered "too long for this provider" */
     struct buf        history;        /* JSON objects, comma separated */
     int               nhistory;
     /* outcome */

@@ -6,7 +6,12 @@
 #   storm503   503 on every request   3 attempts each on the primary, then failover; texts that get
 #                                     503 everywhere end retry_exhausted after 6 attempts
 #   throttle   429 + Retry-After: 1   the next attempt on that provider waits >= 1 s; 429 is not a
-#                                     breaker failure (a threshold of 2 never opens)
+#                                     breaker failure (a threshold of 2 never opens); a job throttled
+#                                     past retry.throttle_max_wait_ms fails over
+#   waitok     429 + Retry-After: 0   half the answers throttled, retry.max_attempts 1: a 429 is not
+#              on half the requests   an attempt, so every contact is done on the primary
+#   longtext   answers after 400 ms   timeout_ms 200 plus 25 ms per character: a 40-character text
+#                                     has 1.2 s, so nothing times out and the primary renders all
 #   reset      connections dropped    retried on the same provider, every contact done there
 #   hang       no answer              timeout after provider.primary.timeout_ms, retried
 #   truncate   200 with a cut WAV     retried, never written: every file passes audio_check
@@ -37,7 +42,7 @@ faults_cleanup() {
 }
 trap faults_cleanup EXIT
 
-CASES=(storm503 throttle reset hang truncate garbage auth401 bad400)
+CASES=(storm503 throttle waitok longtext reset hang truncate garbage auth401 bad400)
 FAST="-X consumer.concurrency=8 -X retry.base_ms=5 -X retry.max_ms=50 -X breaker.failure_threshold=1000"
 
 # case_broker NAME: an embedded broker of the case's own; sets BOOT_<NAME>. Started directly, not
@@ -97,6 +102,8 @@ start_ttsd storm503_p --tone --fail-rate 1 --fail-status 503 --fail-text PERM=50
 start_ttsd storm503_s --tone --fail-text PERM=503
 start_ttsd throttle_p --tone --fail-text SLOW=429 --retry-after 1
 start_ttsd throttle_s --tone --fail-text SLOW=429 --retry-after 1
+start_ttsd waitok_p --tone --fail-rate 0.5 --fail-status 429 --retry-after 0 --seed 10
+start_ttsd longtext_p --tone --latency-ms 400
 start_ttsd reset_p --tone --reset-rate 0.3 --seed 11
 start_ttsd hang_p --tone --hang-rate 0.3 --seed 12
 start_ttsd truncate_p --tone --truncate-rate 0.4 --seed 13
@@ -116,6 +123,9 @@ make_contacts "$WORK/bad400.csv" 20
 for i in 1 2 3 4 5; do echo "bad-$i,BAD"; done >>"$WORK/bad400.csv"
 case_launch storm503 "$WORK/storm503.csv"
 case_launch throttle "$WORK/throttle.csv"
+case_launch waitok "$WORK/c20.csv"
+VOXCAST_KAFKA_BOOTSTRAP_SERVERS=$BOOT_longtext vx launch --campaign longtext --contacts "$WORK/c20.csv" \
+	--template 'Hello {{first_name}}, this text takes a while.' --json >/dev/null
 case_launch reset "$WORK/c40.csv"
 case_launch hang "$WORK/c20.csv"
 case_launch truncate "$WORK/c40.csv"
@@ -127,7 +137,11 @@ two() { echo "-X providers=primary,secondary $(provider_args "$1") $(provider_ar
 # shellcheck disable=SC2046,SC2086
 {
 	case_consumer storm503 $(two "$TTSD_PORT_storm503_p" "$TTSD_PORT_storm503_s") $FAST
-	case_consumer throttle $(two "$TTSD_PORT_throttle_p" "$TTSD_PORT_throttle_s") $FAST -X breaker.failure_threshold=2
+	case_consumer throttle $(two "$TTSD_PORT_throttle_p" "$TTSD_PORT_throttle_s") $FAST -X breaker.failure_threshold=2 \
+		-X retry.throttle_max_wait_ms=2500
+	case_consumer waitok $(two "$TTSD_PORT_waitok_p" "$TTSD_PORT_spare_s") $FAST -X retry.max_attempts=1
+	case_consumer longtext $(two "$TTSD_PORT_longtext_p" "$TTSD_PORT_spare_s") $FAST -X retry.max_attempts=1 \
+		-X provider.primary.timeout_ms=200
 	case_consumer reset $(two "$TTSD_PORT_reset_p" "$TTSD_PORT_spare_s") $FAST -X retry.max_attempts=20
 	case_consumer hang $(two "$TTSD_PORT_hang_p" "$TTSD_PORT_spare_s") $FAST -X retry.max_attempts=20 \
 		-X provider.primary.timeout_ms=1000
@@ -160,9 +174,12 @@ whole_audio storm503 20
 
 # ---------------------------------------------------------------- throttle (429)
 
-# Every SLOW text is throttled on both providers: 3 attempts each, then retry_exhausted. Between two
-# attempts of one job on one provider lies at least the Retry-After second (backoff alone is
-# <= 50 ms). The history's "at" is when an attempt ended: the next one starts >= 1000 ms later.
+# Every SLOW text is throttled on both providers. 429s are not attempts, so retry.max_attempts (3)
+# does not end them: retry.throttle_max_wait_ms (2.5 s) does. Asked at 0, 1 and 2 s, the third
+# 429's wait would end past 2.5 s, so the job fails over, and after the secondary's three 429s it
+# is parked retry_exhausted. Between two attempts of one job on one provider lies at least the
+# Retry-After second (backoff alone is <= 50 ms). The history's "at" is when an attempt ended: the
+# next one starts >= 1000 ms later.
 assert_eq "throttle: dlq" 4 "$(status_field throttle dlq)"
 assert_eq "throttle: retry_exhausted entries of 6 x 429" 4 \
 	"$(dlq_entries throttle | jq -r 'select(.reason == "retry_exhausted" and .attempts == 6 and .http_status == 429) | .contact' | wc -l)"
@@ -183,6 +200,24 @@ for p in primary secondary; do
 done
 grep -q '"breaker state change"' "$WORK/consumer-throttle.log" && fail "throttle: a breaker changed state on 429s"
 ok "throttle: no breaker state change logged"
+
+# ---------------------------------------------------------------- waitok (429 is not an attempt)
+
+# With one attempt per provider, a 429 counted as an attempt would send half the jobs to the
+# secondary; waited out, every job is rendered by the primary.
+throttled=$(ttsd_stat waitok_p 'by_status."429"')
+[ "$throttled" -gt 0 ] || fail "waitok: no 429 was answered: the case proves nothing"
+assert_eq "waitok: done" 20 "$(status_field waitok "done")"
+assert_eq "waitok: rendered by the primary" 20 "$(vx status waitok --json | jq -r '.by_provider.primary')"
+assert_eq "waitok: primary requests = contacts + 429s ($throttled)" "$((20 + throttled))" "$(ttsd_stat waitok_p requests)"
+assert_eq "waitok: failovers" 0 "$(consumer_metric waitok '^voxcast_failovers_total')"
+
+# ---------------------------------------------------------------- longtext (time grows with the text)
+
+assert_eq "longtext: done" 20 "$(status_field longtext "done")"
+assert_eq "longtext: rendered by the primary" 20 "$(vx status longtext --json | jq -r '.by_provider.primary')"
+assert_eq "longtext: timeouts" 0 "$(metric longtext primary voxcast_provider_requests_total timeout)"
+assert_eq "longtext: primary requests (1 per job)" 20 "$(ttsd_stat longtext_p requests)"
 
 # ---------------------------------------------------------------- reset, hang, truncate, garbage
 

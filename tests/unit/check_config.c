@@ -120,6 +120,30 @@ START_TEST(test_env_families)
 }
 END_TEST
 
+/* voices, models and output_format are provider fields, from a file, -X and the environment
+ * (VOXCAST_PROVIDER_EL_VOICES must not be read as the field "voice" of a provider "el_voices"
+ * or the other way round). */
+START_TEST(test_provider_voice_fields)
+{
+    char *env[] = {"VOXCAST_PROVIDER_EL_VOICES=alloy=21m00Tcm4TlvDq8ikWAM",
+                   "VOXCAST_PROVIDER_EL_VOICE=EXAVITQu4vr4xnSDxMaL",
+                   "VOXCAST_PROVIDER_EL_OUTPUT_FORMAT=wav_22050", NULL};
+    struct config *c = config_new();
+    char err[256];
+    ck_assert_str_eq(config_provider(c, "el", "voices"), "");
+    ck_assert_str_eq(config_provider(c, "el", "models"), "");
+    ck_assert_str_eq(config_provider(c, "el", "output_format"), "");
+    ck_assert_int_eq(config_load_env(c, env, err, sizeof err), 0);
+    ck_assert_str_eq(config_provider(c, "el", "voices"), "alloy=21m00Tcm4TlvDq8ikWAM");
+    ck_assert_str_eq(config_provider(c, "el", "voice"), "EXAVITQu4vr4xnSDxMaL");
+    ck_assert_str_eq(config_provider(c, "el", "output_format"), "wav_22050");
+    ck_assert_int_eq(config_set_arg(c, "provider.el.models=fast=eleven_flash_v2_5, hq = eleven_v3",
+                                    "-X", err, sizeof err), 0);
+    ck_assert_str_eq(config_provider(c, "el", "models"), "fast=eleven_flash_v2_5, hq = eleven_v3");
+    config_free(c);
+}
+END_TEST
+
 struct seen {
     char keys[16][64];
     int  n;
@@ -172,6 +196,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_type_errors);
     tcase_add_test(tc, test_precedence);
     tcase_add_test(tc, test_env_families);
+    tcase_add_test(tc, test_provider_voice_fields);
     tcase_add_test(tc, test_kafka_passthrough);
     tcase_add_test(tc, test_missing_file);
     suite_add_tcase(s, tc);

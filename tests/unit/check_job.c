@@ -263,6 +263,11 @@ START_TEST(test_options_rule)
     field_fails("lang", l257, "\"lang\" must be 1-256 bytes without control characters");
     free(l257);
     field_ok("voice", "\"21m00Tcm4TlvDq8ikWAM\"");
+    /* model: the same rule as voice */
+    field_fails("model", "\"\"", "\"model\" must be 1-256 bytes without control characters");
+    field_fails("model", "\"tts-1\\nX\"", "\"model\" must be 1-256 bytes without control characters");
+    field_fails("model", "7", "\"model\" must be a string");
+    field_ok("model", "\"fast\"");
 }
 END_TEST
 
@@ -377,6 +382,7 @@ START_TEST(test_encode_order)
     j.text = "Hi Ana, your order ships today.";
     j.voice = "alloy";
     j.lang = "en";
+    j.model = "fast";
     j.format = "wav";
     j.meta = json_pack("{s:s}", "phone", "+15551230000");
     j.enqueued_at = "2026-11-22T18:00:00Z";
@@ -385,7 +391,7 @@ START_TEST(test_encode_order)
     ck_assert_str_eq(out.data,
                      "{\"v\":1,\"campaign\":\"spring-promo\",\"contact\":\"c-000123\",\"text\":"
                      "\"Hi Ana, your order ships today.\",\"voice\":\"alloy\",\"lang\":\"en\","
-                     "\"format\":\"wav\",\"meta\":{\"phone\":\"+15551230000\"},\"enqueued_at\":"
+                     "\"model\":\"fast\",\"format\":\"wav\",\"meta\":{\"phone\":\"+15551230000\"},\"enqueued_at\":"
                      "\"2026-11-22T18:00:00Z\",\"replay\":2}");
     json_decref(j.meta);
     /* Absent optionals are omitted; the buffer's earlier content stays. */
@@ -408,6 +414,7 @@ START_TEST(test_round_trip)
     j.text = "\xc2\xa1Hola Jos\xc3\xa9! Say \"hi\"\nback\\slash\ttab \xe2\x82\xac \xed\x9f\xbf";
     j.voice = "nova \xc3\xa9";
     j.lang = "es-MX";
+    j.model = "gpt-4o-mini-tts";
     j.format = "mp3";
     j.meta = json_pack("{s:s, s:{s:[i,f,b,n]}, s:s}", "phone", "+1 555 \"0\"", "nested", "list",
                        7, 2.5, 1, "q", "\xe2\x80\xa8\\");
@@ -423,6 +430,7 @@ START_TEST(test_round_trip)
     ck_assert_str_eq(job.text, j.text);
     ck_assert_str_eq(job.voice, j.voice);
     ck_assert_str_eq(job.lang, j.lang);
+    ck_assert_str_eq(job.model, j.model);
     ck_assert_str_eq(job.format, j.format);
     ck_assert(json_equal(job.meta, j.meta));
     ck_assert_str_eq(job.enqueued_at, j.enqueued_at);

@@ -387,6 +387,40 @@ START_TEST(test_health_ok_shape)
 }
 END_TEST
 
+/* A provider-level refusal's cause shows as last_error: null until there is one, then the text
+ * (escaped as JSON, cut to METRICS_ERROR_MAX bytes); out-of-range calls are ignored. */
+START_TEST(test_health_last_error)
+{
+    struct metrics *m = metrics_new(two, 2);
+    enum metrics_status st;
+    json_t *doc = health(m, &st);
+    json_t *p0 = json_array_get(json_object_get(doc, "providers"), 0);
+    ck_assert(json_is_null(json_object_get(p0, "last_error")));
+    json_decref(doc);
+    metrics_set_last_error(m, 0, "voice 'alloy' not found or not allowed (HTTP 404 voice_not_found)");
+    metrics_set_last_error(m, 7, "ignored");
+    metrics_set_last_error(m, 1, NULL);
+    doc = health(m, &st);
+    json_t *ps = json_object_get(doc, "providers");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(ps, 0), "last_error")),
+                     "voice 'alloy' not found or not allowed (HTTP 404 voice_not_found)");
+    ck_assert(json_is_null(json_object_get(json_array_get(ps, 1), "last_error")));
+    json_decref(doc);
+    char longer[600];
+    memset(longer, 'a', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    longer[10] = '"';
+    metrics_set_last_error(m, 1, longer);
+    doc = health(m, &st);
+    const char *le = json_string_value(json_object_get(json_array_get(json_object_get(doc, "providers"), 1),
+                                                       "last_error"));
+    ck_assert_uint_eq(strlen(le), METRICS_ERROR_MAX);
+    ck_assert_int_eq(le[10], '"');
+    json_decref(doc);
+    metrics_free(m);
+}
+END_TEST
+
 /* The verdict for breaker states `s0`, `s1` and the two dependencies. */
 static enum metrics_status verdict(int s0, int s1, bool redis, bool kafka)
 {
@@ -623,6 +657,7 @@ static Suite *metrics_suite(void)
     tc = tcase_create("health");
     tcase_add_test(tc, test_health_starts_down);
     tcase_add_test(tc, test_health_ok_shape);
+    tcase_add_test(tc, test_health_last_error);
     tcase_add_test(tc, test_health_verdicts);
     tcase_add_test(tc, test_health_no_providers);
     suite_add_tcase(s, tc);

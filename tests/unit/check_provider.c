@@ -219,6 +219,24 @@ static enum MHD_Result route(struct server *s, struct MHD_Connection *c, const c
         pthread_mutex_unlock(&s->lock);
         return reply_text(c, 503, "text/plain", text, "2");
     }
+    if (strcmp(url, "/pcm") == 0 || strncmp(url, "/pcm/", 5) == 0) {
+        static const int16_t pcm[240] = {0, 1000, -1000, 2000, -2000};  /* 10 ms at 24 kHz */
+        return reply(c, 200, "audio/pcm", pcm, sizeof pcm, NULL);
+    }
+    if (strcmp(url, "/stream") == 0) {
+        /* as OpenAI and Kokoro stream a WAV: RIFF and data sizes 0xFFFFFFFF */
+        struct buf w = {0};
+        buf_append(&w, s->wav.data, s->wav.len);
+        memset(w.data + 4, 0xFF, 4);
+        memset(w.data + 40, 0xFF, 4);
+        enum MHD_Result rc = reply(c, 200, "audio/wav", w.data, w.len, NULL);
+        buf_free(&w);
+        return rc;
+    }
+    if (strncmp(url, "/nosuchvoice/", 13) == 0)   /* elevenlabs/elevenlabs-docs PR 1317 */
+        return reply_text(c, 404, "application/json",
+                          "{\"detail\":{\"status\":\"voice_not_found\",\"message\":\"A voice with the "
+                          "voice_id alloy was not found.\"}}", NULL);
     if (strcmp(url, "/json") == 0)
         return reply_text(c, 200, "application/json", "{\"error\":\"nope\"}", NULL);
     if (strcmp(url, "/quota") == 0)
@@ -444,7 +462,7 @@ START_TEST(test_config_chain)
     ck_assert_str_eq(m->model, "tts-1-hd");
     ck_assert_ptr_null(m->voice);
     ck_assert_str_eq(el->voice, "Rachel");
-    ck_assert_int_eq(m->max_text_chars, 4096);   /* OpenAI's limit by default */
+    ck_assert_int_eq(m->max_text_chars, 0);      /* not configured: the per-model limit */
     ck_assert_int_eq(el->max_text_chars, 0);
     ck_assert_int_eq(es->max_text_chars, 0);
     ck_assert_int_eq(m->timeout_ms, 60000);
@@ -574,11 +592,17 @@ START_TEST(test_openai_build_voices)
 {
     struct providers *ps = openai_chain("tts-1-hd", "nova", false);
     struct provider_request req;
+    /* the provider's own voice wins over a logical voice it has no entry for: a foreign
+     * name is never sent */
     build(providers_at(ps, 0), "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"x\","
                                "\"voice\":\"echo\",\"format\":\"mp3\"}", &req);
     ck_assert_ptr_null(provider_request_find(&req, "Authorization"));   /* no key, no header */
-    ck_assert_str_eq(req.body.data, "{\"model\":\"tts-1-hd\",\"input\":\"x\",\"voice\":\"echo\","
+    ck_assert_str_eq(req.body.data, "{\"model\":\"tts-1-hd\",\"input\":\"x\",\"voice\":\"nova\","
                                     "\"response_format\":\"mp3\"}");
+    ck_assert_str_eq(req.asked.voice, "nova");
+    ck_assert_str_eq(req.asked.model, "tts-1-hd");
+    ck_assert_str_eq(req.asked.output_format, "mp3");
+    ck_assert_int_eq(req.asked.pcm_rate, 0);
     provider_request_free(&req);
     build(providers_at(ps, 0), "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"y\",\"lang\":\"fr\"}", &req);
     ck_assert_str_eq(req.body.data, "{\"model\":\"tts-1-hd\",\"input\":\"y\",\"voice\":\"nova\","
@@ -588,22 +612,26 @@ START_TEST(test_openai_build_voices)
 }
 END_TEST
 
-static struct providers *eleven_chain(const char *url, const char *voice_model)
+/* An elevenlabs provider "el" at url, voice Rachel (or "R id/1?x" with odd_voice), model
+ * eleven_turbo_v2 with `model`, else the type's. */
+static struct providers *eleven_chain(const char *url, const char *model)
 {
     static char u[256];
     snprintf(u, sizeof u, "provider.el.url=%s", url);
     setenv(KEY_VAR, KEY, 1);
     return new_ok((const char *[]){"providers=el", "provider.el.type=elevenlabs", u,
                                    "provider.el.api_key_env=" KEY_VAR,
-                                   voice_model ? "provider.el.voice=Rachel" : "provider.el.voice=",
-                                   voice_model ? "provider.el.model=eleven_turbo_v2" : "provider.el.model=",
+                                   model && strcmp(model, "odd") == 0 ? "provider.el.voice=R id/1?x"
+                                                                      : "provider.el.voice=Rachel",
+                                   model && strcmp(model, "y") == 0 ? "provider.el.model=eleven_turbo_v2"
+                                                                    : "provider.el.model=",
                                    NULL});
 }
 
 static const char *eleven_url(const char *url, const char *job_json, bool voice_model)
 {
     static char out[512];
-    struct providers *ps = eleven_chain(url, voice_model ? "y" : NULL);
+    struct providers *ps = eleven_chain(url, voice_model ? "y" : "odd");
     struct provider_request req;
     build(providers_at(ps, 0), job_json, &req);
     snprintf(out, sizeof out, "%s", req.url.data);
@@ -618,20 +646,25 @@ static const char *eleven_url(const char *url, const char *job_json, bool voice_
 
 START_TEST(test_elevenlabs_build)
 {
-    struct providers *ps = eleven_chain("https://api.elevenlabs.io/v1/text-to-speech/{voice_id}", NULL);
+    struct providers *ps = eleven_chain("https://api.elevenlabs.io/v1/text-to-speech/{voice_id}", "odd");
     struct provider_request req;
-    build(providers_at(ps, 0), JOB_ODD_VOICE, &req);
+    /* the job's logical voice "alloy" has no entry: the provider's voice id is sent, escaped */
+    build(providers_at(ps, 0), "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"Hello\","
+                               "\"voice\":\"alloy\"}", &req);
     ck_assert_str_eq(req.url.data,
-                     "https://api.elevenlabs.io/v1/text-to-speech/R%20id%2F1%3Fx?output_format=wav_44100");
+                     "https://api.elevenlabs.io/v1/text-to-speech/R%20id%2F1%3Fx?output_format=pcm_24000");
+    ck_assert_str_eq(req.asked.voice, "R id/1?x");
+    ck_assert_str_eq(req.asked.output_format, "pcm_24000");
+    ck_assert_int_eq(req.asked.pcm_rate, 24000);
     ck_assert_str_eq(provider_request_find(&req, "xi-api-key"), KEY);
-    ck_assert_str_eq(provider_request_find(&req, "Accept"), "audio/wav");
+    ck_assert_str_eq(provider_request_find(&req, "Accept"), "*/*");
     ck_assert_str_eq(provider_request_find(&req, "Content-Type"), "application/json");
     ck_assert_ptr_null(provider_request_find(&req, "Authorization"));
     ck_assert_str_eq(req.body.data, "{\"text\":\"Hello\",\"model_id\":\"eleven_multilingual_v2\"}");
     provider_request_free(&req);
     build(providers_at(ps, 0), JOB_MP3, &req);
     ck_assert_str_eq(req.url.data,
-                     "https://api.elevenlabs.io/v1/text-to-speech/default?output_format=mp3_44100_128");
+                     "https://api.elevenlabs.io/v1/text-to-speech/R%20id%2F1%3Fx?output_format=mp3_44100_128");
     ck_assert_str_eq(provider_request_find(&req, "Accept"), "audio/mpeg");
     provider_request_free(&req);
     providers_free(ps);
@@ -642,19 +675,19 @@ START_TEST(test_elevenlabs_urls)
 {
     /* no placeholder: the voice becomes the last path segment, before any query */
     ck_assert_str_eq(eleven_url("http://h/v1/text-to-speech", JOB_PLAIN, true),
-                     "http://h/v1/text-to-speech/Rachel?output_format=wav_44100");
+                     "http://h/v1/text-to-speech/Rachel?output_format=pcm_24000");
     ck_assert_str_eq(eleven_url("http://h/v1/text-to-speech/", JOB_PLAIN, true),
-                     "http://h/v1/text-to-speech/Rachel?output_format=wav_44100");
+                     "http://h/v1/text-to-speech/Rachel?output_format=pcm_24000");
     ck_assert_str_eq(eleven_url("http://h/tts?optimize_streaming_latency=0", JOB_MP3, false),
-                     "http://h/tts/default?optimize_streaming_latency=0&output_format=mp3_44100_128");
+                     "http://h/tts/R%20id%2F1%3Fx?optimize_streaming_latency=0&output_format=mp3_44100_128");
     /* an output_format in the url wins */
     ck_assert_str_eq(eleven_url("http://h/v/{voice_id}?output_format=pcm_16000", JOB_PLAIN, true),
                      "http://h/v/Rachel?output_format=pcm_16000");
-    ck_assert_str_eq(eleven_url("http://h/v/{voice_id}/stream?a=1&output_format=wav_22050", JOB_ODD_VOICE, true),
+    ck_assert_str_eq(eleven_url("http://h/v/{voice_id}/stream?a=1&output_format=wav_22050", JOB_ODD_VOICE, false),
                      "http://h/v/R%20id%2F1%3Fx/stream?a=1&output_format=wav_22050");
     /* a parameter that merely ends in output_format does not count */
     ck_assert_str_eq(eleven_url("http://h/v/{voice_id}?xoutput_format=1", JOB_PLAIN, true),
-                     "http://h/v/Rachel?xoutput_format=1&output_format=wav_44100");
+                     "http://h/v/Rachel?xoutput_format=1&output_format=pcm_24000");
 
     struct providers *ps = eleven_chain("http://h/v/{voice_id}", "y");
     struct provider_request req;
@@ -671,12 +704,21 @@ START_TEST(test_openai_quota_quirk)
     const struct provider *pv = providers_at(ps, 0);
     const char *quota = "{\"error\":{\"message\":\"You exceeded your current quota\",\"type\":\"insufficient_quota\"}}";
     const char *rate = "{\"error\":{\"code\":\"rate_limit_exceeded\"}}";
+    struct provider_asked asked = {.voice = "alloy", .model = "tts-1"};
+    char cause[256];
     ck_assert_ptr_nonnull(pv->ops->refine_class);
-    ck_assert_int_eq(pv->ops->refine_class(pv, CLASS_THROTTLED, 429, quota, strlen(quota)), CLASS_PROVIDER);
-    ck_assert_int_eq(pv->ops->refine_class(pv, CLASS_THROTTLED, 429, rate, strlen(rate)), CLASS_THROTTLED);
-    ck_assert_int_eq(pv->ops->refine_class(pv, CLASS_THROTTLED, 429, "", 0), CLASS_THROTTLED);
-    ck_assert_int_eq(pv->ops->refine_class(pv, CLASS_RETRY, 500, quota, strlen(quota)), CLASS_RETRY);
-    ck_assert_ptr_null(provider_elevenlabs_ops.refine_class);
+    ck_assert_int_eq(pv->ops->refine_class(pv, &asked, CLASS_THROTTLED, 429, quota, strlen(quota),
+                                           cause, sizeof cause), CLASS_PROVIDER);
+    ck_assert_str_eq(cause, "quota or credit exhausted (HTTP 429 insufficient_quota): You exceeded "
+                            "your current quota");
+    ck_assert_int_eq(pv->ops->refine_class(pv, &asked, CLASS_THROTTLED, 429, rate, strlen(rate),
+                                           cause, sizeof cause), CLASS_THROTTLED);
+    ck_assert_str_eq(cause, "");
+    ck_assert_int_eq(pv->ops->refine_class(pv, &asked, CLASS_THROTTLED, 429, "", 0, cause,
+                                           sizeof cause), CLASS_THROTTLED);
+    ck_assert_int_eq(pv->ops->refine_class(pv, &asked, CLASS_RETRY, 500, "{}", 2, cause,
+                                           sizeof cause), CLASS_RETRY);
+    ck_assert_ptr_nonnull(provider_elevenlabs_ops.refine_class);
     providers_free(ps);
 }
 END_TEST
@@ -801,6 +843,7 @@ START_TEST(test_http_timeout)
     struct server s;
     server_start(&s);
     struct providers *ps = http_chain(&s, "/hang", "provider.tts.timeout_ms=200");
+    providers_at(ps, 0)->timeout_per_char_ms = 0;   /* the time a text's length adds: see below */
     struct job j;
     job_of(&j, JOB_PLAIN);
     struct collector col = {0};
@@ -818,6 +861,21 @@ START_TEST(test_http_timeout)
     job_free(&j);
     providers_free(ps);
     server_stop(&s);
+}
+END_TEST
+
+/* A long text is given longer: rendering it takes longer before (and while) the answer comes. */
+START_TEST(test_timeout_grows_with_text)
+{
+    struct provider pv = {.timeout_ms = 60000, .timeout_per_char_ms = 25};
+    ck_assert_int_eq(provider_timeout_ms(&pv, 0), 60000);
+    ck_assert_int_eq(provider_timeout_ms(&pv, 4096), 60000 + 4096 * 25);
+    pv.timeout_per_char_ms = 0;
+    ck_assert_int_eq(provider_timeout_ms(&pv, 40000), 60000);
+    /* the body cap never falls below the transport's and grows with the text */
+    ck_assert_uint_eq(provider_max_body(0), HTTP_MAX_BODY);
+    ck_assert_uint_ge(provider_max_body(40000), (size_t)40000 * 6000);
+    ck_assert_uint_eq(provider_max_body(SIZE_MAX), SIZE_MAX);
 }
 END_TEST
 
@@ -909,20 +967,410 @@ START_TEST(test_http_elevenlabs)
     setenv(KEY_VAR, KEY, 1);
     struct providers *ps = new_ok((const char *[]){"providers=el", "provider.el.type=elevenlabs",
                                                    url_kv("el", &s, "/v1/text-to-speech/{voice_id}", 0),
-                                                   "provider.el.api_key_env=" KEY_VAR, NULL});
+                                                   "provider.el.api_key_env=" KEY_VAR,
+                                                   "provider.el.voice=EXAVITQu4vr4xnSDxMaL",
+                                                   "provider.el.voices=alloy=21m00Tcm, nova = x2",
+                                                   "provider.el.output_format=wav_22050", NULL});
     struct job j;
-    job_of(&j, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"Hi\",\"voice\":\"21m00Tcm\"}");
+    job_of(&j, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"Hi\",\"voice\":\"alloy\"}");
     struct collector col = {0};
     start_ok(providers_at(ps, 0), &j, &j);
     run_until(ps, &col, 1);
     ck_assert_int_eq(result_of(&col, &j)->cls, CLASS_OK);
     pthread_mutex_lock(&s.lock);
     ck_assert_str_eq(s.path, "/v1/text-to-speech/21m00Tcm");
-    ck_assert_str_eq(s.output_format, "wav_44100");
+    ck_assert_str_eq(s.output_format, "wav_22050");
     ck_assert_str_eq(s.xi_key, KEY);
     ck_assert_str_eq(s.accept, "audio/wav");
     ck_assert_str_eq(s.auth, "");
     ck_assert_str_eq(s.body.data, "{\"text\":\"Hi\",\"model_id\":\"eleven_multilingual_v2\"}");
+    pthread_mutex_unlock(&s.lock);
+    collector_free(&col);
+    job_free(&j);
+    providers_free(ps);
+    server_stop(&s);
+}
+END_TEST
+
+/* ================= voices, models, formats and limits ================= */
+
+START_TEST(test_config_voices)
+{
+    /* an elevenlabs provider must name its own voice: no logical name is ever sent to it */
+    ck_assert_str_eq(new_error((const char *[]){"providers=el", "provider.el.type=elevenlabs",
+                                                "provider.el.url=http://h/", NULL}),
+                     "provider.el.voice: required for type elevenlabs (the voice id used for logical "
+                     "voices without an entry in provider.el.voices)");
+    ck_assert_str_eq(new_error((const char *[]){"providers=el", "provider.el.type=elevenlabs",
+                                                "provider.el.url=http://h/", "provider.el.voice=x",
+                                                "provider.el.voices=alloy=21m, nova", NULL}),
+                     "provider.el.voices: entry 2 \"nova\" has no '=' (want LOGICAL=PROVIDER, ...)");
+    ck_assert_str_eq(new_error((const char *[]){"providers=tts", "provider.tts.type=openai",
+                                                "provider.tts.url=http://h/", "provider.tts.models==x", NULL}),
+                     "provider.tts.models: entry 1 \"=x\" has no logical name before '=' (want "
+                     "LOGICAL=PROVIDER, ...)");
+    ck_assert_str_eq(new_error((const char *[]){"providers=el", "provider.el.type=elevenlabs",
+                                                "provider.el.url=http://h/", "provider.el.voice=x",
+                                                "provider.el.output_format=mp3_44100_128", NULL}),
+                     "provider.el.output_format: \"mp3_44100_128\" is not pcm_<rate> or wav_<rate> "
+                     "(e.g. pcm_24000, wav_22050)");
+    ck_assert_str_eq(new_error((const char *[]){"providers=tts", "provider.tts.type=openai",
+                                                "provider.tts.url=http://h/",
+                                                "provider.tts.output_format=flac", NULL}),
+                     "provider.tts.output_format: \"flac\" is not wav or pcm (the formats voxcast "
+                     "can save as WAV from an openai-type provider)");
+    struct providers *ps = new_ok((const char *[]){"providers=el,tts", "provider.el.type=elevenlabs",
+                                                   "provider.el.url=http://h/", "provider.el.voice=x",
+                                                   "provider.el.output_format=wav_22050",
+                                                   "provider.tts.type=openai", "provider.tts.url=http://h/",
+                                                   "provider.tts.voices= ", "provider.tts.output_format=pcm",
+                                                   NULL});
+    ck_assert_str_eq(providers_at(ps, 0)->output_format, "wav_22050");
+    ck_assert_ptr_null(providers_at(ps, 1)->voices);   /* blank map: none */
+    providers_free(ps);
+}
+END_TEST
+
+#define JOB_V(voice) "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"x\",\"voice\":\"" voice "\"}"
+
+static const char *voice_of(const struct provider *pv, const char *job_json)
+{
+    static char out[PROVIDER_NAME_MAX];
+    struct provider_request req;
+    build(pv, job_json, &req);
+    snprintf(out, sizeof out, "%s", req.asked.voice);
+    provider_request_free(&req);
+    return out;
+}
+
+/* The resolution rule: map entry, else the provider's voice, else the logical name when the
+ * provider declares neither, else the type's default. Models the same way. */
+START_TEST(test_voice_resolution)
+{
+    struct providers *ps = new_ok((const char *[]){
+        "providers=mapped,plain,bare,maponly", "provider.mapped.type=elevenlabs",
+        "provider.mapped.url=http://h/v/{voice_id}", "provider.mapped.voice=21m00Tcm4TlvDq8ikWAM",
+        "provider.mapped.voices=alloy=EXAVITQu4vr4xnSDxMaL, nova=pNInz6obpgDQGcFmaJgB",
+        "provider.mapped.models=fast=eleven_flash_v2_5", "provider.plain.type=openai",
+        "provider.plain.url=http://h/", "provider.plain.voice=shimmer", "provider.bare.type=openai",
+        "provider.bare.url=http://h/", "provider.maponly.type=openai", "provider.maponly.url=http://h/",
+        "provider.maponly.voices=sarah=nova", NULL});
+    struct provider *mapped = providers_at(ps, 0), *plain = providers_at(ps, 1);
+    struct provider *bare = providers_at(ps, 2), *maponly = providers_at(ps, 3);
+    ck_assert_str_eq(voice_of(mapped, JOB_V("alloy")), "EXAVITQu4vr4xnSDxMaL");
+    ck_assert_str_eq(voice_of(mapped, JOB_V("nova")), "pNInz6obpgDQGcFmaJgB");
+    ck_assert_str_eq(voice_of(mapped, JOB_V("echo")), "21m00Tcm4TlvDq8ikWAM");   /* never "echo" */
+    ck_assert_str_eq(voice_of(mapped, JOB_PLAIN), "21m00Tcm4TlvDq8ikWAM");
+    ck_assert_str_eq(voice_of(plain, JOB_V("alloy")), "shimmer");
+    ck_assert_str_eq(voice_of(bare, JOB_V("alloy")), "alloy");                  /* 0.1.0 behaviour */
+    ck_assert_str_eq(voice_of(bare, JOB_PLAIN), "alloy");                       /* type default */
+    ck_assert_str_eq(voice_of(maponly, JOB_V("sarah")), "nova");
+    ck_assert_str_eq(voice_of(maponly, JOB_V("Rachel")), "alloy");              /* not "Rachel" */
+
+    struct provider_request req;
+    build(mapped, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"x\",\"model\":\"fast\"}", &req);
+    ck_assert_str_eq(req.body.data, "{\"text\":\"x\",\"model_id\":\"eleven_flash_v2_5\"}");
+    provider_request_free(&req);
+    build(mapped, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"x\",\"model\":\"tts-1\"}", &req);
+    ck_assert_str_eq(req.body.data, "{\"text\":\"x\",\"model_id\":\"eleven_multilingual_v2\"}");
+    provider_request_free(&req);
+    build(bare, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"x\",\"model\":\"gpt-4o-mini-tts\"}", &req);
+    ck_assert_str_eq(req.asked.model, "gpt-4o-mini-tts");
+    provider_request_free(&req);
+    providers_free(ps);
+}
+END_TEST
+
+static int64_t limit_of(const struct provider *pv, const char *model)
+{
+    struct job j;
+    char json[256];
+    if (model)
+        snprintf(json, sizeof json, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"x\",\"model\":\"%s\"}", model);
+    else
+        snprintf(json, sizeof json, "%s", JOB_PLAIN);
+    job_of(&j, json);
+    int64_t n = provider_text_limit(pv, &j);
+    job_free(&j);
+    return n;
+}
+
+/* Per-model text limits, decided by the model the job resolves to on each provider. */
+START_TEST(test_text_limits)
+{
+    struct providers *ps = new_ok((const char *[]){
+        "providers=oa,mini,el,v3,fixed,espeak", "provider.oa.type=openai", "provider.oa.url=http://h/",
+        "provider.mini.type=openai", "provider.mini.url=http://h/", "provider.mini.model=gpt-4o-mini-tts",
+        "provider.el.type=elevenlabs", "provider.el.url=http://h/", "provider.el.voice=x",
+        "provider.el.models=fast=eleven_flash_v2_5, expressive=eleven_v3",
+        "provider.v3.type=elevenlabs", "provider.v3.url=http://h/", "provider.v3.voice=x",
+        "provider.v3.model=eleven_v3", "provider.fixed.type=elevenlabs", "provider.fixed.url=http://h/",
+        "provider.fixed.voice=x", "provider.fixed.model=eleven_v3", "provider.fixed.max_text_chars=123",
+        NULL});
+    struct provider *oa = providers_at(ps, 0), *mini = providers_at(ps, 1), *el = providers_at(ps, 2);
+    ck_assert_int_eq(limit_of(oa, NULL), 4096);                       /* tts-1 */
+    ck_assert_int_eq(limit_of(oa, "tts-1-hd"), 4096);
+    ck_assert_int_eq(limit_of(oa, "gpt-4o-mini-tts"), 2000);
+    ck_assert_int_eq(limit_of(oa, "gpt-4o-mini-tts-2025-12-15"), 2000);
+    ck_assert_int_eq(limit_of(oa, "kokoro"), 4096);                   /* unknown: OpenAI's */
+    ck_assert_int_eq(limit_of(mini, NULL), 2000);
+    ck_assert_int_eq(limit_of(mini, "tts-1"), 2000);                  /* no map: its own model */
+    ck_assert_int_eq(limit_of(el, NULL), 10000);                      /* eleven_multilingual_v2 */
+    ck_assert_int_eq(limit_of(el, "fast"), 40000);
+    ck_assert_int_eq(limit_of(el, "expressive"), 3000);
+    ck_assert_int_eq(limit_of(providers_at(ps, 3), NULL), 3000);
+    ck_assert_int_eq(limit_of(providers_at(ps, 4), NULL), 123);       /* configured wins */
+    ck_assert_int_eq(limit_of(providers_at(ps, 5), NULL), 0);         /* espeak: none */
+    /* and provider_accepts applies it */
+    struct job j;
+    struct buf t = {0};
+    for (int i = 0; i < 2001; i++)
+        buf_putc(&t, 'a');
+    job_of(&j, JOB_PLAIN);
+    free(j.text);
+    j.text = buf_steal(&t);
+    ck_assert(!provider_accepts(mini, &j));
+    ck_assert(provider_accepts(oa, &j));
+    job_free(&j);
+    providers_free(ps);
+}
+END_TEST
+
+/* ================= error answers, as the real APIs send them ================= */
+
+struct recorded {
+    enum provider_type type;
+    long               status;
+    const char        *body;
+    const char        *source;
+    enum outcome_class cls;
+    const char        *cause;   /* expected prefix of the cause; NULL: "" */
+};
+
+static const struct recorded recorded[] = {
+    /* ---- OpenAI ---- */
+    { PROVIDER_OPENAI, 404,
+      "{\"error\":{\"message\":\"The model `tts-2` does not exist or you do not have access to it.\","
+      "\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"model_not_found\"}}",
+      "OpenAI API reference, Error codes (model_not_found)", CLASS_PROVIDER,
+      "model 'tts-1' not found or not allowed (HTTP 404 model_not_found)" },
+    { PROVIDER_OPENAI, 400,
+      "{\"error\":{\"message\":\"Invalid value: 'Rachel'. Supported values are: 'nova', 'shimmer', 'echo', "
+      "'onyx', 'fable', 'alloy', 'ash', 'sage', and 'coral'.\",\"type\":\"invalid_request_error\","
+      "\"param\":\"voice\",\"code\":\"invalid_value\"}}",
+      "OpenAI createSpeech 400 on voice (shape: Azure-Samples/aoai-realtime-audio-sdk issue 94)",
+      CLASS_PROVIDER, "voice 'Rachel' not found or not allowed (HTTP 400 invalid_value)" },
+    { PROVIDER_OPENAI, 404,
+      "{\"error\":{\"message\":\"Invalid URL (POST /v1/audio/speach)\",\"type\":\"invalid_request_error\","
+      "\"param\":null,\"code\":null}}",
+      "OpenAI answer to an unknown path", CLASS_PROVIDER,
+      "URL not found (HTTP 404: Invalid URL (POST /v1/audio/speach))" },
+    { PROVIDER_OPENAI, 404, "<html><body>404 Not Found</body></html>", "any proxy's 404 page",
+      CLASS_PROVIDER, "URL not found (HTTP 404)" },
+    { PROVIDER_OPENAI, 429,
+      "{\"error\":{\"message\":\"You exceeded your current quota, please check your plan and billing "
+      "details.\",\"type\":\"insufficient_quota\",\"param\":null,\"code\":\"insufficient_quota\"}}",
+      "OpenAI API reference, Error codes (429 insufficient_quota)", CLASS_PROVIDER,
+      "quota or credit exhausted (HTTP 429 insufficient_quota)" },
+    { PROVIDER_OPENAI, 429,
+      "{\"error\":{\"message\":\"Your credit balance is exhausted.\",\"type\":\"invalid_request_error\","
+      "\"param\":null,\"code\":\"credit_balance_exhausted\"}}",
+      "help.openai.com article 6614457", CLASS_PROVIDER,
+      "quota or credit exhausted (HTTP 429 credit_balance_exhausted)" },
+    { PROVIDER_OPENAI, 429,
+      "{\"error\":{\"message\":\"Organization spend limit exceeded.\",\"type\":\"invalid_request_error\","
+      "\"param\":null,\"code\":\"organization_spend_limit_exceeded\"}}",
+      "help.openai.com article 6614457", CLASS_PROVIDER, "quota or credit exhausted" },
+    { PROVIDER_OPENAI, 429,
+      "{\"error\":{\"message\":\"Project spend limit exceeded.\",\"type\":\"invalid_request_error\","
+      "\"param\":null,\"code\":\"project_spend_limit_exceeded\"}}",
+      "help.openai.com article 6614457", CLASS_PROVIDER, "quota or credit exhausted" },
+    { PROVIDER_OPENAI, 429,
+      "{\"error\":{\"message\":\"Rate limit reached for tts-1 in organization org-x on requests per min "
+      "(RPM): Limit 50, Used 50, Requested 1.\",\"type\":\"requests\",\"param\":null,"
+      "\"code\":\"rate_limit_exceeded\"}}",
+      "OpenAI API reference, Error codes (429 rate limit)", CLASS_THROTTLED, NULL },
+    { PROVIDER_OPENAI, 400,
+      "{\"error\":{\"message\":\"Input of 2132 tokens is over the maximum input limit of 2000 tokens. "
+      "Please shorten your input.\",\"type\":\"invalid_request_error\",\"param\":null,"
+      "\"code\":\"invalid_value\"}}",
+      "troykelly/live-news-break issue 222", CLASS_SKIP, "text too long for model 'tts-1' (HTTP 400)" },
+    { PROVIDER_OPENAI, 401,
+      "{\"error\":{\"message\":\"Incorrect API key provided: sk-abc. You can find your API key at "
+      "https://platform.openai.com/account/api-keys.\",\"type\":\"invalid_request_error\",\"param\":null,"
+      "\"code\":\"invalid_api_key\"}}",
+      "OpenAI API reference, Error codes (401)", CLASS_PROVIDER,
+      "account or key refused (HTTP 401 invalid_api_key)" },
+    { PROVIDER_OPENAI, 400,
+      "{\"error\":{\"message\":\"Your request was rejected as a result of our safety system.\","
+      "\"type\":\"invalid_request_error\",\"param\":\"input\",\"code\":\"content_policy_violation\"}}",
+      "OpenAI content policy answer", CLASS_CONTACT, NULL },
+    { PROVIDER_OPENAI, 400, "{\"error\":\"injected fault\"}", "voxcast-ttsd --fail-text", CLASS_CONTACT,
+      NULL },
+    /* ---- Kokoro-FastAPI (type openai) ---- */
+    { PROVIDER_OPENAI, 400,
+      "{\"detail\":{\"error\":\"invalid_model\",\"message\":\"Unsupported model: tts-2\","
+      "\"type\":\"invalid_request_error\"}}",
+      "remsky/Kokoro-FastAPI api/src/routers/openai_compatible.py", CLASS_PROVIDER,
+      "model 'tts-1' not found or not allowed (HTTP 400 invalid_model)" },
+    { PROVIDER_OPENAI, 400,
+      "{\"detail\":{\"error\":\"validation_error\",\"message\":\"Voice 'alloy' not found. Available "
+      "voices: af_bella, af_sky\",\"type\":\"invalid_request_error\"}}",
+      "remsky/Kokoro-FastAPI api/src/routers/openai_compatible.py", CLASS_PROVIDER,
+      "voice 'Rachel' not found or not allowed (HTTP 400 validation_error)" },
+    { PROVIDER_OPENAI, 500,
+      "{\"detail\":{\"error\":\"processing_error\",\"message\":\"CUDA out of memory\","
+      "\"type\":\"server_error\"}}",
+      "remsky/Kokoro-FastAPI api/src/routers/openai_compatible.py", CLASS_RETRY, NULL },
+    /* ---- ElevenLabs ---- */
+    { PROVIDER_ELEVENLABS, 404,
+      "{\"detail\":{\"status\":\"voice_not_found\",\"message\":\"A voice with the voice_id alloy was not "
+      "found.\"}}",
+      "elevenlabs/elevenlabs-docs PR 1317", CLASS_PROVIDER,
+      "voice 'Rachel' not found or not allowed (HTTP 404 voice_not_found)" },
+    { PROVIDER_ELEVENLABS, 400,
+      "{\"detail\":{\"status\":\"voice_not_found\",\"message\":\"A voice for the voice_id 876MHA6EtWKaHTEGz "
+      "was not found.\"}}",
+      "skapadia3214/groq-voice issue 1", CLASS_PROVIDER, "voice 'Rachel' not found" },
+    { PROVIDER_ELEVENLABS, 402,
+      "{\"detail\":{\"type\":\"payment_required\",\"code\":\"paid_plan_required\",\"message\":\"Free users "
+      "cannot use library voices via the API. Please upgrade your subscription to use this voice.\","
+      "\"status\":\"payment_required\",\"request_id\":\"0xxxxxxxx11c\"}}",
+      "dograh-hq/dograh issue 290", CLASS_PROVIDER,
+      "not in the account's plan (HTTP 402 paid_plan_required): Free users cannot use library voices" },
+    { PROVIDER_ELEVENLABS, 402,
+      "{\"detail\":{\"status\":\"payment_required\",\"message\":\"Free users cannot use library voices via "
+      "the API. Please upgrade your subscription to use this voice\"}}",
+      "OWASP/Nest issue 3859", CLASS_PROVIDER, "not in the account's plan (HTTP 402 payment_required)" },
+    { PROVIDER_ELEVENLABS, 403,
+      "{\"detail\":{\"status\":\"subscription_required\",\"message\":\"This output format requires a Pro "
+      "subscription.\"}}",
+      "ElevenLabs output formats: 44.1 kHz needs the Pro tier", CLASS_PROVIDER,
+      "not in the account's plan (HTTP 403 subscription_required)" },
+    { PROVIDER_ELEVENLABS, 401,
+      "{\"detail\":{\"status\":\"quota_exceeded\",\"message\":\"This request exceeds your quota. You have "
+      "119 characters remaining, while 965 characters are required for this request.\"}}",
+      "elevenlabs/elevenlabs-python issue 13", CLASS_PROVIDER,
+      "quota or credit exhausted (HTTP 401 quota_exceeded)" },
+    { PROVIDER_ELEVENLABS, 401,
+      "{\"detail\":{\"status\":\"detected_unusual_activity\",\"message\":\"Unusual activity detected. Free "
+      "Tier usage disabled.\"}}",
+      "OWASP/Nest PR 3861", CLASS_PROVIDER, "account or key refused (HTTP 401 detected_unusual_activity)" },
+    { PROVIDER_ELEVENLABS, 400,
+      "{\"detail\":{\"status\":\"max_character_limit_exceeded\",\"message\":\"Text is too long. Maximum "
+      "allowed is 3000 characters.\"}}",
+      "ElevenLabs max_character_limit_exceeded", CLASS_SKIP,
+      "text too long for model 'tts-1' (HTTP 400): Text is too long." },
+    { PROVIDER_ELEVENLABS, 422,
+      "{\"detail\":[{\"loc\":[\"body\",\"model_id\"],\"msg\":\"str type expected\","
+      "\"type\":\"type_error.str\"}]}",
+      "FastAPI validation error shape", CLASS_PROVIDER, "model 'tts-1' not found" },
+    { PROVIDER_ELEVENLABS, 422,
+      "{\"detail\":[{\"loc\":[\"body\",\"text\"],\"msg\":\"field required\","
+      "\"type\":\"value_error.missing\"}]}",
+      "FastAPI validation error shape", CLASS_CONTACT, NULL },
+    /* the newer ElevenLabs shape names a code and a status; either may carry the meaning */
+    { PROVIDER_ELEVENLABS, 400,
+      "{\"detail\":{\"type\":\"validation_error\",\"code\":\"text_too_long\",\"message\":\"Text is too "
+      "long\",\"status\":\"max_character_limit_exceeded\",\"request_id\":\"r1\"}}",
+      "ElevenLabs newer error shape (as dograh-hq/dograh issue 290)", CLASS_SKIP, "text too long" },
+    { PROVIDER_ELEVENLABS, 400,
+      "{\"detail\":{\"type\":\"validation_error\",\"code\":\"invalid_output_format\",\"message\":"
+      "\"Invalid output format: wav_96000\",\"status\":\"invalid_output_format\"}}",
+      "ElevenLabs newer error shape", CLASS_PROVIDER, "output format 'wav' refused (HTTP 400 "
+      "invalid_output_format)" },
+    { PROVIDER_ELEVENLABS, 429,
+      "{\"detail\":{\"status\":\"too_many_concurrent_requests\",\"message\":\"Too many concurrent "
+      "requests.\"}}",
+      "ElevenLabs 429", CLASS_THROTTLED, NULL },
+};
+
+START_TEST(test_recorded_errors)
+{
+    struct providers *ps = new_ok((const char *[]){"providers=oa,el", "provider.oa.type=openai",
+                                                   "provider.oa.url=http://h/", "provider.el.type=elevenlabs",
+                                                   "provider.el.url=http://h/", "provider.el.voice=x", NULL});
+    struct provider_asked asked = {.voice = "Rachel", .model = "tts-1", .output_format = "wav"};
+    for (size_t i = 0; i < sizeof recorded / sizeof recorded[0]; i++) {
+        const struct recorded *rc = &recorded[i];
+        struct provider *pv = providers_at(ps, rc->type == PROVIDER_OPENAI ? 0 : 1);
+        char cause[256] = "x";
+        enum outcome_class generic = classify_response(TRANSPORT_OK, rc->status, false);
+        enum outcome_class got = pv->ops->refine_class(pv, &asked, generic, rc->status, rc->body,
+                                                       strlen(rc->body), cause, sizeof cause);
+        ck_assert_msg(got == rc->cls, "row %zu (%s): got %s want %s", i, rc->source,
+                      classify_name(got), classify_name(rc->cls));
+        const char *want = rc->cause ? rc->cause : "";
+        ck_assert_msg(strncmp(cause, want, strlen(want)) == 0 && (rc->cause || !cause[0]),
+                      "row %zu (%s): cause \"%s\", want \"%s\"", i, rc->source, cause, want);
+    }
+    providers_free(ps);
+}
+END_TEST
+
+/* Raw PCM is wrapped at the rate that was asked; a streamed WAV is sealed. */
+START_TEST(test_http_pcm_and_stream)
+{
+    struct server s;
+    server_start(&s);
+    setenv(KEY_VAR, KEY, 1);
+    struct providers *ps = new_ok((const char *[]){"providers=pcm,stream,el", "provider.pcm.type=openai",
+                                                   url_kv("pcm", &s, "/pcm", 0), "provider.pcm.output_format=pcm",
+                                                   "provider.stream.type=openai", url_kv("stream", &s, "/stream", 1),
+                                                   "provider.el.type=elevenlabs", url_kv("el", &s, "/pcm/{voice_id}", 2),
+                                                   "provider.el.voice=x", "provider.el.output_format=pcm_16000", NULL});
+    struct job j;
+    job_of(&j, JOB_PLAIN);
+    struct collector col = {0};
+    int a, b, c;
+    start_ok(providers_at(ps, 0), &j, &a);
+    start_ok(providers_at(ps, 1), &j, &b);
+    start_ok(providers_at(ps, 2), &j, &c);
+    run_until(ps, &col, 3);
+    const struct attempt_result *ra = result_of(&col, &a), *rb = result_of(&col, &b), *rc = result_of(&col, &c);
+    struct audio_info info;
+    ck_assert_int_eq(ra->cls, CLASS_OK);
+    ck_assert_uint_eq(ra->audio.len, 44 + 480);
+    ck_assert_int_eq(audio_wav_info(ra->audio.data, ra->audio.len, &info), 0);
+    ck_assert_uint_eq(info.sample_rate, 24000);
+    ck_assert_uint_eq(info.channels, 1);
+    ck_assert_uint_eq(info.data_bytes, 480);
+    ck_assert_int_eq(rc->cls, CLASS_OK);
+    ck_assert_int_eq(audio_wav_info(rc->audio.data, rc->audio.len, &info), 0);
+    ck_assert_uint_eq(info.sample_rate, 16000);                     /* the rate that was asked */
+    ck_assert_int_eq(rb->cls, CLASS_OK);
+    ck_assert_uint_eq(rb->audio.len, s.wav.len);
+    ck_assert_mem_eq(rb->audio.data, s.wav.data, s.wav.len);        /* true sizes written back */
+    collector_free(&col);
+    job_free(&j);
+    providers_free(ps);
+    server_stop(&s);
+}
+END_TEST
+
+/* A "voice not found" answer over the wire: provider-level, with the voice that was sent named. */
+START_TEST(test_http_voice_not_found)
+{
+    struct server s;
+    server_start(&s);
+    setenv(KEY_VAR, KEY, 1);
+    struct providers *ps = new_ok((const char *[]){"providers=el", "provider.el.type=elevenlabs",
+                                                   url_kv("el", &s, "/nosuchvoice/{voice_id}", 0),
+                                                   "provider.el.api_key_env=" KEY_VAR,
+                                                   "provider.el.voice=21m00Tcm4TlvDq8ikWAM", NULL});
+    struct job j;
+    job_of(&j, JOB_V("alloy"));
+    struct collector col = {0};
+    start_ok(providers_at(ps, 0), &j, &j);
+    run_until(ps, &col, 1);
+    const struct attempt_result *r = result_of(&col, &j);
+    ck_assert_int_eq(r->cls, CLASS_PROVIDER);
+    ck_assert_int_eq(r->http_status, 404);
+    ck_assert_str_eq(r->cause, "voice '21m00Tcm4TlvDq8ikWAM' not found or not allowed (HTTP 404 "
+                               "voice_not_found)");
+    ck_assert_msg(strstr(r->error, "voice_not_found"), "%s", r->error);
+    pthread_mutex_lock(&s.lock);
+    ck_assert_str_eq(s.path, "/nosuchvoice/21m00Tcm4TlvDq8ikWAM");   /* never "alloy" */
     pthread_mutex_unlock(&s.lock);
     collector_free(&col);
     job_free(&j);
@@ -1086,6 +1534,10 @@ static Suite *provider_suite(void)
     tcase_add_test(req, test_elevenlabs_urls);
     tcase_add_test(req, test_openai_quota_quirk);
     tcase_add_test(req, test_start_bad_format);
+    tcase_add_test(req, test_config_voices);
+    tcase_add_test(req, test_voice_resolution);
+    tcase_add_test(req, test_text_limits);
+    tcase_add_test(req, test_recorded_errors);
     suite_add_tcase(s, req);
     TCase *http = tcase_create("http");
     tcase_set_timeout(http, 30);
@@ -1093,10 +1545,13 @@ static Suite *provider_suite(void)
     tcase_add_test(http, test_http_connection_reuse);
     tcase_add_test(http, test_http_503_retry_after);
     tcase_add_test(http, test_http_timeout);
+    tcase_add_test(http, test_timeout_grows_with_text);
     tcase_add_test(http, test_http_connect_refused);
     tcase_add_test(http, test_http_not_audio);
     tcase_add_test(http, test_http_429s);
     tcase_add_test(http, test_http_elevenlabs);
+    tcase_add_test(http, test_http_pcm_and_stream);
+    tcase_add_test(http, test_http_voice_not_found);
     tcase_add_test(http, test_transport_body_cap);
     tcase_add_test(http, test_free_in_flight);
     suite_add_tcase(s, http);
