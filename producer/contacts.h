@@ -27,7 +27,9 @@ int contacts_bind(struct contacts *c, const char *const *names, size_t n, char *
 int contacts_next(struct contacts *c, char *err, size_t errlen, bool *fatal);
 long contacts_line(const struct contacts *c);                 /* first line of the current row */
 
-/* The current row's value for slot i, or NULL when the row has no such field (len set). */
+/* The current row's value for slot i, or NULL when the row has no such field (len set). The
+ * value may hold any bytes (NUL included) and is valid until the next contacts_next, or the next
+ * contacts_slot for the same slot (a JSON Lines number is printed into a per-slot buffer). */
 const char *contacts_slot(struct contacts *c, size_t i, size_t *len);
 
 int64_t contacts_bytes_read(const struct contacts *c);       /* progress */

@@ -22,13 +22,14 @@
 #include "contacts.h"
 #include "idset.h"
 #include "job.h"
+#include "jobbuild.h"
 #include "kafka.h"
 #include "log.h"
 #include "progress.h"
 #include "rejects.h"
 #include "store.h"
 #include "template.h"
-#include "utf8.h"
+#include "voicecheck.h"
 
 #define CHUNK 5000
 #define MAX_META 32
@@ -36,7 +37,7 @@
 
 struct launch_opts {
     const char *campaign, *contacts, *template_text, *template_file, *id_column;
-    const char *voice, *lang, *format, *rejects;
+    const char *voice, *lang, *model, *format, *rejects;
     const char *meta[MAX_META];
     size_t      nmeta;
     bool        resume, dry_run, json;
@@ -86,8 +87,8 @@ struct launch {
     uint32_t                  last_seq;      /* of the chunks reserved so far */
     struct chunk              chunks[2];
     struct chunk             *fill;          /* the chunk rows go to; the other may be in Redis */
-    struct buf                text;
-    size_t                    slot_id, slot_meta0;  /* slots: template vars, then id, then meta */
+    struct jobbuild          *jb;            /* row -> job; its slots are the contacts' slots */
+    char                      enqueued_at[32];
     int64_t                   enqueued, rejected, rejected_recorded, already_done, failed, produced;
     char                      delivery_error[256];
     struct progress           bar;
@@ -98,39 +99,48 @@ struct launch {
 static void launch_usage(FILE *out)
 {
     fputs("usage: voxcast launch --campaign ID --contacts FILE (--template TEXT | --template-file F)\n"
-          "                      [--id-column contact_id] [--voice V] [--lang L] [--format wav|mp3]\n"
-          "                      [--meta COLUMN]... [--rejects FILE] [--resume] [--dry-run] [--json]\n\n"
+          "                      [--id-column contact_id] [--voice V] [--lang L] [--model M]\n"
+          "                      [--format wav|mp3] [--meta COLUMN]... [--rejects FILE] [--resume]\n"
+          "                      [--dry-run] [--json]\n\n"
           "Enqueues one voice-message job per contact to Kafka (key = contact id). FILE is CSV with a\n"
           "header row (RFC 4180) or JSON Lines (.jsonl); every column is a template variable:\n"
           "{{first_name}}. A row is rejected, not enqueued, when its id is empty or repeated, a\n"
-          "placeholder has no value, it is not valid UTF-8, or its text is longer than\n"
-          "job.max_text_chars; rejects are listed with line and reason in --rejects (CSV) and the\n"
-          "launch goes on. Returns once Kafka has acknowledged every job.\n\n"
+          "placeholder has no value, it is not valid UTF-8 (or its text holds a NUL byte), or its\n"
+          "text is longer than job.max_text_chars; rejects are listed with line and reason in\n"
+          "--rejects (CSV) and the launch goes on. Returns once Kafka has acknowledged every job.\n\n"
           "  --campaign ID        1-64 of [A-Za-z0-9._-]; an existing id is refused unless --resume\n"
           "  --contacts FILE      the contact list\n"
           "  --template TEXT      message text with {{column}} placeholders\n"
           "  --template-file F    ... read from a file\n"
           "  --id-column NAME     the column holding the contact id (default contact_id)\n"
-          "  --voice V, --lang L  passed to providers in every job\n"
+          "  --voice V, --lang L  passed to providers in every job; V is the campaign's logical voice,\n"
+          "                       which each provider maps through provider.NAME.voices (given the\n"
+          "                       consumers' configuration, launch says what each provider makes of it)\n"
+          "  --model M            the logical model of every job, mapped through provider.NAME.models\n"
           "  --format wav|mp3     audio format (default wav)\n"
-          "  --meta COLUMN        carry this column in the job's meta object (repeatable)\n"
+          "  --meta COLUMN        carry this column in the job's meta object (repeatable; a value\n"
+          "                       that is not UTF-8 or holds a NUL byte is left out)\n"
           "  --rejects FILE       write rejected rows as CSV: line,contact,reason\n"
           "  --resume             relaunch an existing campaign: enqueue only contacts not yet done\n"
           "  --dry-run            validate and count, enqueue nothing, touch neither Kafka nor Redis\n"
           "  --json               print {\"campaign\",\"enqueued\",\"rejected\",\"elapsed_s\"} instead of text\n\n"
           "example:\n"
           "  voxcast launch --campaign spring-promo --contacts contacts.csv \\\n"
-          "      --template 'Hi {{first_name}}, your order ships today.' --rejects rejects.csv\n", out);
+          "      --template 'Hi {{first_name}}, your order ships today.' --rejects rejects.csv\n"
+          "  voxcast -c consumers.conf launch --campaign spring-hd --contacts contacts.csv \\\n"
+          "      --template 'Hi {{first_name}}.' --voice alloy --model hd   # and how each provider maps them\n",
+          out);
 }
 
 static int parse_opts(int argc, char **argv, struct launch_opts *o)
 {
-    enum { O_ID = 256, O_TFILE, O_META };
+    enum { O_ID = 256, O_TFILE, O_META, O_MODEL };
     static const struct option longopts[] = {
         {"campaign", required_argument, NULL, 'C'}, {"contacts", required_argument, NULL, 'f'},
         {"template", required_argument, NULL, 't'}, {"template-file", required_argument, NULL, O_TFILE},
         {"id-column", required_argument, NULL, O_ID}, {"voice", required_argument, NULL, 'v'},
         {"lang", required_argument, NULL, 'l'}, {"format", required_argument, NULL, 'F'},
+        {"model", required_argument, NULL, O_MODEL},
         {"meta", required_argument, NULL, O_META}, {"rejects", required_argument, NULL, 'r'},
         {"resume", no_argument, NULL, 'R'}, {"dry-run", no_argument, NULL, 'n'},
         {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
@@ -145,6 +155,7 @@ static int parse_opts(int argc, char **argv, struct launch_opts *o)
         case O_ID: o->id_column = optarg; break;
         case 'v': o->voice = optarg; break;
         case 'l': o->lang = optarg; break;
+        case O_MODEL: o->model = optarg; break;
         case 'F': o->format = optarg; break;
         case 'r': o->rejects = optarg; break;
         case 'R': o->resume = true; break;
@@ -224,23 +235,24 @@ static int open_template(struct launch *L)
     return 0;
 }
 
-/* Slots: template placeholders first (slot i = placeholder i), then the id column, then meta. */
+/* Makes the row -> job builder and binds the contacts' slots to its slot names (template
+ * placeholders, then the id column, then meta), so a slot number means the same to both. */
 static int bind_columns(struct launch *L)
 {
-    const char *names[512];
-    size_t n = template_nvars(L->tpl);
-    if (n + 1 + L->o->nmeta > 512) {
-        cmd_error("template: too many placeholders");
+    char err[1024];
+    clock_iso8601(clock_wall_ms(), L->enqueued_at);
+    struct jobbuild_spec spec = {
+        .campaign = L->o->campaign, .id_column = L->o->id_column, .tpl = L->tpl,
+        .meta = L->o->meta, .nmeta = L->o->nmeta, .voice = L->o->voice, .lang = L->o->lang,
+        .model = L->o->model, .format = L->o->format, .enqueued_at = L->enqueued_at,
+        .max_text_chars = (size_t)config_int(L->cfg, "job.max_text_chars")};
+    L->jb = jobbuild_new(&spec, err, sizeof err);
+    if (!L->jb) {
+        cmd_error("launch: %s", err);
         return -1;
     }
-    for (size_t i = 0; i < n; i++)
-        names[i] = template_var(L->tpl, i);
-    L->slot_id = n;
-    names[n++] = L->o->id_column;
-    L->slot_meta0 = n;
-    for (size_t i = 0; i < L->o->nmeta; i++)
-        names[n++] = L->o->meta[i];
-    char err[1024];
+    size_t n;
+    const char *const *names = jobbuild_slot_names(L->jb, &n);
     if (contacts_bind(L->src, names, n, err, sizeof err) != 0) {
         cmd_error("%s", err);
         return -1;
@@ -292,10 +304,20 @@ static void save_launch_settings(struct launch *L)
 {
     const char *fields[][2] = {{"contacts_file", L->o->contacts}, {"template", L->template_text},
                                {"id_column", L->o->id_column}, {"format", L->o->format},
-                               {"voice", L->o->voice}, {"lang", L->o->lang}};
+                               {"voice", L->o->voice}, {"lang", L->o->lang}, {"model", L->o->model}};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (fields[i][1])
             store_campaign_set(L->store, L->o->campaign, fields[i][0], fields[i][1]);
+    if (L->o->nmeta == 0)
+        return;
+    json_t *cols = json_array(); /* a JSON array: column names may hold any character */
+    for (size_t i = 0; i < L->o->nmeta; i++)
+        json_array_append_new(cols, json_string(L->o->meta[i]));
+    char *text = json_dumps(cols, JSON_COMPACT);
+    if (text)
+        store_campaign_set(L->store, L->o->campaign, "meta_columns", text);
+    free(text);
+    json_decref(cols);
 }
 
 /* One launch of a campaign at a time: two would both enqueue its contacts, and a reserve that
@@ -388,12 +410,33 @@ static int open_store(struct launch *L)
     return 0;
 }
 
+static void say_provider(void *ctx, enum voicecheck_level level, const char *line)
+{
+    (void)ctx;
+    fprintf(stderr, "voxcast: %s%s\n", level == VOICECHECK_WARN ? "warning: " : "", line);
+}
+
+/* Given the consumers' configuration, says what each provider makes of --voice and --model (a
+ * warning where the campaign's choice is lost); a malformed map is a configuration error even
+ * without them, since no consumer would start with it. */
+static int check_voice(struct launch *L)
+{
+    if (!voicecheck_configured(L->cfg))
+        return 0;
+    char err[512];
+    if (voicecheck_run(L->cfg, L->o->voice, L->o->model, say_provider, NULL, err, sizeof err) != 0) {
+        cmd_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------- rows */
 
-static const char *slot_lookup(void *ctx, size_t var_index, size_t *len)
+static const char *row_slot(void *ctx, size_t slot, size_t *len)
 {
     struct launch *L = ctx;
-    return contacts_slot(L->src, var_index, len);
+    return contacts_slot(L->src, slot, len);
 }
 
 static void reject(struct launch *L, long line, const char *id, size_t id_len, const char *reason)
@@ -402,46 +445,17 @@ static void reject(struct launch *L, long line, const char *id, size_t id_len, c
     rejects_add(L->rej, line, id, id_len, reason);
 }
 
-static void meta_object(struct launch *L, struct job *j)
-{
-    if (L->o->nmeta == 0)
-        return;
-    j->meta = json_object();
-    for (size_t i = 0; i < L->o->nmeta; i++) {
-        size_t len;
-        const char *v = contacts_slot(L->src, L->slot_meta0 + i, &len);
-        if (v && utf8_valid(v, len))
-            json_object_set_new(j->meta, L->o->meta[i], json_stringn(v, len));
-    }
-}
-
-/* Validates the current row and appends its job to the chunk; a bad row becomes a reject. */
-static void take_row(struct launch *L, const char *enqueued_at)
+/* Validates the current row and appends its job to the chunk; a bad row becomes a reject. The
+ * chunk keeps offsets into its buffers (ids, payloads), never pointers: both grow row by row. */
+static void take_row(struct launch *L)
 {
     long line = contacts_line(L->src);
+    char reason[200];
     size_t id_len;
-    const char *id = contacts_slot(L->src, L->slot_id, &id_len);
-    if (!id || id_len == 0)
-        return reject(L, line, "", 0, "empty contact id");
-    if (!utf8_valid(id, id_len))
-        return reject(L, line, "", 0, "contact id is not valid UTF-8");
-    if (!job_contact_valid(id, id_len))
-        return reject(L, line, id, id_len, "contact id longer than 256 bytes or with control characters");
-    const char *missing = NULL;
-    buf_reset(&L->text);
-    if (template_render(L->tpl, slot_lookup, L, &L->text, &missing) != 0) {
-        char reason[160];
-        snprintf(reason, sizeof reason, "no value for {{%s}}", missing);
+    int ok = jobbuild_row(L->jb, row_slot, L, reason, sizeof reason);
+    const char *id = jobbuild_id(L->jb, &id_len);
+    if (ok != 0)
         return reject(L, line, id, id_len, reason);
-    }
-    if (!utf8_valid(L->text.data, L->text.len))
-        return reject(L, line, id, id_len, "text is not valid UTF-8");
-    size_t chars = utf8_count(L->text.data, L->text.len), max = (size_t)config_int(L->cfg, "job.max_text_chars");
-    if (chars == 0 || chars > max) {
-        char reason[160];
-        snprintf(reason, sizeof reason, chars ? "text is %zu characters, over the limit of %zu" : "text is empty", chars, max);
-        return reject(L, line, id, id_len, reason);
-    }
     if (L->seen && !idset_add(L->seen, id, id_len))
         return reject(L, line, id, id_len, "repeated contact id");
     struct chunk *c = L->fill;
@@ -450,15 +464,9 @@ static void take_row(struct launch *L, const char *enqueued_at)
     pj->id_off = c->ids.len;
     pj->id_len = id_len;
     buf_append(&c->ids, id, id_len);
-    struct job j = {.v = 1, .campaign = (char *)L->o->campaign, .contact = (char *)c->ids.data + pj->id_off,
-                    .text = L->text.data, .voice = (char *)L->o->voice, .lang = (char *)L->o->lang,
-                    .format = (char *)L->o->format, .enqueued_at = (char *)enqueued_at};
-    buf_putc(&c->ids, '\0');
-    meta_object(L, &j);
     pj->json_off = c->payloads.len;
-    job_encode(&j, &c->payloads);
+    jobbuild_encode(L->jb, row_slot, L, &c->payloads);
     pj->json_len = c->payloads.len - pj->json_off;
-    json_decref(j.meta);
 }
 
 /* Produces one job, waiting for queue room (serving delivery reports) when librdkafka is full.
@@ -605,8 +613,7 @@ static int flush_chunk(struct launch *L, bool last)
 
 static int read_rows(struct launch *L)
 {
-    char enqueued_at[32], err[512];
-    clock_iso8601(clock_wall_ms(), enqueued_at);
+    char err[512];
     for (;;) {
         bool fatal;
         int rc = contacts_next(L->src, err, sizeof err, &fatal);
@@ -619,7 +626,7 @@ static int read_rows(struct launch *L)
         if (rc < 0)
             reject(L, contacts_line(L->src), "", 0, err);
         else
-            take_row(L, enqueued_at);
+            take_row(L);
         if (L->fill->njobs == CHUNK && flush_chunk(L, false) != 0)
             return -1;
     }
@@ -682,6 +689,7 @@ static void report(struct launch *L, double elapsed_s)
 
 static void launch_close(struct launch *L)
 {
+    jobbuild_free(L->jb);
     template_free(L->tpl);
     free(L->template_text);
     contacts_free(L->src);
@@ -701,7 +709,6 @@ static void launch_close(struct launch *L)
         rd_kafka_destroy(L->rk);
     release_lock(L);
     store_close(L->store);
-    buf_free(&L->text);
 }
 
 static int launch_run(struct launch *L)
@@ -715,7 +722,7 @@ static int launch_run(struct launch *L)
         cmd_error("%s", err);
         return EXIT_USAGE;
     }
-    if (bind_columns(L) != 0)
+    if (bind_columns(L) != 0 || check_voice(L) != 0)
         return EXIT_USAGE;
     L->rej = rejects_open(L->o->rejects, err, sizeof err);
     if (L->o->rejects && !L->rej) {
@@ -769,15 +776,18 @@ static void reconcile_usage(FILE *out)
 {
     fputs("usage: voxcast reconcile --campaign ID --contacts FILE [--rejects FILE] [--dry-run] [--json]\n\n"
           "Enqueues again every contact of FILE that is not done, with the template, id column,\n"
-          "voice, language and format the campaign was launched with. For jobs that vanished from\n"
-          "Kafka (the embedded broker keeps ~5 MiB per partition; consumers log \"offset gap\"):\n"
-          "contacts still pending get a new job, done ones are skipped, counts stay exact.\n\n"
+          "voice, language, model, format and meta columns the campaign was launched with. For jobs\n"
+          "that vanished from Kafka (the embedded broker keeps ~5 MiB per partition; consumers log\n"
+          "\"offset gap\"): contacts still pending get a new job, done ones are skipped, counts stay\n"
+          "exact.\n\n"
           "example:\n"
           "  voxcast reconcile --campaign spring-promo --contacts contacts.csv\n", out);
 }
 
+#define NSETTINGS 8 /* saved by save_launch_settings */
+
 /* Loads the launch settings saved in the campaign record into o (strings owned by *keep). */
-static int load_settings(const struct config *cfg, struct launch_opts *o, char *keep[6])
+static int load_settings(const struct config *cfg, struct launch_opts *o, char *keep[NSETTINGS])
 {
     char err[512];
     struct store *s = store_open(config_get(cfg, "redis.url"), (int)config_int(cfg, "redis.connect_timeout_ms"),
@@ -786,9 +796,10 @@ static int load_settings(const struct config *cfg, struct launch_opts *o, char *
         cmd_error("%s", err);
         return EXIT_RUNTIME;
     }
-    const char *names[6] = {"template", "id_column", "format", "voice", "lang", "contacts_file"};
+    const char *names[NSETTINGS] = {"template", "id_column", "format", "voice", "lang",
+                                    "contacts_file", "model", "meta_columns"};
     int rc = EXIT_OK;
-    for (int i = 0; i < 6 && rc == EXIT_OK; i++)
+    for (int i = 0; i < NSETTINGS && rc == EXIT_OK; i++)
         if (store_campaign_field(s, o->campaign, names[i], &keep[i]) < 0) {
             cmd_error("redis: %s", store_error(s));
             rc = EXIT_RUNTIME;
@@ -803,7 +814,21 @@ static int load_settings(const struct config *cfg, struct launch_opts *o, char *
     o->format = keep[2] ? keep[2] : "wav";
     o->voice = keep[3];
     o->lang = keep[4];
+    o->model = keep[6];
     return rc;
+}
+
+/* The --meta columns the campaign was launched with (saved as a JSON array) into o; returns the
+ * parsed array, which owns the names (NULL when there were none). */
+static json_t *load_meta_columns(const char *saved, struct launch_opts *o)
+{
+    json_t *cols = saved ? json_loads(saved, 0, NULL) : NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(cols, i, v)
+        if (json_is_string(v) && o->nmeta < MAX_META)
+            o->meta[o->nmeta++] = json_string_value(v);
+    return cols;
 }
 
 int cmd_reconcile(int argc, char **argv, const struct config *cfg)
@@ -820,12 +845,16 @@ int cmd_reconcile(int argc, char **argv, const struct config *cfg)
         cmd_error("reconcile: give --campaign and --contacts (the template comes from the campaign)");
         return EXIT_USAGE;
     }
-    char *keep[6] = {0};
+    char *keep[NSETTINGS] = {0};
+    json_t *meta = NULL;
     rc = load_settings(cfg, &o, keep);
     o.resume = true;
+    if (rc == EXIT_OK && o.nmeta == 0)
+        meta = load_meta_columns(keep[7], &o);
     if (rc == EXIT_OK)
         rc = check_opts(&o) == 0 ? launch_with(&o, cfg) : EXIT_USAGE;
-    for (int i = 0; i < 6; i++)
+    json_decref(meta);
+    for (int i = 0; i < NSETTINGS; i++)
         free(keep[i]);
     return rc;
 }

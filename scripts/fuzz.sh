@@ -1,7 +1,7 @@
 #!/bin/sh
 # fuzz.sh - build the libFuzzer targets in tests/fuzz/ and run each for FUZZ_SECONDS.
 #
-# usage: scripts/fuzz.sh [TARGET...]     TARGET: csv template job config retry_after audio
+# usage: scripts/fuzz.sh [TARGET...]     TARGET: csv template job config retry_after audio launch
 #                                        (default: all of them, one after the other)
 # environment:
 #   FUZZ_SECONDS=N   seconds per target (default 60)
@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${FUZZ_SECONDS:-60}
 OUT=${FUZZ_BUILD:-build/fuzz}
 CC=${FUZZ_CC:-clang}
-ALL_TARGETS="csv template job config retry_after audio"
+ALL_TARGETS="csv template job config retry_after audio launch"
 
 # The sources of the module under test and what it links against, per target.
 sources_of() {
@@ -36,6 +36,7 @@ sources_of() {
 	config)      echo "common/config.c common/buf.c" ;;
 	retry_after) echo "consumer/retry_after.c" ;;
 	audio)       echo "common/audio.c common/buf.c" ;;
+	launch)      echo "producer/jobbuild.c producer/contacts.c common/csv.c common/template.c common/job.c common/jsonw.c common/utf8.c common/buf.c" ;;
 	*)           return 1 ;;
 	esac
 }
@@ -81,7 +82,7 @@ build_target() {
 	t=$1
 	# shellcheck disable=SC2046
 	"$CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Icommon -Iconsumer \
+		-fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Icommon -Iconsumer -Iproducer \
 		-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 		"tests/fuzz/fuzz_$t.c" $(sources_of "$t") $(pkg-config --cflags --libs jansson) -lm \
 		-o "$OUT/fuzz_$t"
