@@ -1,7 +1,8 @@
 # voxcast - plain Makefile. `make`, `make test`, `make test SANITIZE=1`, `make demo`,
 # `make install PREFIX=/usr/local`. V=1 for loud commands, USE_WERROR=1 for -Werror.
 
-PKGS      := rdkafka libcurl jansson hiredis libmicrohttpd espeak-ng
+PKGS      := rdkafka libcurl jansson hiredis libmicrohttpd espeak-ng soxr sndfile
+NOPC_LIBS := -lmp3lame   # LAME ships no pkg-config file (Debian bookworm)
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 PREFIX    ?= /usr/local
@@ -31,7 +32,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
 ALL_CFLAGS := $(PROJ_CFLAGS) $(PKG_CFLAGS) $(SAN_FLAGS) $(CFLAGS)
-ALL_LDLIBS := $(PKG_LIBS) -lpthread -lm
+ALL_LDLIBS := $(PKG_LIBS) $(NOPC_LIBS) -lpthread -lm
 ALL_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS)
 
 ifneq ($(V),1)

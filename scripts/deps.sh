@@ -7,6 +7,7 @@ set -eu
 missing=""
 need_pkg() { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
 need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+need_hdr() { [ -f "/usr/include/$1" ] || missing="$missing $2"; }   # for libraries with no .pc
 
 need_cmd pkg-config pkg-config
 need_cmd cc gcc
@@ -18,6 +19,9 @@ need_pkg hiredis libhiredis-dev
 need_pkg check check
 need_pkg libmicrohttpd libmicrohttpd-dev
 need_pkg espeak-ng libespeak-ng-dev
+need_pkg soxr libsoxr-dev
+need_pkg sndfile libsndfile1-dev
+need_hdr lame/lame.h libmp3lame-dev     # LAME ships no pkg-config file
 need_cmd redis-server redis-server
 need_cmd redis-cli redis-tools
 need_cmd curl curl
