@@ -10,6 +10,12 @@
 #               sent as its mapped id, 'nova' (no entry) as the provider's own voice, never as is
 #   model       a misspelt OpenAI model (404 model_not_found) is the provider's fault: every job
 #               fails over to espeak, nothing is parked, /health names the cause
+#   chain2      ElevenLabs unreachable, OpenAI secondary: logical 'narrator' sent as its mapped 'nova',
+#               'other' (no entry) as the provider's own 'echo'
+#   plan        ElevenLabs free tier, a library voice: 402 paid_plan_required fails over
+#   quota       OpenAI 429 insufficient_quota: fails over at once (one request per job), not waited
+#   toolong     eleven_v3 refuses 3,000+ characters (400 max_character_limit_exceeded): the job
+#               skips the provider without a breaker failure and espeak renders it
 #
 # Every saved WAV is read by an independent reader (Python's wave) and must have true header sizes
 # (audio_check --strict); the request side is checked in each mimic's request log.
@@ -17,7 +23,7 @@
 . "$(dirname "$0")/lib.sh"
 start_redis
 
-CASES=(openai kokoro eleven chain model)
+CASES=(openai kokoro eleven chain model chain2 plan quota toolong)
 FAST="-X consumer.concurrency=8 -X retry.base_ms=5 -X retry.max_ms=50 -X breaker.failure_threshold=1000"
 export T_MIMIC_KEY=sk-mimic-0123456789abcdef
 
@@ -84,6 +90,10 @@ start_ttsd eleven --mimic elevenlabs --tier free --tone --api-key-env T_MIMIC_KE
 start_ttsd chain_p --mimic openai --tone --fail-rate 1 --fail-code server_error
 start_ttsd chain_s --mimic elevenlabs --tone
 start_ttsd model_p --mimic openai --tone
+start_ttsd chain2_s --mimic openai --tone
+start_ttsd plan_p --mimic elevenlabs --tier free --tone
+start_ttsd quota_p --mimic openai --tone --fail-rate 1 --fail-code insufficient_quota
+start_ttsd toolong_p --mimic elevenlabs --tone
 
 launch_on openai openai-wav wav
 launch_on openai openai-mp3 mp3
@@ -94,6 +104,13 @@ launch_on eleven eleven-mp3 mp3
 launch_on chain chain-alloy wav --voice alloy
 launch_on chain chain-nova wav --voice nova
 launch_on model model-typo wav
+launch_on chain2 chain2-narrator wav --voice narrator
+launch_on chain2 chain2-other wav --voice other
+launch_on plan plan-library wav
+launch_on quota quota-out wav
+long=$(printf 'This sentence is said again and again. %.0s' $(seq 80))
+VOXCAST_KAFKA_BOOTSTRAP_SERVERS=$BOOT_toolong vx launch --campaign toolong-v3 --contacts "$WORK/c12.csv" \
+	--template "{{first_name}}: $long" --json >/dev/null
 
 RETRY20="-X retry.max_attempts=20"
 el_url() { echo "http://127.0.0.1:$1/v1/text-to-speech/{voice_id}"; }
@@ -109,10 +126,22 @@ el_url() { echo "http://127.0.0.1:$1/v1/text-to-speech/{voice_id}"; }
 		-X "provider.p.url=http://127.0.0.1:$TTSD_PORT_chain_p/v1/audio/speech" \
 		-X provider.s.type=elevenlabs -X "provider.s.url=$(el_url "$TTSD_PORT_chain_s")" \
 		-X provider.s.voice=21m00Tcm4TlvDq8ikWAM -X "provider.s.voices=alloy=EXAVITQu4vr4xnSDxMaL"
+	consumer_on chain2 -X providers=p,s -X provider.p.type=elevenlabs -X retry.max_attempts=1 \
+		-X "provider.p.url=$(el_url 1)" -X provider.p.voice=21m00Tcm4TlvDq8ikWAM \
+		-X "provider.p.voices=narrator=EXAVITQu4vr4xnSDxMaL" \
+		-X provider.s.type=openai -X "provider.s.url=http://127.0.0.1:$TTSD_PORT_chain2_s/v1/audio/speech" \
+		-X provider.s.voice=echo -X "provider.s.voices=narrator=nova"
+	consumer_on plan -X providers=p,espeak -X provider.p.type=elevenlabs -X provider.p.voice=21m00Tcm4TlvDq8ikWAM \
+		-X "provider.p.url=$(el_url "$TTSD_PORT_plan_p")"
+	consumer_on quota -X providers=p,espeak -X provider.p.type=openai \
+		-X "provider.p.url=http://127.0.0.1:$TTSD_PORT_quota_p/v1/audio/speech"
+	consumer_on toolong -X providers=p,espeak -X provider.p.type=elevenlabs -X provider.p.voice=EXAVITQu4vr4xnSDxMaL \
+		-X provider.p.model=eleven_v3 -X provider.p.max_text_chars=100000 -X "provider.p.url=$(el_url "$TTSD_PORT_toolong_p")"
 	consumer_on model -X providers=p,espeak -X provider.p.type=openai -X provider.p.model=tts-2 \
 		-X "provider.p.url=http://127.0.0.1:$TTSD_PORT_model_p/v1/audio/speech"
 }
-for c in openai-wav openai-mp3 kokoro-wav kokoro-mp3 eleven-wav eleven-mp3 chain-alloy chain-nova model-typo; do
+for c in openai-wav openai-mp3 kokoro-wav kokoro-mp3 eleven-wav eleven-mp3 chain-alloy chain-nova model-typo \
+	chain2-narrator chain2-other plan-library quota-out toolong-v3; do
 	wait_complete "$c" 90
 	assert_eq "$c: done" 12 "$(status_field "$c" "done")"
 	assert_eq "$c: dlq" 0 "$(status_field "$c" dlq)"
@@ -152,6 +181,24 @@ assert_eq "chain: 'alloy' sent as its mapped id" 12 \
 	"$(reqs chain_s '[.requests[] | select(.path | endswith("EXAVITQu4vr4xnSDxMaL"))] | length')"
 assert_eq "chain: 'nova' (no entry) sent as the provider's own voice" 12 \
 	"$(reqs chain_s '[.requests[] | select(.path | endswith("21m00Tcm4TlvDq8ikWAM"))] | length')"
+
+assert_eq "chain2: rendered by the secondary" 24 \
+	"$(( $(vx status chain2-narrator --json | jq -r '.by_provider.s') + $(vx status chain2-other --json | jq -r '.by_provider.s') ))"
+assert_eq "chain2: voices asked of OpenAI ('narrator' mapped, 'other' the provider's own)" "echo nova" \
+	"$(reqs chain2_s '[.requests[].body.voice] | unique | join(" ")')"
+assert_eq "chain2: 'narrator' sent as nova" 12 "$(reqs chain2_s '[.requests[] | select(.body.voice == "nova")] | length')"
+
+# ---------------------------------------------------------------- provider-level answers
+
+assert_eq "plan: rendered by espeak" 12 "$(vx status plan-library --json | jq -r '.by_provider.espeak')"
+assert_eq "plan: 402 answers" 12 "$(ttsd_stat plan_p 'by_status."402"')"
+assert_eq "quota: rendered by espeak" 12 "$(vx status quota-out --json | jq -r '.by_provider.espeak')"
+assert_eq "quota: one request per job (not waited out)" 12 "$(ttsd_stat quota_p requests)"
+assert_eq "toolong: rendered by espeak" 12 "$(vx status toolong-v3 --json | jq -r '.by_provider.espeak')"
+assert_eq "toolong: one 400 per job" 12 "$(ttsd_stat toolong_p 'by_status."400"')"
+port=$(grep -m1 '"http listening"' "$WORK/consumer-toolong.log" | jq -r .port)
+assert_eq "toolong: breaker not charged" 0 \
+	"$(curl -fsS "http://127.0.0.1:$port/health" | jq -r '.providers[] | select(.name == "p") | .consecutive_failures')"
 
 # ---------------------------------------------------------------- a misspelt model
 
