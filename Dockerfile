@@ -16,7 +16,7 @@ ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libjansson-dev \
-      libhiredis-dev libmicrohttpd-dev libespeak-ng-dev check \
+      libhiredis-dev libmicrohttpd-dev libespeak-ng-dev libsoxr-dev libsndfile1-dev libmp3lame-dev check \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -36,7 +36,7 @@ FROM ${DEBIAN_IMAGE} AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      librdkafka1 libcurl4 libjansson4 libhiredis0.14 libmicrohttpd12 libespeak-ng1 \
+      librdkafka1 libcurl4 libjansson4 libhiredis0.14 libmicrohttpd12 libespeak-ng1 libsoxr0 libsndfile1 libmp3lame0 \
       espeak-ng-data ca-certificates curl tzdata \
  && rm -rf /var/lib/apt/lists/*
 
