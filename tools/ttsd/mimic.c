@@ -116,7 +116,7 @@ void mimic_list_quoted(const char *list, bool sort, const char *sep_last, struct
     free(copy);
 }
 
-static bool secret_equal(const char *given, const char *want)
+bool mimic_secret_equal(const char *given, const char *want)
 {
     size_t n = strlen(want);
     if (strlen(given) != n)
@@ -134,7 +134,7 @@ bool mimic_key_ok(const struct mimic_call *c, bool *present)
     *present = v && *v;
     if (!c->env->api_key)
         return true;
-    return *present && strncasecmp(v, c->pv->key_prefix, pn) == 0 && secret_equal(v + pn, c->env->api_key);
+    return *present && strncasecmp(v, c->pv->key_prefix, pn) == 0 && mimic_secret_equal(v + pn, c->env->api_key);
 }
 
 enum mimic_tier mimic_tier_of(const char *tier)

@@ -88,4 +88,8 @@ void mimic_handle(const struct faults *f, const struct mimic_env *env, const str
 /* Frees the body; NULL-safe. */
 void mimic_answer_free(struct mimic_answer *a);
 
+/* Whether the key a client sent equals want, in time that does not depend on where they differ
+ * (no early exit), so timing tells an attacker nothing. Shared by the plain routes and the mimics. */
+bool mimic_secret_equal(const char *given, const char *want);
+
 #endif

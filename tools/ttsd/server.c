@@ -151,24 +151,13 @@ static void arm_reset(struct MHD_Connection *c)
 
 /* ---- speech ----------------------------------------------------------------------------- */
 
-static bool secret_equal(const char *given, const char *want)
-{
-    size_t n = strlen(want);
-    if (strlen(given) != n)
-        return false;
-    unsigned char diff = 0;
-    for (size_t i = 0; i < n; i++)
-        diff |= (unsigned char)(given[i] ^ want[i]);   /* no early exit: timing tells nothing */
-    return diff == 0;
-}
-
 static bool key_ok(const struct server *s, struct MHD_Connection *c, const struct api_ops *api)
 {
     if (!s->api_key)
         return true;
     const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, api->key_header);
     size_t pn = strlen(api->key_prefix);
-    return v && strncasecmp(v, api->key_prefix, pn) == 0 && secret_equal(v + pn, s->api_key);
+    return v && strncasecmp(v, api->key_prefix, pn) == 0 && mimic_secret_equal(v + pn, s->api_key);
 }
 
 static int mp3_duration_ms(const char *text)
@@ -294,7 +283,7 @@ static const char *key_state(const struct server *s, const char *value, const ch
     size_t pn = strlen(prefix);
     if (!s->api_key)
         return "present";
-    return strncasecmp(value, prefix, pn) == 0 && secret_equal(value + pn, s->api_key) ? "matched" : "mismatched";
+    return strncasecmp(value, prefix, pn) == 0 && mimic_secret_equal(value + pn, s->api_key) ? "matched" : "mismatched";
 }
 
 static enum MHD_Result record_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
