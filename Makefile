@@ -6,7 +6,7 @@ NOPC_LIBS := -lmp3lame   # LAME ships no pkg-config file (Debian bookworm)
 CC        ?= cc
 CFLAGS    ?= -O2 -g
 PREFIX    ?= /usr/local
-VERSION   := 0.1.0
+VERSION   := 0.2.0
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
              -Wformat=2 -Wno-format-nonliteral
