@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "le.h"
+
 #define WAV_HEADER_LEN   44
 #define WAV_MAX_SAMPLES  ((UINT32_MAX - 36u) / 2u)   /* data size must fit the u32 fields */
 #define ID3_HEADER_LEN   10
@@ -55,30 +57,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
         va_end(ap);
     }
     return -1;
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t get_le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static void put_le32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
-static void put_le16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
 }
 
 /* A chunk id for messages: the four characters when printable, else hex. */

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "audio.h"
+#include "le.h"
 
 #define BLOCK_FRAMES   2048          /* frames per decode / resample / encode step */
 #define MP3_BITRATE    64            /* kbit/s, mono: clear speech at any MPEG rate */
@@ -109,16 +110,6 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
         va_end(ap);
     }
     return -1;
-}
-
-static uint32_t get_le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t get_le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
 }
 
 /* The fmt chunk's own format tag (0xFFFE for WAVE_FORMAT_EXTENSIBLE, where audio_wav_info()
