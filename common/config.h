@@ -6,7 +6,8 @@
  *   kafka.<librdkafka property>   passed through to librdkafka as is (kafka.topic excepted);
  *   provider.NAME.<field>         fields: type url api_key_env model voice voices models
  *                                 output_format timeout_ms timeout_per_char_ms connect_timeout_ms
- *                                 concurrency rate max_text_chars;
+ *                                 concurrency rate max_text_chars account_concurrency
+ *                                 account_rate adaptive;
  * An unknown key is an error that names the key and where it came from (`voxcast.conf:12`,
  * `-X`, or the environment variable), so a typo never silently falls back to a default.
  *

@@ -70,6 +70,22 @@ void sink_path(const struct sink *s, const char *campaign, const char *contact, 
     snprintf(out, outlen, "%s/%s/%s.%s", s->dir, campaign, name, format);
 }
 
+void sink_uri(const struct sink *s, const char *campaign, const char *contact, size_t contact_len,
+              const char *format, char *out, size_t outlen)
+{
+    char path[PATH_MAX], cwd[PATH_MAX];
+    sink_path(s, campaign, contact, contact_len, format, path, sizeof path);
+    int n;
+    if (path[0] == '/')
+        n = snprintf(out, outlen, "file://%s", path);
+    else if (getcwd(cwd, sizeof cwd))
+        n = snprintf(out, outlen, "file://%s/%s", cwd, path);
+    else
+        n = -1;
+    if (n < 0 || (size_t)n >= outlen)
+        out[0] = '\0';
+}
+
 static int mkdir_p(const char *path)
 {
     char tmp[PATH_MAX];

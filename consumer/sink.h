@@ -32,6 +32,11 @@ int sink_stage(struct sink *s, const char *campaign, const char *contact, size_t
  * complete file over itself again is harmless). */
 int sink_commit(struct sink *s, char *err, size_t errlen);
 
+/* The URI of a contact's audio as a reader elsewhere names it (file:///ABS/PATH), for the
+ * results stream. Writes "" when it does not fit. */
+void sink_uri(const struct sink *s, const char *campaign, const char *contact, size_t contact_len,
+              const char *format, char *out, size_t outlen);
+
 /* Where a contact's audio lands (for logs, reports and tests). */
 void sink_path(const struct sink *s, const char *campaign, const char *contact, size_t contact_len,
                const char *format, char *out, size_t outlen);

@@ -69,6 +69,7 @@ void task_free(struct task *t)
     free(t->raw);
     buf_free(&t->history);
     buf_free(&t->audio);
+    free(t->uri);
     free(t);
 }
 

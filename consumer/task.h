@@ -47,6 +47,11 @@ struct task {
     long              http_status;    /* last HTTP status, 0 none */
     char              error[256];
     struct buf        audio;
+    /* what was delivered, set by the writer once the audio is in place (results stream) */
+    char             *uri;            /* file:///... or s3://..., owned, NULL before */
+    int64_t           duration_ms;    /* computed from the delivered audio */
+    uint64_t          bytes;          /* size of the delivered object */
+    char              sha256[65];     /* hex of the delivered bytes, "" before */
     bool              file_written;
     bool              indexed;        /* counted in the engine's in-flight contact index */
     bool              recheck;        /* waiting for a twin delivery to finish, then re-checked */
