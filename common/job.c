@@ -14,21 +14,12 @@
 #include <string.h>
 
 #include "jsonw.h"
+#include "names.h"
 #include "utf8.h"
 
 bool job_campaign_valid(const char *s)
 {
-    if (!s)
-        return false;
-    size_t n = 0;
-    for (; s[n]; n++) {
-        unsigned char c = (unsigned char)s[n];
-        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-';
-        if (!ok || n >= JOB_CAMPAIGN_MAX)
-            return false;
-    }
-    return n > 0;
+    return names_campaign_valid(s);
 }
 
 /* 1..max bytes of valid UTF-8 with no control character: the rule of contact, voice, lang. */
@@ -113,7 +104,7 @@ static int job_decode_campaign(json_t *o, struct job *j, char *err, size_t errle
     if (job_get_str(o, "campaign", true, &s, &len, err, errlen) < 0)
         return -1;
     if (!job_campaign_valid(s))
-        return job_fail(err, errlen, "\"%s\" must be 1-64 of [A-Za-z0-9._-]", "campaign");
+        return job_fail(err, errlen, "\"%s\" must be 1-64 of [A-Za-z0-9._-], not \".\" or \"..\"", "campaign");
     return job_take(&j->campaign, s, len, err, errlen);
 }
 

@@ -5,7 +5,7 @@
  * job"), so every side applies exactly the same rules:
  *
  *   v            required, the integer 1
- *   campaign     required string, 1-64 of [A-Za-z0-9._-]
+ *   campaign     required string, 1-64 of [A-Za-z0-9._-], not "." or ".." (names.h)
  *   contact      required string, 1-256 bytes of UTF-8 without control characters
  *   text         required string, non-empty, at most max_text_chars code points
  *   voice, lang  optional strings, 1-256 bytes without control characters (they travel into

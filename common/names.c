@@ -37,3 +37,18 @@ void names_for_contact(const char *contact, size_t len, char out[NAMES_MAX])
     memcpy(out, NAMES_DIGEST_PREFIX, plen);
     sha256_hex(contact, len, out + plen);
 }
+
+bool names_campaign_valid(const char *campaign)
+{
+    if (!campaign)
+        return false;
+    size_t n = 0;
+    for (; campaign[n]; n++) {
+        unsigned char c = (unsigned char)campaign[n];
+        bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok || n >= NAMES_CAMPAIGN_MAX)
+            return false;
+    }
+    return n > 0 && strcmp(campaign, ".") != 0 && strcmp(campaign, "..") != 0;
+}

@@ -26,6 +26,12 @@
 #define NAMES_DIGEST_PREFIX "sha256="
 #define NAMES_MAX 136                /* room for the longest name, either form, plus the NUL */
 
+/* The campaign id rule, shared by every place that checks one (job decoding, launch, the store,
+ * dlq commands): 1-64 of [A-Za-z0-9._-], and not "." or "..", because the id is a folder name
+ * under output.dir (and an object key prefix): ".." would write one folder above it. */
+#define NAMES_CAMPAIGN_MAX 64
+bool names_campaign_valid(const char *campaign);
+
 /* True when contact[0..len) is used as its own file name (the first rule above). */
 bool names_is_plain(const char *contact, size_t len);
 

@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "names.h"
 #include "store_scripts.h"
 
 struct store {
@@ -211,17 +212,7 @@ const char *store_error(const struct store *s)
 
 int store_id_valid(const char *campaign)
 {
-    size_t n = campaign ? strlen(campaign) : 0;
-    if (n == 0 || n > 64)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = campaign[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '.' || c == '_' || c == '-';
-        if (!ok)
-            return 0;
-    }
-    return 1;
+    return names_campaign_valid(campaign);
 }
 
 int store_check_id(struct store *s, const char *campaign)

@@ -95,7 +95,8 @@ const char *store_error(const struct store *s);         /* last error; valid unt
 int store_reconnect(struct store *s);                   /* one attempt; 0 ok, -1 (store_error) */
 int store_ping(struct store *s);                        /* PING: 0 answered, -1 (store_error) */
 
-/* 1 when campaign is a valid campaign id ([A-Za-z0-9._-]{1,64}), else 0. */
+/* 1 when campaign is a valid campaign id (names_campaign_valid: [A-Za-z0-9._-]{1,64}, not "."
+ * or ".."), else 0. */
 int store_id_valid(const char *campaign);
 
 /* ------------------------------------------------------------------ campaigns */

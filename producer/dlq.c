@@ -93,7 +93,7 @@ int dlq_check_campaign(const char *sub, const char *campaign)
 {
     if (store_id_valid(campaign))
         return 0;
-    cmd_error("dlq %s: campaign \"%s\" must be 1-64 of [A-Za-z0-9._-]", sub, campaign);
+    cmd_error("dlq %s: campaign \"%s\" must be 1-64 of [A-Za-z0-9._-], not \".\" or \"..\"", sub, campaign);
     return -1;
 }
 

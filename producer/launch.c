@@ -186,7 +186,7 @@ static int check_opts(const struct launch_opts *o)
         return -1;
     }
     if (!job_campaign_valid(o->campaign)) {
-        cmd_error("launch: campaign \"%s\" must be 1-64 of [A-Za-z0-9._-]", o->campaign);
+        cmd_error("launch: campaign \"%s\" must be 1-64 of [A-Za-z0-9._-], and not \".\" or \"..\"", o->campaign);
         return -1;
     }
     if (!o->template_text == !o->template_file) {

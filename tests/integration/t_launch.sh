@@ -184,6 +184,8 @@ expect_error 2 'nope.csv: No such file' launch --campaign b1 --contacts "$WORK/n
 expect_error 2 'no header row' launch --campaign b2 --contacts "$WORK/empty.csv" --template 'x'
 expect_error 2 'no column "last_name"' launch --campaign b3 --contacts "$csv" --template 'Hi {{last_name}}'
 expect_error 2 'campaign "bad/id" must be' launch --campaign 'bad/id' --contacts "$csv" --template 'x'
+expect_error 2 'campaign ".." must be' launch --campaign '..' --contacts "$csv" --template 'x'
+expect_error 2 'campaign "." must be' launch --campaign '.' --contacts "$csv" --template 'x'
 expect_error 2 'template: ' launch --campaign b4 --contacts "$csv" --template 'Hi {{first_name'
 assert_eq "refused campaigns leave no record" "it-kgone it-launch it-lock it-meta it-nul" "$(vx status --json | jq -r .campaign | sort | xargs)"
 vx launch --campaign b5 --contacts "$WORK/unbalanced.csv" --template 'Hi {{first_name}}' \

@@ -178,12 +178,15 @@ END_TEST
 
 START_TEST(test_campaign_rule)
 {
-    const char *msg = "\"campaign\" must be 1-64 of [A-Za-z0-9._-]";
+    const char *msg = "\"campaign\" must be 1-64 of [A-Za-z0-9._-], not \".\" or \"..\"";
     field_fails("campaign", "\"\"", msg);
     field_fails("campaign", "\"a b\"", msg);
     field_fails("campaign", "\"a/b\"", msg);
     field_fails("campaign", "\"caf\\u00e9\"", msg);
     field_fails("campaign", "\"a:b\"", msg);
+    field_fails("campaign", "\".\"", msg);   /* a folder name: "." and ".." leave output.dir */
+    field_fails("campaign", "\"..\"", msg);
+    field_ok("campaign", "\"...\"");
     char *c64 = json_repeat("x", 64), *c65 = json_repeat("x", 65);
     field_ok("campaign", c64);
     field_fails("campaign", c65, msg);
@@ -477,7 +480,7 @@ START_TEST(test_decode_object)
 
     json_t *bad = json_pack("{s:i,s:s,s:s,s:s}", "v", 1, "campaign", "c/..", "contact", "x", "text", "t");
     ck_assert_int_eq(job_decode_object(bad, LIMIT, &job, err, sizeof err), -1);
-    ck_assert_str_eq(err, "\"campaign\" must be 1-64 of [A-Za-z0-9._-]");
+    ck_assert_str_eq(err, "\"campaign\" must be 1-64 of [A-Za-z0-9._-], not \".\" or \"..\"");
     ck_assert(zeroed(&job));
     json_decref(bad);
 }

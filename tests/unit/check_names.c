@@ -142,6 +142,23 @@ START_TEST(test_names_length_limit)
 END_TEST
 
 /* Every name is one safe path component, and digest names cannot look like plain ones. */
+/* One rule for campaign ids everywhere (job, launch, store, dlq): "." and ".." are folder names
+ * that leave output.dir, so they are refused though every byte of them is allowed. */
+START_TEST(test_campaign_rule_refuses_dot_folders)
+{
+    ck_assert(!names_campaign_valid("."));
+    ck_assert(!names_campaign_valid(".."));
+    ck_assert(names_campaign_valid("..."));
+    ck_assert(names_campaign_valid(".hidden"));
+    ck_assert(names_campaign_valid("a..b"));
+    ck_assert(!names_campaign_valid(""));
+    ck_assert(!names_campaign_valid(NULL));
+    ck_assert(!names_campaign_valid("a/b"));
+    ck_assert(names_campaign_valid("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"));  /* 64 */
+    ck_assert(!names_campaign_valid("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")); /* 65 */
+}
+END_TEST
+
 START_TEST(test_names_never_escape)
 {
     const char *ids[] = {"/", "a/../b", "..\\..", "./x", "x/", "\xff\xfe", "c:\\w", "=", "sha256=x"};
@@ -162,6 +179,7 @@ static Suite *names_suite(void)
 {
     Suite *s = suite_create("names");
     TCase *tc = tcase_create("sha256");
+    tcase_add_test(tc, test_campaign_rule_refuses_dot_folders);
     tcase_add_test(tc, test_sha256_vectors);
     tcase_add_test(tc, test_sha256_million_a);
     tcase_add_test(tc, test_sha256_padding_lengths);
