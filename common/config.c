@@ -143,6 +143,22 @@ static bool is_kafka_passthrough(const char *key)
     return strncmp(key, "kafka.", 6) == 0 && key[6] != '\0';
 }
 
+/* librdkafka properties the engine's guarantees rest on: offsets stored only after an outcome is
+ * in Redis (at-least-once), the cooperative assignment its rebalance handling is written for,
+ * and reading only committed messages. Setting one is refused rather than silently obeyed. */
+static const char *const engine_owned_kafka[] = {
+    "kafka.enable.auto.offset.store", "kafka.enable.auto.commit",
+    "kafka.partition.assignment.strategy", "kafka.isolation.level",
+};
+
+static bool is_engine_owned(const char *key)
+{
+    for (size_t i = 0; i < sizeof engine_owned_kafka / sizeof engine_owned_kafka[0]; i++)
+        if (strcmp(key, engine_owned_kafka[i]) == 0)
+            return true;
+    return false;
+}
+
 static const char *lookup(const struct config *c, const char *key)
 {
     for (size_t i = c->n; i-- > 0;)
@@ -190,6 +206,11 @@ int config_set(struct config *c, const char *key, const char *value, const char 
         d = find_provider_field(key);
     if (!d && !is_kafka_passthrough(key)) {
         snprintf(err, errlen, "%s: unknown key \"%s\"", origin, key);
+        return -1;
+    }
+    if (is_engine_owned(key)) {
+        snprintf(err, errlen, "%s: %s is set by voxcast itself (its delivery guarantees depend on it) "
+                 "and cannot be configured", origin, key);
         return -1;
     }
     if (d && check_type(d->type, value) != 0) {

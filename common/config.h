@@ -3,7 +3,10 @@
  * Every key the programs read is declared once, with its default and type, in config.c's table;
  * that table is the single source of truth for validation, `--help` listings and
  * examples/voxcast.conf. Three families are open-ended:
- *   kafka.<librdkafka property>   passed through to librdkafka as is (kafka.topic excepted);
+ *   kafka.<librdkafka property>   passed through to librdkafka as is (kafka.topic excepted),
+ *                                 except the engine's own: enable.auto.offset.store,
+ *                                 enable.auto.commit, partition.assignment.strategy and
+ *                                 isolation.level are refused (an error naming the key);
  *   provider.NAME.<field>         fields: type url api_key_env model voice voices models
  *                                 output_format timeout_ms timeout_per_char_ms connect_timeout_ms
  *                                 concurrency rate max_text_chars account_concurrency

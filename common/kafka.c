@@ -62,6 +62,8 @@ static int apply(void *ctx, const char *key, const char *value)
     char rk_err[256];
     if (a->role == KAFKA_PRODUCER && strcmp(key, "group.id") == 0)
         return 0; /* a consumer property: librdkafka would warn about it */
+    if (strstr(key, "password") || strstr(key, "secret"))
+        log_add_secret(value);   /* sasl.password, ssl.key.password, ...client.secret */
     if (rd_kafka_conf_set(a->conf, key, value, rk_err, sizeof rk_err) != RD_KAFKA_CONF_OK) {
         snprintf(a->err, a->errlen, "kafka.%s: %s", key, rk_err);
         return -1;

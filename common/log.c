@@ -14,7 +14,8 @@
 #include "buf.h"
 #include "jsonw.h"
 
-#define MAX_SECRETS 16
+#define MAX_SECRETS 64        /* each secret is kept as is and JSON-escaped */
+#define REDACT_PREFIX_MIN 8   /* a cut-off key keeps this much or more: still redacted */
 
 static struct {
     pthread_mutex_t lock;
@@ -47,36 +48,82 @@ bool log_enabled(enum log_level level)
     return level >= L.min_level;
 }
 
+/* Stores one form of a secret. Called with L.lock held. */
+static void keep_secret(const char *form)
+{
+    for (size_t i = 0; i < L.nsecrets; i++)
+        if (strcmp(L.secrets[i], form) == 0)
+            return;
+    char *copy = strdup(form);
+    if (copy && L.nsecrets < MAX_SECRETS)
+        L.secrets[L.nsecrets++] = copy;
+    else
+        free(copy);
+}
+
 void log_add_secret(const char *secret)
 {
     if (!secret || strlen(secret) < 4)
         return;
+    /* a log line holds the secret JSON-escaped ("ab\"c" for ab"c), so that form is kept too */
+    struct buf esc = {0};
+    jsonw_cstr(&esc, secret);
+    esc.data[esc.len - 1] = '\0';              /* drop the closing quote ... */
     pthread_mutex_lock(&L.lock);
-    if (L.nsecrets < MAX_SECRETS)
-        L.secrets[L.nsecrets++] = strdup(secret);
+    keep_secret(secret);
+    keep_secret(esc.data + 1);                 /* ... and the opening one */
     pthread_mutex_unlock(&L.lock);
+    buf_free(&esc);
 }
 
-/* Rewrites b in place, replacing every registered secret. Called with L.lock held. */
+/* The length of the secret's text at p (at most avail bytes): the whole secret, or - for a
+ * secret of REDACT_PREFIX_MIN bytes or more - a prefix of at least that many bytes, which is
+ * what survives when a text holding the key was cut short. 0: no match at p. */
+static size_t secret_match(const char *p, size_t avail, const char *sec, size_t sl)
+{
+    size_t k = 0;
+    while (k < sl && k < avail && p[k] == sec[k])
+        k++;
+    if (k == sl)
+        return k;
+    return sl >= REDACT_PREFIX_MIN && k >= REDACT_PREFIX_MIN ? k : 0;
+}
+
+/* Rewrites b in place, replacing every registered secret, and every prefix of one long enough
+ * to matter, by [REDACTED]. Works on bytes (memmem), so a NUL inside the text hides nothing.
+ * Called with L.lock held. */
 static void redact_buf(struct buf *b)
 {
-    for (size_t i = 0; i < L.nsecrets; i++) {
+    for (size_t i = 0; i < L.nsecrets && b->data; i++) {
         const char *sec = L.secrets[i];
-        size_t sl = strlen(sec);
-        char *hit;
-        if (!sec || !b->data || !strstr(b->data, sec))
+        size_t sl = strlen(sec), probe = sl < REDACT_PREFIX_MIN ? sl : REDACT_PREFIX_MIN;
+        if (!memmem(b->data, b->len, sec, probe))
             continue;
         struct buf out = {0};
-        const char *p = b->data;
-        while ((hit = strstr(p, sec)) != NULL) {
-            buf_append(&out, p, (size_t)(hit - p));
-            buf_puts(&out, "[REDACTED]");
-            p = hit + sl;
+        const char *p = b->data, *end = b->data + b->len, *hit;
+        while ((hit = memmem(p, (size_t)(end - p), sec, probe)) != NULL) {
+            size_t n = secret_match(hit, (size_t)(end - hit), sec, sl);
+            buf_append(&out, p, (size_t)(hit - p) + (n ? 0 : 1));
+            if (n)
+                buf_puts(&out, "[REDACTED]");
+            p = hit + (n ? n : 1);
         }
-        buf_puts(&out, p);
+        buf_append(&out, p, (size_t)(end - p));
         buf_free(b);
         *b = out;
     }
+}
+
+char *log_redact_mem(const char *text, size_t len)
+{
+    struct buf b = {0};
+    buf_append(&b, text ? text : "", text ? len : 0);
+    buf_putc(&b, '\0');
+    b.len--;
+    pthread_mutex_lock(&L.lock);
+    redact_buf(&b);
+    pthread_mutex_unlock(&L.lock);
+    return buf_steal(&b);
 }
 
 char *log_redact(const char *text)

@@ -46,7 +46,9 @@ void log_init(const char *program, enum log_level min_level);
 int log_level_parse(const char *s, enum log_level *out);   /* 0, or -1 for an unknown name */
 bool log_enabled(enum log_level level);
 /* Registers a secret (copied) to redact from every later line; values shorter than 4 bytes are
- * ignored (redacting "a" would shred every line). Thread-safe. */
+ * ignored (redacting "a" would shred every line); NULL is ignored. Thread-safe. Redaction
+ * replaces the secret, its JSON-escaped form, and any prefix of 8 bytes or more of a secret that
+ * long (what is left of a key in a text cut short, such as a 200-byte body excerpt). */
 void log_add_secret(const char *secret);
 /* Formats one line into buf-less storage and writes it; fields[0] is a placeholder skipped by
  * the macros' construction. Never fails visibly: a failed write is dropped. */
@@ -54,5 +56,7 @@ void log_event(enum log_level level, const char *msg, const struct log_field *fi
 /* Redacts registered secrets in place within a malloc'd copy; caller frees. For texts that leave
  * the process by other roads (DLQ entries, /health). */
 char *log_redact(const char *text);
+/* log_redact for len bytes that may hold NUL (an HTTP body); the copy is NUL-terminated. */
+char *log_redact_mem(const char *text, size_t len);
 
 #endif

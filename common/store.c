@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "clock.h"
+#include "log.h"
 #include "names.h"
 #include "store_scripts.h"
 
@@ -127,6 +128,12 @@ static int parse_userinfo(const char *p, size_t n, struct store_url *out, char *
         url_error(err, errlen, "bad %-escape or credentials too long");
         return -1;
     }
+    /* the password as given (a URL in an error) and decoded (an echo from the server) */
+    char raw[sizeof out->password];
+    snprintf(raw, sizeof raw, "%.*s", (int)(n - ulen - 1), colon + 1);
+    log_add_secret(raw);
+    log_add_secret(out->password);
+    explicit_bzero(raw, sizeof raw);
     return 0;
 }
 

@@ -563,7 +563,10 @@ static void describe_answer(const struct http_response *resp, const char *verr, 
             buf_printf(&b, " (Content-Type %s)", resp->content_type);
     } else if (resp->body.len > 0) {
         buf_puts(&b, ": ");
-        body_excerpt(resp->body.data, resp->body.len, BODY_EXCERPT_BYTES, &b);
+        /* redacted before it is cut: a key echoed near the cut would otherwise leave a prefix */
+        char *clean = log_redact_mem(resp->body.data, resp->body.len);
+        body_excerpt(clean, strlen(clean), BODY_EXCERPT_BYTES, &b);
+        free(clean);
     }
     snprintf(out, outlen, "%s", b.data);
     buf_free(&b);

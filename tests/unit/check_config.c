@@ -65,6 +65,31 @@ START_TEST(test_unknown_key_names_file_and_line)
 }
 END_TEST
 
+/* The engine's at-least-once rests on these librdkafka properties: setting one, from a file or
+ * -X, is an error naming the key, never a silent override of the engine's own value. */
+START_TEST(test_engine_owned_kafka_keys_refused)
+{
+    static const char *const owned[] = {"enable.auto.offset.store", "enable.auto.commit",
+                                        "partition.assignment.strategy", "isolation.level"};
+    for (size_t i = 0; i < 4; i++) {
+        char line[128], err[256] = "", want[64];
+        snprintf(line, sizeof line, "kafka.%s=x", owned[i]);
+        struct config *c = config_new();
+        ck_assert_int_eq(config_set_arg(c, line, "-X", err, sizeof err), -1);
+        snprintf(want, sizeof want, "-X: kafka.%s is set by voxcast", owned[i]);
+        ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "%s", err);
+        config_free(c);
+    }
+    write_file("# safety\nkafka.enable.auto.offset.store = true\n");
+    struct config *c = config_new();
+    char err[256] = "";
+    ck_assert_int_eq(config_load_file(c, path, err, sizeof err), -1);
+    ck_assert_ptr_nonnull(strstr(err, ":2: kafka.enable.auto.offset.store is set by voxcast"));
+    ck_assert_int_eq(config_set_arg(c, "kafka.auto.commit.interval.ms=500", "-X", err, sizeof err), 0);
+    config_free(c);
+}
+END_TEST
+
 START_TEST(test_type_errors)
 {
     struct config *c = config_new();
@@ -198,6 +223,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_env_families);
     tcase_add_test(tc, test_provider_voice_fields);
     tcase_add_test(tc, test_kafka_passthrough);
+    tcase_add_test(tc, test_engine_owned_kafka_keys_refused);
     tcase_add_test(tc, test_missing_file);
     suite_add_tcase(s, tc);
     return s;
