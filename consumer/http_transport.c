@@ -125,6 +125,13 @@ struct http_transport *http_transport_new(long max_idle, char *err, size_t errle
     return t;
 }
 
+void http_headers_free(struct curl_slist *headers)
+{
+    for (struct curl_slist *h = headers; h; h = h->next)
+        explicit_bzero(h->data, strlen(h->data));
+    curl_slist_free_all(headers);
+}
+
 /* Frees a transfer; its easy handle, reset, waits for the next one (saves curl's set-up). */
 static void xfer_free(struct http_transport *t, struct xfer *x)
 {
@@ -134,7 +141,7 @@ static void xfer_free(struct http_transport *t, struct xfer *x)
     } else {
         curl_easy_cleanup(x->easy);
     }
-    curl_slist_free_all(x->headers);
+    http_headers_free(x->headers);
     buf_free(&x->body);
     free(x);
 }

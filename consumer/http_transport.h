@@ -58,6 +58,10 @@ typedef void (*http_drop_fn)(void *ctx);
  * load dips and reopens them - a TLS handshake each - when it rises again). NULL + err when
  * curl cannot set up a multi handle. Initialises libcurl once per process (never cleaned up:
  * other threads may still use it). */
+/* Frees a header list after overwriting every header with zeros: lists hold the provider's
+ * Authorization / xi-api-key header, which must not linger in freed memory. NULL-safe. */
+void http_headers_free(struct curl_slist *headers);
+
 struct http_transport *http_transport_new(long max_idle, char *err, size_t errlen);
 
 /* Abandons every transfer without calling done (drop(ctx) for each, when drop is not NULL),

@@ -79,6 +79,9 @@ int main(int argc, char **argv)
         config_free(cfg);
         return 2;
     }
+    /* before engine_new: connecting Redis, Kafka and providers can already write to a socket
+     * the peer closed, and a write must fail with EPIPE, not kill the process */
+    signal(SIGPIPE, SIG_IGN);
     struct engine *e = engine_new(cfg, err, sizeof err, &rc);
     if (!e) {
         fprintf(stderr, "voxcast-consumer: %s\n", err);
@@ -90,7 +93,6 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     rc = engine_run(e);
     running_engine = NULL;
     engine_free(e);

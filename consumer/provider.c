@@ -443,7 +443,7 @@ void provider_request_free(struct provider_request *req)
         return;
     for (struct curl_slist *h = req->headers; h; h = h->next)
         explicit_bzero(h->data, strlen(h->data));
-    curl_slist_free_all(req->headers);
+    http_headers_free(req->headers);
     req->headers = NULL;
     buf_free(&req->url);
     buf_free(&req->body);

@@ -2,6 +2,7 @@
 #include "rejects.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,18 +21,31 @@ struct rejects *rejects_open(const char *path, char *err, size_t errlen)
         return NULL;
     }
     struct rejects *r = malloc(sizeof *r);
+    if (!r) {
+        fclose(fp);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
     r->fp = fp;
     fputs("line,contact,reason\r\n", fp);
     return r;
 }
 
+static bool starts_formula(const char *s, size_t len)
+{
+    return len > 0 && strchr("=+-@\t\r", s[0]) != NULL && s[0] != '\0';
+}
+
 static void put_field(FILE *fp, const char *s, size_t len)
 {
+    const char *mark = starts_formula(s, len) ? "'" : "";
     if (!memchr(s, '"', len) && !memchr(s, ',', len) && !memchr(s, '\n', len) && !memchr(s, '\r', len)) {
+        fputs(mark, fp);
         fwrite(s, 1, len, fp);
         return;
     }
     fputc('"', fp);
+    fputs(mark, fp);
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '"')
             fputc('"', fp);
@@ -55,7 +69,9 @@ int rejects_close(struct rejects *r)
 {
     if (!r)
         return 0;
-    int rc = (ferror(r->fp) || fclose(r->fp) != 0) ? -1 : 0;
+    int rc = ferror(r->fp) ? -1 : 0;
+    if (fclose(r->fp) != 0)   /* closed whatever ferror said: the FILE is never leaked */
+        rc = -1;
     free(r);
     return rc;
 }

@@ -1,7 +1,10 @@
 /* rejects.h - the --rejects report: a CSV of rows that were not enqueued.
  *
  * Columns: line,contact,reason (RFC 4180 quoting). A NULL path gives a writer that only counts,
- * so callers need no branches. */
+ * so callers need no branches. The report is meant to be opened in a spreadsheet, and its
+ * fields come from the user's CSV: a field starting with =, +, -, @, a tab or a carriage return
+ * would run as a formula there, so it is written with a leading apostrophe ("'=1+2"), as
+ * spreadsheets themselves mark text (OWASP's advice for CSV injection). */
 #ifndef VOXCAST_REJECTS_H
 #define VOXCAST_REJECTS_H
 
