@@ -56,10 +56,17 @@ PROGRAMS := $(BIN_DIR)/voxcast $(BIN_DIR)/voxcast-consumer $(BIN_DIR)/voxcast-tt
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OBJ_DIR)/tests/%,$(UNIT_SRC))
 TOOL_BINS := $(patsubst tests/tools/%.c,$(OBJ_DIR)/tests/%,$(TOOL_SRC))
 
-.PHONY: all deps test unit integration demo install clean fuzz chaos bench memcheck
+.PHONY: all deps test unit integration lint-shell demo install clean fuzz chaos bench memcheck
 all: $(PROGRAMS)
 
-$(OBJ_DIR)/%.o: %.c
+# A missing library would stop the build at its first #include with a compiler error: name the
+# missing packages instead, once per build directory (scripts/deps.sh --check).
+$(OBJ_DIR)/.deps-ok:
+	@mkdir -p $(dir $@)
+	@scripts/deps.sh --check
+	@touch $@
+
+$(OBJ_DIR)/%.o: %.c | $(OBJ_DIR)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(call echo_cmd,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -105,6 +112,17 @@ unit-bins: $(UNIT_BINS) $(TOOL_BINS)
 unit: deps
 	@$(MAKE) --no-print-directory unit-bins
 	@scripts/run-tests.sh $(UNIT_BINS) --
+
+# The integration scripts alone (T=t_faults runs one).
+integration: deps
+	@$(MAKE) --no-print-directory all unit-bins
+	@VOXCAST_BIN=$(abspath $(BIN_DIR)) VOXCAST_TESTBIN=$(abspath $(OBJ_DIR)/tests) \
+	  scripts/run-tests.sh -- $(if $(T),tests/integration/$(T).sh,$(sort $(wildcard tests/integration/t_*.sh)))
+
+# Every shell script of the project through shellcheck (CI runs it).
+SHELL_SCRIPTS := $(wildcard scripts/*.sh tests/integration/*.sh bench/*.sh) .ci/run
+lint-shell:
+	@shellcheck -x -S warning $(SHELL_SCRIPTS)
 
 demo: deps
 	@$(MAKE) --no-print-directory all

@@ -111,7 +111,7 @@ echo "latency-bound: $rate jobs/s = $(ratio "$rate" 1280) of the ideal 1280 (pea
 echo "== 3. failover cost: primary refusing connections vs healthy (20000 jobs, concurrency 64)"
 start_ttsd SECOND --tone
 dead=$(free_port 22000)
-two=(-X providers=primary,secondary -X provider.primary.type=openai -X provider.secondary.type=openai
+two=(-X "providers=primary,secondary" -X provider.primary.type=openai -X provider.secondary.type=openai
 	-X "provider.secondary.url=http://127.0.0.1:$SECOND/v1/audio/speech" -X consumer.concurrency=64)
 start_broker
 launch healthy 20000

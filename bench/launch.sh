@@ -25,7 +25,8 @@ grep -q -m1 'Ready to accept' < <(timeout 10 tail -F "$work/redis.log" 2>/dev/nu
 "$BIN/voxcast" broker --partitions 12 >"$work/broker.out" 2>/dev/null &
 pids+=($!)
 grep -q -m1 '^127' < <(timeout 10 tail -F "$work/broker.out" 2>/dev/null)
-export VOXCAST_KAFKA_BOOTSTRAP_SERVERS=$(head -n 1 "$work/broker.out")
+VOXCAST_KAFKA_BOOTSTRAP_SERVERS=$(head -n 1 "$work/broker.out")
+export VOXCAST_KAFKA_BOOTSTRAP_SERVERS
 export VOXCAST_REDIS_URL="redis://127.0.0.1:$port/0"
 
 printf '%-10s %12s %12s %12s %14s\n' contacts seconds contacts/s peak_rss_MiB "read-only c/s"

@@ -1,8 +1,12 @@
 #!/bin/sh
-# deps.sh - install the Debian packages voxcast needs, only when they are missing.
+# deps.sh [--check] - install the Debian packages voxcast needs, only when they are missing.
 # Libraries are probed with pkg-config, programs with command -v; apt-get runs (as root)
-# only when something is absent, so a ready machine pays nothing.
+# only when something is absent, so a ready machine pays nothing. This is the one list of the
+# packages voxcast builds and tests with.
+# --check: install nothing; name what the build lacks and exit 1 (what plain `make` runs).
 set -eu
+check_only=false
+[ "${1:-}" = "--check" ] && check_only=true
 
 missing=""
 need_pkg() { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
@@ -22,12 +26,18 @@ need_pkg espeak-ng libespeak-ng-dev
 need_pkg soxr libsoxr-dev
 need_pkg sndfile libsndfile1-dev
 need_hdr lame/lame.h libmp3lame-dev     # LAME ships no pkg-config file
+if $check_only; then   # building needs the above; running the tests needs the rest too
+	[ -z "$missing" ] && exit 0
+	echo "voxcast: missing packages:$missing - run 'make deps' (as root) or 'make test', which installs them" >&2
+	exit 1
+fi
 need_cmd redis-server redis-server
 need_cmd redis-cli redis-tools
 need_cmd curl curl
 need_cmd jq jq
 need_cmd docker-compose docker-compose   # validates docker-compose.yml in the tests
 need_cmd promtool prometheus            # checks /metrics output in the tests
+need_cmd shellcheck shellcheck          # `make lint-shell`, run by CI
 
 [ -z "$missing" ] && exit 0
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh - shared set-up for the integration scripts: real redis-server, the embedded broker,
 # voxcast-ttsd and consumers, all on 127.0.0.1, all stopped on exit. Nothing here sleeps to
 # synchronise: servers are waited for by reading the line they print when ready, campaigns by
@@ -42,6 +43,7 @@ start_redis() {
 	redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly "${REDIS_AOF:-no}" \
 		--dir "$WORK" "$@" >"$WORK/redis.log" 2>&1 &
 	PIDS+=($!)
+	# shellcheck disable=SC2034  # read by the scripts that restart Redis
 	REDIS_PID=$!
 	wait_log "$WORK/redis.log" 'Ready to accept connections'
 	export VOXCAST_REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"

@@ -26,7 +26,7 @@ PIDS+=($!)
 CONSUMER_PIDS+=($!)
 wait_log "$WORK/consumer-env.log" '"partitions assigned"' 30
 wait_complete env 60
-assert_eq "done through the compose environment" 50 "$(status_field env done)"
+assert_eq "done through the compose environment" 50 "$(status_field env "done")"
 assert_eq "rendered by the compose file's primary" 50 "$(vx status env --json | jq -r .by_provider.primary)"
 assert_eq "health on the compose http.listen" ok "$(curl -fsS "http://127.0.0.1:$port/health" | jq -r .status)"
 echo "all compose-environment checks passed"

@@ -173,7 +173,7 @@ ok "40 jobs at --rate 20 took ${ms} ms"
 seed dq-t 40
 "$BIN/voxcast" dlq replay --campaign dq-t --rate 10 >"$WORK/t1.out" 2>"$WORK/t1.err" &
 first=$!
-PIDS+=($first)
+PIDS+=("$first")
 wait_log "$WORK/t1.err" 'dq-t: [1-9][0-9]* of 40 replayed'
 expect_fail 1 '^voxcast: dlq replay: another replay of dq-t is running$' dlq replay --campaign dq-t
 kill -TERM "$first"
@@ -193,7 +193,7 @@ counts_true dq-t
 seed dq-k 60
 "$BIN/voxcast" dlq replay --campaign dq-k --rate 20 >"$WORK/k1.out" 2>"$WORK/k1.err" &
 victim=$!
-PIDS+=($victim)
+PIDS+=("$victim")
 wait_log "$WORK/k1.err" 'dq-k: [1-9][0-9]* of 60 replayed'
 kill -9 "$victim"
 wait "$victim" 2>/dev/null || true
@@ -217,7 +217,7 @@ counts_true dq-k
 seed dq-f 20000
 "$BIN/voxcast" dlq replay --campaign dq-f >"$WORK/f1.out" 2>"$WORK/f1.err" &
 victim=$!
-PIDS+=($victim)
+PIDS+=("$victim")
 wait_log "$WORK/f1.err" 'dq-f: [1-9][0-9]* of 20000 replayed'
 kill -9 "$victim"
 wait "$victim" 2>/dev/null || true
@@ -238,7 +238,7 @@ seed dq-w 5
 later="$(date -d '+1 hour' +%H:%M)-$(date -d '+2 hours' +%H:%M)"
 "$BIN/voxcast" dlq replay --campaign dq-w --window "$later" --json >"$WORK/w.out" 2>"$WORK/w.err" &
 waiter=$!
-PIDS+=($waiter)
+PIDS+=("$waiter")
 wait_log "$WORK/w.err" "^voxcast: dlq replay: outside window $later; waiting (5[0-9]m[0-9][0-9]s|1h00m) until it opens at ${later%-*}$"
 ok "closed window: $(head -1 "$WORK/w.err")"
 kill -TERM "$waiter"

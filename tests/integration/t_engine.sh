@@ -19,7 +19,7 @@ start_consumer a -X providers=primary,secondary $(provider_args "$TTSD_PORT_p") 
 	-X consumer.concurrency=6 -X retry.base_ms=5 -X retry.max_ms=50 -X breaker.failure_threshold=1000
 wait_complete eng 90
 
-assert_eq "done" 600 "$(status_field eng done)"
+assert_eq "done" 600 "$(status_field eng "done")"
 assert_eq "dlq" 6 "$(status_field eng dlq)"
 assert_eq "pending" 0 "$(status_field eng pending)"
 assert_eq "state" complete "$(status_field eng state)"
@@ -44,10 +44,10 @@ make_contacts "$WORK/disk.csv" 20
 mkdir -p "$WORK/audio" && : >"$WORK/audio/disk"
 vx launch --campaign disk --contacts "$WORK/disk.csv" --template 'Hi {{first_name}}' --json >/dev/null
 wait_log "$WORK/consumer-a.log" '"cannot write audio; will retry"'
-assert_eq "disk: done while the files cannot be written" 0 "$(status_field disk done)"
+assert_eq "disk: done while the files cannot be written" 0 "$(status_field disk "done")"
 rm "$WORK/audio/disk"
 wait_complete disk 30
-assert_eq "disk: done once the disk is back" 20 "$(status_field disk done)"
+assert_eq "disk: done once the disk is back" 20 "$(status_field disk "done")"
 "$TESTBIN/audio_check" "$WORK/audio/disk"/*.wav || fail "disk: an audio file is not whole"
 ok "disk: every audio file whole"
 

@@ -15,7 +15,7 @@ common="-X consumer.concurrency=8 -X retry.base_ms=5 -X retry.max_ms=20 -X break
 # shellcheck disable=SC2046,SC2086
 start_consumer a -X providers=primary,secondary $(provider_args "$dead") $(provider_args "$TTSD_PORT_s" secondary) $common
 wait_complete refused 60
-assert_eq "refused: done" 300 "$(status_field refused done)"
+assert_eq "refused: done" 300 "$(status_field refused "done")"
 assert_eq "refused: rendered by the secondary" 300 "$(vx status refused --json | jq -r .by_provider.secondary)"
 tries=$(consumer_metric a 'voxcast_provider_requests_total\{provider="primary"')
 [ "$tries" -le 12 ] || fail "primary refused connections but was tried $tries times: the breaker did not stop the traffic"
@@ -31,7 +31,7 @@ vx launch --campaign hanging --contacts "$WORK/b.csv" --template 'Hi {{first_nam
 start_consumer b -X providers=primary,secondary $(provider_args "$TTSD_PORT_hang") $(provider_args "$TTSD_PORT_s" secondary) \
 	-X provider.primary.timeout_ms=300 $common
 wait_complete hanging 60
-assert_eq "hanging: done" 200 "$(status_field hanging done)"
+assert_eq "hanging: done" 200 "$(status_field hanging "done")"
 assert_eq "hanging: rendered by the secondary" 200 "$(vx status hanging --json | jq -r .by_provider.secondary)"
 hung=$(ttsd_stat hang requests)
 [ "$hung" -le 12 ] || fail "a hanging primary received $hung requests: the breaker did not stop the traffic"

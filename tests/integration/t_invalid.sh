@@ -28,7 +28,7 @@ start_consumer a -X providers=primary $(provider_args "$TTSD_PORT_p") -X consume
 wait_log "$WORK/consumer-a.log" '"duplicates":1' 30
 kill -0 "$CONSUMER_PID_a" || fail "the consumer died on malformed input"
 ok "consumer alive after 11 malformed messages"
-assert_eq "valid jobs done" 3 "$(rcli HGET 'voxcast:{inv}:meta' done)"
+assert_eq "valid jobs done" 3 "$(rcli HGET 'voxcast:{inv}:meta' "done")"
 assert_eq "duplicate delivery counted, not rendered" 1 "$(rcli HGET 'voxcast:{inv}:meta' duplicates)"
 assert_eq "provider requests (one per unique valid job)" 3 "$(ttsd_stat p requests)"
 inv=$( (dlq_entries inv; dlq_entries _invalid) | jq -r 'select(.reason == "invalid_job") | .contact' | wc -l)

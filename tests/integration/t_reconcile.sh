@@ -33,7 +33,7 @@ assert_eq "a complete campaign has nothing to reconcile" "0 300" "$(jq -r '"\(.e
 # shellcheck disable=SC2046
 start_consumer b -X providers=primary $(provider_args "$TTSD_PORT_p")
 wait_complete rec2 60
-assert_eq "every lost contact done" 500 "$(status_field rec2 done)"
+assert_eq "every lost contact done" 500 "$(status_field rec2 "done")"
 assert_eq "the voice was kept" nova "$(awk -F'\t' '$3 == "c-000001" {print $4}' "$WORK/topic.tsv" | jq -r .voice)"
 if vx reconcile --campaign nope --contacts "$WORK/c.csv" 2>"$WORK/err"; then fail "reconcile of an unknown campaign succeeded"; fi
 grep -q 'no saved launch settings' "$WORK/err" || fail "unclear error: $(cat "$WORK/err")"
