@@ -158,17 +158,56 @@ static int next_csv(struct contacts *c, char *err, size_t errlen, bool *fatal)
     return 1;
 }
 
+/* Reads one line into c->raw, at most CSV_MAX_RECORD bytes of it (the CSV reader's limit): a
+ * longer line is read to its end and thrown away, so one runaway line cannot take the memory
+ * of the whole file. Returns the length, -1 at the end of the file (or a read error), or -2
+ * for a line over the limit. */
+static ssize_t read_line(struct contacts *c)
+{
+    if (!c->raw) {
+        c->rawcap = 4096;
+        c->raw = malloc(c->rawcap);
+        if (!c->raw)
+            abort();
+    }
+    size_t n = 0;
+    bool over = false;
+    int ch;
+    while ((ch = getc_unlocked(c->fp)) != EOF && ch != '\n') {
+        if (n == CSV_MAX_RECORD) {
+            over = true;
+            continue;
+        }
+        if (n + 2 > c->rawcap) {
+            c->rawcap *= 2;
+            char *grown = realloc(c->raw, c->rawcap);
+            if (!grown)
+                abort();
+            c->raw = grown;
+        }
+        c->raw[n++] = (char)ch;
+    }
+    if (ch == EOF && n == 0 && !over)
+        return -1;
+    c->raw[n] = '\0';
+    return over ? -2 : (ssize_t)n;
+}
+
 static int next_jsonl(struct contacts *c, char *err, size_t errlen, bool *fatal)
 {
     for (;;) {
-        ssize_t n = getline(&c->raw, &c->rawcap, c->fp);
-        if (n < 0) {
+        ssize_t n = read_line(c);
+        if (n == -1) {
             *fatal = ferror(c->fp) != 0;
             if (*fatal)
                 snprintf(err, errlen, "read error: %s", strerror(errno));
             return *fatal ? -1 : 0;
         }
         c->line = ++c->next_line;
+        if (n == -2) {
+            snprintf(err, errlen, "line longer than %d bytes", CSV_MAX_RECORD);
+            return -1;
+        }
         while (n > 0 && (c->raw[n - 1] == '\n' || c->raw[n - 1] == '\r'))
             c->raw[--n] = '\0';
         if (n == 0)

@@ -7,6 +7,7 @@
  * reserved to pending and count them as enqueued, so the campaign record never claims a job Kafka
  * has not acknowledged. The command returns only when every produced job is acknowledged. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -637,8 +638,8 @@ static int read_rows(struct launch *L)
 
 static int wait_for_acks(struct launch *L)
 {
-    int timeout = (int)config_int(L->cfg, "launch.ack_timeout_ms");
-    int64_t deadline = clock_mono_ms() + timeout;
+    int64_t timeout = config_int(L->cfg, "launch.ack_timeout_ms");   /* any size: 64-bit */
+    int64_t deadline = clock_mono_ms() + (timeout < INT64_MAX / 2 ? timeout : INT64_MAX / 2);
     while (rd_kafka_outq_len(L->rk) > 0 && clock_mono_ms() < deadline) {
         rd_kafka_flush(L->rk, 100);
         draw_progress(L, false);
@@ -658,7 +659,7 @@ static int wait_for_acks(struct launch *L)
         return -1;
     }
     if (left > 0) {
-        cmd_error("kafka: %d jobs not acknowledged after %d ms; run the launch again with --resume", left, timeout);
+        cmd_error("kafka: %d jobs not acknowledged after %" PRId64 " ms; run the launch again with --resume", left, timeout);
         return -1;
     }
     if (L->failed > 0) {

@@ -201,4 +201,22 @@ expect_error 1 'redis 127.0.0.1:[0-9]+.*refused' -X "redis.url=redis://127.0.0.1
 	-X redis.connect_timeout_ms=500 launch --campaign b7 --contacts "$csv" --template 'x'
 vx -X job.max_text_chars=120 launch --campaign dry --contacts "$csv" --template 'Hi {{first_name}}' --dry-run --json >"$WORK/dry.json"
 assert_eq "dry run counts" "2002 5" "$(jq -r '"\(.enqueued) \(.rejected)"' "$WORK/dry.json")"
+# JSON Lines: a line over 1 MiB (the CSV limit) is one rejected row, read to its end without
+# being held whole, and the rows after it are enqueued; job.max_text_chars = 0 means no limit,
+# as it does in the consumer.
+{
+	printf '{"contact_id":"j1","first_name":"Ann"}\n'
+	printf '{"contact_id":"j2","first_name":"%s"}\n' "$(head -c 1100000 /dev/zero | tr '\0' x)"
+	printf 'not json\n'
+	printf '{"contact_id":"j3","first_name":"%s"}\n' "$(head -c 6000 /dev/zero | tr '\0' y)"
+} >"$WORK/c.jsonl"
+vx -X job.max_text_chars=0 launch --campaign jl --contacts "$WORK/c.jsonl" --template 'Hi {{first_name}}' \
+	--dry-run --json --rejects "$WORK/jl-rejects.csv" >"$WORK/jl.json"
+assert_eq "jsonl: enqueued, rejected" "2 2" "$(jq -r '"\(.enqueued) \(.rejected)"' "$WORK/jl.json")"
+grep -q '^2,,line longer than 1048576 bytes' "$WORK/jl-rejects.csv" || fail "the long line is not in rejects: $(cut -c1-200 "$WORK/jl-rejects.csv")"
+ok "a JSON Lines line over 1 MiB is one rejected row; max_text_chars = 0 is no limit"
+# 2^32 ms once wrapped to 0 through an int cast: every launch then "timed out" at once
+vx -X launch.ack_timeout_ms=4294967296 launch --campaign bigwait --contacts "$WORK/c.jsonl" \
+	--template 'Hi {{first_name}}' --json >"$WORK/bigwait.json" || fail "launch with a 2^32 ms ack timeout failed"
+assert_eq "a 2^32 ms ack timeout waits for the acks" 1 "$(jq -r .enqueued "$WORK/bigwait.json")"
 echo "all launch checks passed"
