@@ -13,13 +13,22 @@ PIDS=()
 CONSUMER_PIDS=()
 unset VOXCAST_KAFKA_BOOTSTRAP_SERVERS VOXCAST_REDIS_URL
 
+# stop_within SECS PID...: SIGTERM to each, then SIGKILL to whatever still runs SECS later, so a
+# process that hangs on its way out cannot hold a test (or CI) forever.
+stop_within() {
+	local deadline=$((SECONDS + $1)) p left; shift
+	for p in "$@"; do kill "$p" 2>/dev/null || true; done
+	for p in "$@"; do
+		left=$((deadline - SECONDS)); [ "$left" -gt 0 ] || left=1
+		timeout "$left" tail --pid="$p" -f /dev/null 2>/dev/null || kill -9 "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
+}
+
 cleanup() {
-	local p
 	# consumers first: they leave the group while the broker is still there
-	for p in "${CONSUMER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${CONSUMER_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	stop_within $((20 * SLOW)) "${CONSUMER_PIDS[@]}"
+	stop_within $((10 * SLOW)) "${PIDS[@]}"
 	if [ -n "${KEEP_WORK:-}" ]; then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
