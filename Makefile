@@ -88,8 +88,9 @@ $(BIN_DIR)/voxcast-ttsd: $(call obj,$(TTSD_SRC)) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(call echo_cmd,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(ALL_LDLIBS)
 
+# Objects before archives: an extra object below (rejects.o) may need members of the archives.
 $(OBJ_DIR)/tests/check_%: $(OBJ_DIR)/tests/unit/check_%.o $(CONSUMER_LIB) $(COMMON_LIB)
-	$(call echo_cmd,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(ALL_LDLIBS)
+	$(call echo_cmd,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(CHECK_LIBS) $(ALL_LDLIBS)
 
 $(OBJ_DIR)/tests/check_store: $(call obj,producer/acker.c) # the acker's tests need Redis too
 $(OBJ_DIR)/tests/check_rejects: $(call obj,producer/rejects.c)

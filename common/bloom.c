@@ -2,10 +2,10 @@
 #include "bloom.h"
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 
 #include "hash.h"
+#include "xalloc.h"
 
 struct bloom {
     uint64_t *words;
@@ -16,14 +16,9 @@ struct bloom *bloom_new(unsigned log2_bits)
 {
     if (log2_bits < 6)
         log2_bits = 6;
-    struct bloom *b = malloc(sizeof *b);
+    struct bloom *b = xmalloc(sizeof *b);
     uint64_t bits = (uint64_t)1 << log2_bits;
-    if (b)
-        b->words = calloc(bits / 64, sizeof *b->words);
-    if (!b || !b->words) {
-        fputs("voxcast: out of memory\n", stderr);
-        abort();
-    }
+    b->words = xcalloc(bits / 64, sizeof *b->words);
     b->mask = bits - 1;
     return b;
 }

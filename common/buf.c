@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xalloc.h"
+
 void buf_reserve(struct buf *b, size_t extra)
 {
     if (b->len + extra + 1 <= b->cap)
@@ -13,12 +15,7 @@ void buf_reserve(struct buf *b, size_t extra)
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + extra + 1)
         cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        fputs("voxcast: out of memory\n", stderr);
-        abort();
-    }
-    b->data = p;
+    b->data = xrealloc(b->data, cap);
     b->cap = cap;
 }
 
@@ -76,7 +73,7 @@ char *buf_steal(struct buf *b)
 {
     char *p = b->data;
     if (!p)
-        p = calloc(1, 1);
+        p = xcalloc(1, 1);
     b->data = NULL;
     b->len = b->cap = 0;
     return p;

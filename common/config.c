@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "xalloc.h"
 
 enum ctype { T_STR, T_INT, T_DOUBLE, T_BOOL };
 
@@ -95,9 +96,7 @@ struct config {
 
 struct config *config_new(void)
 {
-    struct config *c = calloc(1, sizeof *c);
-    if (!c)
-        abort();
+    struct config *c = xcalloc(1, sizeof *c);
     return c;
 }
 
@@ -220,14 +219,10 @@ int config_set(struct config *c, const char *key, const char *value, const char 
     }
     if (c->n == c->cap) {
         c->cap = c->cap ? c->cap * 2 : 16;
-        c->v = realloc(c->v, c->cap * sizeof *c->v);
-        if (!c->v)
-            abort();
+        c->v = xrealloc(c->v, c->cap * sizeof *c->v);
     }
-    c->v[c->n].key = strdup(key);
-    c->v[c->n].value = strdup(value);
-    if (!c->v[c->n].key || !c->v[c->n].value)
-        abort();
+    c->v[c->n].key = xstrdup(key);
+    c->v[c->n].value = xstrdup(value);
     c->n++;
     return 0;
 }

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xalloc.h"
+
 #define CSV_INBUF 65536
 
 enum csv_state {
@@ -51,9 +53,7 @@ struct csv_reader {
 
 struct csv_reader *csv_open(FILE *fp)
 {
-    struct csv_reader *r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
+    struct csv_reader *r = xcalloc(1, sizeof *r);
     r->fp = fp;
     r->line = 1;
     return r;
@@ -123,52 +123,39 @@ static int csv_fail(struct csv_reader *r, long line, const char *msg)
     return -1;
 }
 
-/* Makes room for n more bytes of field data; false when out of memory. */
-static bool csv_reserve(struct csv_reader *r, size_t n)
+/* Makes room for n more bytes of field data. */
+static void csv_reserve(struct csv_reader *r, size_t n)
 {
     if (r->dlen + n <= r->dcap)
-        return true;
+        return;
     size_t cap = r->dcap ? r->dcap : 1024;
     while (cap < r->dlen + n)
         cap *= 2;
-    char *p = realloc(r->data, cap);
-    if (!p)
-        return false;
-    r->data = p;
+    r->data = xrealloc(r->data, cap);
     r->dcap = cap;
-    return true;
 }
 
-static inline bool csv_put(struct csv_reader *r, int c)
+static inline void csv_put(struct csv_reader *r, int c)
 {
-    if (r->dlen == r->dcap && !csv_reserve(r, 1))
-        return false;
+    if (r->dlen == r->dcap)
+        csv_reserve(r, 1);
     r->data[r->dlen++] = (char)c;
-    return true;
 }
 
 /* Ends the current field, which started at offset `start` of data. */
-static bool csv_end_field(struct csv_reader *r, size_t start)
+static void csv_end_field(struct csv_reader *r, size_t start)
 {
     if (r->nfields == r->fcap) {
         size_t cap = r->fcap ? r->fcap * 2 : 16;
-        size_t *s = realloc(r->starts, cap * sizeof *s);
-        if (s)
-            r->starts = s;
-        size_t *l = realloc(r->lens, cap * sizeof *l);
-        if (l)
-            r->lens = l;
-        const char **f = realloc(r->fields, cap * sizeof *f);
-        if (f)
-            r->fields = f;
-        if (!s || !l || !f)
-            return false;
+        r->starts = xrealloc(r->starts, cap * sizeof *r->starts);
+        r->lens = xrealloc(r->lens, cap * sizeof *r->lens);
+        r->fields = xrealloc(r->fields, cap * sizeof *r->fields);
         r->fcap = cap;
     }
     r->starts[r->nfields] = start;
     r->lens[r->nfields] = r->dlen - start;
     r->nfields++;
-    return csv_put(r, '\0');
+    csv_put(r, '\0');
 }
 
 static void csv_end_record(struct csv_reader *r, struct csv_record *rec, long line)
@@ -255,11 +242,7 @@ static enum csv_step csv_step(struct csv_reader *r, struct csv_pos *p, int c, lo
         p->st = CSV_QUOTED; /* a doubled quote stands for one */
         break;
     }
-    if (!csv_put(r, c)) {
-        r->eof = true;
-        csv_fail(r, at, "out of memory");
-        return CSV_FAIL;
-    }
+    csv_put(r, c);
     return CSV_MORE;
 }
 
@@ -278,10 +261,7 @@ static int csv_parse(struct csv_reader *r, struct csv_record *rec, int c, long r
         case CSV_FAIL:
             return -1;
         case CSV_FIELD:
-            if (!csv_end_field(r, p.field)) {
-                r->eof = true;
-                return csv_fail(r, at, "out of memory");
-            }
+            csv_end_field(r, p.field);
             if (ends) {
                 csv_end_record(r, rec, rec_line);
                 return 1;

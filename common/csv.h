@@ -32,8 +32,7 @@ struct csv_record {
     long               line;         /* 1-based physical line where the record starts */
 };
 
-/* A reader over fp, which it borrows (the caller closes it after csv_free). Returns NULL only
- * when out of memory. */
+/* A reader over fp, which it borrows (the caller closes it after csv_free). */
 struct csv_reader *csv_open(FILE *fp);
 
 /* Reads the next record into *rec. Returns 1 for a record, 0 at the end of input, -1 on a

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "xalloc.h"
 
 enum { SLOT_EMPTY, SLOT_LIVE, SLOT_DEAD };
 
@@ -26,9 +27,9 @@ struct idset {
 
 struct idset *idset_new(void)
 {
-    struct idset *s = calloc(1, sizeof *s);
+    struct idset *s = xcalloc(1, sizeof *s);
     s->cap = 1024;
-    s->slots = calloc(s->cap, sizeof *s->slots);
+    s->slots = xcalloc(s->cap, sizeof *s->slots);
     return s;
 }
 
@@ -55,7 +56,7 @@ static struct slot *find(struct slot *slots, size_t cap, const char *id, size_t 
 
 static void rebuild(struct idset *s, size_t cap)
 {
-    struct slot *slots = calloc(cap, sizeof *slots), *spot;
+    struct slot *slots = xcalloc(cap, sizeof *slots), *spot;
     for (size_t i = 0; i < s->cap; i++)
         if (s->slots[i].state == SLOT_LIVE) {
             find(slots, cap, s->slots[i].id, s->slots[i].len, s->slots[i].hash, &spot);
@@ -77,7 +78,7 @@ bool idset_add(struct idset *s, const char *id, size_t len)
         return false;
     if (spot->state == SLOT_DEAD)
         s->dead--;
-    spot->id = malloc(len ? len : 1);
+    spot->id = xmalloc(len);
     memcpy(spot->id, id, len);
     spot->len = len;
     spot->hash = h;

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "jsonw.h"
+#include "xalloc.h"
 
 #define MAX_SECRETS 64        /* each secret is kept as is and JSON-escaped */
 #define REDACT_PREFIX_MIN 8   /* a cut-off key keeps this much or more: still redacted */
@@ -54,11 +55,8 @@ static void keep_secret(const char *form)
     for (size_t i = 0; i < L.nsecrets; i++)
         if (strcmp(L.secrets[i], form) == 0)
             return;
-    char *copy = strdup(form);
-    if (copy && L.nsecrets < MAX_SECRETS)
-        L.secrets[L.nsecrets++] = copy;
-    else
-        free(copy);
+    if (L.nsecrets < MAX_SECRETS)
+        L.secrets[L.nsecrets++] = xstrdup(form);
 }
 
 void log_add_secret(const char *secret)

@@ -13,6 +13,7 @@
 
 #include "store.h"
 #include "store_scripts.h"
+#include "xalloc.h"
 
 #define WINDOW_MAX 1000  /* ids per list window (Lua unpack limit) */
 #define CLAIM_MAX  10000 /* entries per claim: bounds the time Redis spends in one script */
@@ -112,15 +113,11 @@ static void stream_take(struct dlq_stream *st, redisReply *r)
 /* Fetches the next window of each of the n streams in one round trip. */
 static int stream_fetch(struct store *s, struct dlq_stream *sts, size_t n)
 {
-    struct store_call *calls = calloc(n, sizeof *calls);
-    const char **argv = calloc(n * WINDOW_ARGC, sizeof *argv);
-    size_t *lens = calloc(n * WINDOW_ARGC, sizeof *lens);
-    redisReply **replies = calloc(n, sizeof *replies);
+    struct store_call *calls = xcalloc(n, sizeof *calls);
+    const char **argv = xcalloc(n * WINDOW_ARGC, sizeof *argv);
+    size_t *lens = xcalloc(n * WINDOW_ARGC, sizeof *lens);
+    redisReply **replies = xcalloc(n, sizeof *replies);
     int rc = -1;
-    if (!calls || !argv || !lens || !replies) {
-        store_fail(s, "out of memory");
-        goto out;
-    }
     for (size_t i = 0; i < n; i++) {
         struct dlq_stream *st = &sts[i];
         snprintf(st->start, sizeof st->start, "%zu", st->next);
@@ -136,12 +133,11 @@ static int stream_fetch(struct store *s, struct dlq_stream *sts, size_t n)
             l[k] = strlen(a[k]);
         calls[i] = (struct store_call){SCRIPT_DLQ_WINDOW, WINDOW_ARGC, a, l};
     }
-    if (store_pipeline(s, calls, n, replies) != 0)
-        goto out;
-    for (size_t i = 0; i < n; i++)
-        stream_take(&sts[i], replies[i]);
-    rc = 0;
-out:
+    if (store_pipeline(s, calls, n, replies) == 0) {
+        for (size_t i = 0; i < n; i++)
+            stream_take(&sts[i], replies[i]);
+        rc = 0;
+    }
     free(calls);
     free(argv);
     free(lens);
@@ -236,12 +232,7 @@ static int list_all(struct store *s, size_t offset, size_t limit, store_dlq_fn f
     if (!names)
         return -1;
     size_t n = names->type == REDIS_REPLY_ARRAY ? names->elements : 0;
-    struct dlq_stream *sts = calloc(n ? n : 1, sizeof *sts);
-    if (!sts) {
-        freeReplyObject(names);
-        store_fail(s, "out of memory");
-        return -1;
-    }
+    struct dlq_stream *sts = xcalloc(n, sizeof *sts);
     /* sorted, so that entries failed at the same ms come in the same order every time */
     if (n > 1)
         qsort(names->element, n, sizeof *names->element, by_name);
@@ -304,13 +295,9 @@ int store_dlq_get(struct store *s, const char *id, char **entry_json_out)
     const redisReply *hit = r[0]->type == REDIS_REPLY_STRING ? r[0]
                           : r[1]->type == REDIS_REPLY_STRING ? r[1] : NULL;
     if (hit)
-        *entry_json_out = strndup(hit->str, hit->len);
+        *entry_json_out = xstrndup(hit->str, hit->len);
     freeReplyObject(r[0]);
     freeReplyObject(r[1]);
-    if (hit && !*entry_json_out) {
-        store_fail(s, "out of memory");
-        return -1;
-    }
     return hit ? 0 : 1;
 }
 
@@ -433,14 +420,8 @@ int store_dlq_replayed(struct store *s, const char *campaign, const char *const 
     char replaying[STORE_KEY_MAX], dlqc[STORE_KEY_MAX];
     store_key(replaying, sizeof replaying, campaign, "dlq:replaying");
     store_key(dlqc, sizeof dlqc, campaign, "dlq:c");
-    const char **argv = calloc(n + 5, sizeof *argv);
-    size_t *lens = calloc(n + 5, sizeof *lens);
-    if (!argv || !lens) {
-        free(argv);
-        free(lens);
-        store_fail(s, "out of memory");
-        return -1;
-    }
+    const char **argv = xcalloc(n + 5, sizeof *argv);
+    size_t *lens = xcalloc(n + 5, sizeof *lens);
     argv[2] = "2";
     argv[3] = replaying;
     argv[4] = dlqc;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "utf8.h"
+#include "xalloc.h"
 
 struct tpl_span {
     size_t off, len;                 /* a literal piece: text[off..off+len) */
@@ -120,17 +121,10 @@ struct template *template_compile(const char *text, char *err, size_t errlen)
         return NULL;
     }
     size_t max = tpl_count_opens(text);
-    struct template *t = calloc(1, sizeof *t);
-    if (t) {
-        t->text = strdup(text);
-        t->vars = calloc(max ? max : 1, sizeof *t->vars);
-        t->lits = calloc(max + 1, sizeof *t->lits);
-    }
-    if (!t || !t->text || !t->vars || !t->lits) {
-        snprintf(err, errlen, "out of memory");
-        template_free(t);
-        return NULL;
-    }
+    struct template *t = xcalloc(1, sizeof *t);
+    t->text = xstrdup(text);
+    t->vars = xcalloc(max, sizeof *t->vars);
+    t->lits = xcalloc(max + 1, sizeof *t->lits);
     if (tpl_parse(t, err, errlen) < 0) {
         template_free(t);
         return NULL;

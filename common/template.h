@@ -21,7 +21,7 @@ struct template;
 /* Compiles text (NUL-terminated). Returns a template the caller frees with template_free(), or
  * NULL with a message in err naming the place, e.g. "{{ at line 1 column 4 has no closing }}",
  * "bad placeholder {{first name}} at line 2 column 7: a name is [A-Za-z0-9_.-]+", "template is not
- * valid UTF-8", "out of memory". */
+ * valid UTF-8". */
 struct template *template_compile(const char *text, char *err, size_t errlen);
 
 /* Number of placeholders, in order of appearance, a repeated name counted each time. */

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "xalloc.h"
 
 #define MAX_EXTRA_FDS 8
 #define MAX_EVENTS    256   /* per wait; more simply wait for the next round */
@@ -104,9 +105,9 @@ struct http_transport *http_transport_new(long max_idle, char *err, size_t errle
         snprintf(err, errlen, "libcurl: %s", curl_easy_strerror(global_rc));
         return NULL;
     }
-    struct http_transport *t = calloc(1, sizeof *t);
-    if (!t || (t->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 || !(t->multi = curl_multi_init())) {
-        if (t && t->epfd >= 0)
+    struct http_transport *t = xcalloc(1, sizeof *t);
+    if ((t->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0 || !(t->multi = curl_multi_init())) {
+        if (t->epfd >= 0)
             close(t->epfd);
         free(t);
         snprintf(err, errlen, "libcurl: cannot create a multi handle");
@@ -298,10 +299,9 @@ static CURLcode set_request(struct xfer *x, const struct http_request *req)
 int http_transport_post(struct http_transport *t, const struct http_request *req, void *ctx,
                         char *err, size_t errlen)
 {
-    struct xfer *x = calloc(1, sizeof *x);
-    if (x)
-        x->easy = t->nspare > 0 ? t->spare[--t->nspare] : curl_easy_init();
-    if (!x || !x->easy) {
+    struct xfer *x = xcalloc(1, sizeof *x);
+    x->easy = t->nspare > 0 ? t->spare[--t->nspare] : curl_easy_init();
+    if (!x->easy) {
         free(x);
         snprintf(err, errlen, "libcurl: cannot create a handle");
         return -1;

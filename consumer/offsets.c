@@ -9,9 +9,10 @@
 #include "offsets.h"
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "xalloc.h"
 
 #define RING_MIN_CAP 16
 
@@ -37,16 +38,6 @@ struct offsets {
     size_t       nparts;
 };
 
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    if (!q) {
-        fputs("voxcast: out of memory\n", stderr);
-        abort();
-    }
-    return q;
-}
-
 /* ---- ring ---------------------------------------------------------------------------------- */
 
 static struct entry *ring_at(const struct part *pt, size_t i)
@@ -57,7 +48,7 @@ static struct entry *ring_at(const struct part *pt, size_t i)
 /* Reallocates to new_cap (>= len), laying the entries out from index 0. */
 static void ring_resize(struct part *pt, size_t new_cap)
 {
-    struct entry *r = xrealloc(NULL, new_cap * sizeof *r);
+    struct entry *r = xmalloc(new_cap * sizeof *r);
     for (size_t i = 0; i < pt->len; i++)
         r[i] = *ring_at(pt, i);
     free(pt->ring);
@@ -166,9 +157,7 @@ static void part_start(struct part *pt, int64_t offset)
 
 struct offsets *offsets_new(void)
 {
-    struct offsets *o = xrealloc(NULL, sizeof *o);
-    o->parts = NULL;
-    o->nparts = 0;
+    struct offsets *o = xcalloc(1, sizeof *o);
     return o;
 }
 

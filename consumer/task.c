@@ -9,6 +9,7 @@
 #include "jsonw.h"
 #include "log.h"
 #include "utf8.h"
+#include "xalloc.h"
 
 #define RAW_MAX 2048
 
@@ -17,7 +18,7 @@
 static char *printable_raw(const char *p, size_t len)
 {
     size_t n = len < RAW_MAX ? len : RAW_MAX;
-    char *out = malloc(n + 1);
+    char *out = xmalloc(n + 1);
     size_t i = 0;
     while (i < n) {
         size_t seq = 1;
@@ -40,7 +41,7 @@ static char *printable_raw(const char *p, size_t len)
 struct task *task_from_message(const void *payload, size_t len, const void *key, size_t key_len,
                                int32_t partition, int64_t offset, size_t max_text_chars)
 {
-    struct task *t = calloc(1, sizeof *t);
+    struct task *t = xcalloc(1, sizeof *t);
     t->partition = partition;
     t->offset = offset;
     if (key && key_len > 0 && key_len < sizeof t->key && utf8_valid(key, key_len)) {

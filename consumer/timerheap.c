@@ -5,8 +5,9 @@
  * give. The array grows by doubling and never shrinks: its high-water mark is the in-flight cap. */
 #include "timerheap.h"
 
-#include <stdio.h>
 #include <stdlib.h>
+
+#include "xalloc.h"
 
 struct timer {
     int64_t  due_ms;
@@ -20,16 +21,6 @@ struct timerheap {
     size_t        cap;
     uint64_t      next_seq;
 };
-
-static void *xrealloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    if (!q) {
-        fputs("voxcast: out of memory\n", stderr);
-        abort();
-    }
-    return q;
-}
 
 static bool earlier(const struct timer *a, const struct timer *b)
 {
@@ -68,8 +59,7 @@ static void sift_down(struct timer *t, size_t len, size_t i)
 
 struct timerheap *timerheap_new(void)
 {
-    struct timerheap *h = xrealloc(NULL, sizeof *h);
-    *h = (struct timerheap){ 0 };
+    struct timerheap *h = xcalloc(1, sizeof *h);
     return h;
 }
 

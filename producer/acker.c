@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "store.h"
+#include "xalloc.h"
 
 #define ACK_FLUSH 10000
 
@@ -69,7 +70,7 @@ static void *run(void *arg)
 struct acker *acker_start(const char *redis_url, int timeout_ms, const char *campaign, const char *run_id,
                           char *err, size_t errlen)
 {
-    struct acker *a = calloc(1, sizeof *a);
+    struct acker *a = xcalloc(1, sizeof *a);
     a->store = store_open(redis_url, timeout_ms, err, errlen);
     if (!a->store) {
         free(a);
@@ -101,11 +102,7 @@ static struct open_chunk *open_chunk(struct acker *a, uint32_t seq)
     }
     if (a->nopen == a->capopen) {
         a->capopen = a->capopen ? 2 * a->capopen : 16;
-        a->open = realloc(a->open, a->capopen * sizeof *a->open);
-        if (!a->open) {
-            fputs("voxcast: out of memory\n", stderr);
-            abort();
-        }
+        a->open = xrealloc(a->open, a->capopen * sizeof *a->open);
     }
     a->open[a->nopen] = (struct open_chunk){.seq = seq};
     return &a->open[a->nopen++];

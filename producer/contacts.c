@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "csv.h"
+#include "xalloc.h"
 
 #define MAX_SLOTS 256
 
@@ -54,15 +55,15 @@ static int read_header(struct contacts *c, char *err, size_t errlen)
         return -1;
     }
     c->ncols = c->rec.nfields;
-    c->header = calloc(c->ncols, sizeof *c->header);
+    c->header = xcalloc(c->ncols, sizeof *c->header);
     for (size_t i = 0; i < c->ncols; i++)
-        c->header[i] = strdup(c->rec.fields[i]);
+        c->header[i] = xstrdup(c->rec.fields[i]);
     return 0;
 }
 
 struct contacts *contacts_open(const char *path, char *err, size_t errlen)
 {
-    struct contacts *c = calloc(1, sizeof *c);
+    struct contacts *c = xcalloc(1, sizeof *c);
     c->path = path;
     c->jsonl = ends_with(path, ".jsonl") || ends_with(path, ".ndjson");
     c->fp = fopen(path, "r");
@@ -166,9 +167,7 @@ static ssize_t read_line(struct contacts *c)
 {
     if (!c->raw) {
         c->rawcap = 4096;
-        c->raw = malloc(c->rawcap);
-        if (!c->raw)
-            abort();
+        c->raw = xmalloc(c->rawcap);
     }
     size_t n = 0;
     bool over = false;
@@ -180,10 +179,7 @@ static ssize_t read_line(struct contacts *c)
         }
         if (n + 2 > c->rawcap) {
             c->rawcap *= 2;
-            char *grown = realloc(c->raw, c->rawcap);
-            if (!grown)
-                abort();
-            c->raw = grown;
+            c->raw = xrealloc(c->raw, c->rawcap);
         }
         c->raw[n++] = (char)ch;
     }

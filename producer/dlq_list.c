@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "dlq.h"
+#include "xalloc.h"
 
 #define LIST_DEFAULT_LIMIT 100 /* table rows when --limit is not given */
 #define TABLE_CHUNK        200 /* rows buffered to size the columns */
@@ -375,12 +376,7 @@ int dlq_list(int argc, char **argv, const struct config *cfg)
     struct store *s = dlq_open_store(cfg);
     if (!s)
         return EXIT_RUNTIME;
-    struct lister *L = calloc(1, sizeof *L);
-    if (!L) {
-        store_close(s);
-        cmd_error("dlq list: out of memory");
-        return EXIT_RUNTIME;
-    }
+    struct lister *L = xcalloc(1, sizeof *L);
     L->o = &o;
     L->want = o.limit;
     rc = EXIT_OK;

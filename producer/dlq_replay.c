@@ -22,6 +22,7 @@
 #include "dlq.h"
 #include "progress.h"
 #include "window.h"
+#include "xalloc.h"
 
 struct replay_opts {
     const char   *campaign;       /* NULL: every campaign */
@@ -307,9 +308,7 @@ static void dry_run_one(struct replay *R, const char *campaign)
 static int select_campaigns(struct replay *R, struct campaign_info **out, size_t *n)
 {
     if (R->o->campaign) {
-        *out = calloc(1, sizeof **out);
-        if (!*out)
-            return -1;
+        *out = xcalloc(1, sizeof **out);
         snprintf((*out)[0].id, sizeof (*out)[0].id, "%s", R->o->campaign);
         *n = 1;
         return 0;

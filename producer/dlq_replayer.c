@@ -27,6 +27,7 @@
 #include "dlq.h"
 #include "kafka.h"
 #include "ratelimit.h"
+#include "xalloc.h"
 
 #define LOCK_TTL_MS     15000 /* a killed replay blocks the next one this long at most */
 #define LOCK_REFRESH_MS 5000
@@ -128,10 +129,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     }
     if (r->nacked == r->capacked) {
         size_t cap = r->capacked ? 2 * r->capacked : 1024;
-        char **grown = realloc(r->acked, cap * sizeof *grown);
-        if (!grown)
-            abort(); /* as buf does: no sensible recovery from OOM here */
-        r->acked = grown;
+        r->acked = xrealloc(r->acked, cap * sizeof *r->acked);
         r->capacked = cap;
     }
     r->acked[r->nacked++] = id;
@@ -181,11 +179,7 @@ static void make_token(char out[40])
 
 struct dlq_replayer *dlq_replayer_new(const struct dlq_replayer_opts *opts, char *err, size_t errlen)
 {
-    struct dlq_replayer *r = calloc(1, sizeof *r);
-    if (!r) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    struct dlq_replayer *r = xcalloc(1, sizeof *r);
     r->o = *opts;
     make_token(r->token);
     /* a burst of 1/20 s of jobs: smooth enough that a provider sees the rate, big enough that a
@@ -244,9 +238,7 @@ static int on_claimed(void *ctx, const char *id, const char *entry_json)
         r->res->skipped++;
         return 0;
     }
-    char *owned = strdup(id);
-    if (!owned)
-        abort();
+    char *owned = xstrdup(id);
     if (produce(r, &j, owned) == 0) {
         r->in_flight++;
         r->produced++;

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "xalloc.h"
+
 struct rejects {
     FILE *fp;
 };
@@ -20,12 +22,7 @@ struct rejects *rejects_open(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
-    struct rejects *r = malloc(sizeof *r);
-    if (!r) {
-        fclose(fp);
-        snprintf(err, errlen, "%s: out of memory", path);
-        return NULL;
-    }
+    struct rejects *r = xmalloc(sizeof *r);
     r->fp = fp;
     fputs("line,contact,reason\r\n", fp);
     return r;

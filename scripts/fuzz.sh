@@ -30,13 +30,13 @@ ALL_TARGETS="csv template job config retry_after audio launch"
 # The sources of the module under test and what it links against, per target.
 sources_of() {
 	case "$1" in
-	csv)         echo "common/csv.c common/buf.c" ;;
-	template)    echo "common/template.c common/utf8.c common/buf.c" ;;
-	job)         echo "common/job.c common/jsonw.c common/utf8.c common/buf.c" ;;
-	config)      echo "common/config.c common/buf.c" ;;
+	csv)         echo "common/csv.c common/buf.c common/xalloc.c" ;;
+	template)    echo "common/template.c common/utf8.c common/buf.c common/xalloc.c" ;;
+	job)         echo "common/job.c common/names.c common/sha256.c common/jsonw.c common/utf8.c common/buf.c common/xalloc.c" ;;
+	config)      echo "common/config.c common/buf.c common/xalloc.c" ;;
 	retry_after) echo "consumer/retry_after.c" ;;
-	audio)       echo "common/audio.c common/buf.c" ;;
-	launch)      echo "producer/jobbuild.c producer/contacts.c common/csv.c common/template.c common/job.c common/jsonw.c common/utf8.c common/buf.c" ;;
+	audio)       echo "common/audio.c common/buf.c common/xalloc.c" ;;
+	launch)      echo "producer/jobbuild.c producer/contacts.c common/csv.c common/template.c common/job.c common/names.c common/sha256.c common/jsonw.c common/utf8.c common/buf.c common/xalloc.c" ;;
 	*)           return 1 ;;
 	esac
 }
