@@ -98,18 +98,6 @@ fail:
     return NULL;
 }
 
-int kafka_drain(rd_kafka_t *rk, int timeout_ms)
-{
-    int64_t deadline = clock_mono_ms() + timeout_ms;
-    while (rd_kafka_outq_len(rk) > 0) {
-        int64_t left = deadline - clock_mono_ms();
-        if (left <= 0)
-            break;
-        rd_kafka_flush(rk, (int)(left < 100 ? left : 100));
-    }
-    return rd_kafka_outq_len(rk);
-}
-
 int kafka_check_topic(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const struct config *cfg, int timeout_ms,
                       char *err, size_t errlen)
 {

@@ -22,8 +22,4 @@ rd_kafka_conf_t *kafka_conf_new(const struct config *cfg, enum kafka_role role, 
 int kafka_check_topic(rd_kafka_t *rk, rd_kafka_topic_t *rkt, const struct config *cfg, int timeout_ms,
                       char *err, size_t errlen);
 
-/* Waits for every queued message to be delivered (serving callbacks) up to timeout_ms.
- * Returns the number still undelivered (0 = all acknowledged or failed through callbacks). */
-int kafka_drain(rd_kafka_t *rk, int timeout_ms);
-
 #endif

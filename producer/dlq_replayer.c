@@ -27,6 +27,7 @@
 #include "dlq.h"
 #include "kafka.h"
 #include "ratelimit.h"
+#include "sender.h"
 #include "xalloc.h"
 
 #define LOCK_TTL_MS     15000 /* a killed replay blocks the next one this long at most */
@@ -53,7 +54,8 @@ struct dlq_replayer {
     int64_t                   in_flight;      /* produced, no delivery report yet */
     char                    **acked;          /* ids Kafka acknowledged, not yet forgotten */
     size_t                    nacked, capacked;
-    int64_t                   last_flush_ms, last_refresh_ms;
+    int64_t                   last_flush_ms;
+    struct lock_keeper        lock;           /* the campaign's replay lock, refreshed */
     bool                      error;          /* printed; stop */
     bool                      lock_lost;      /* another run holds the lock: touch nothing more */
 };
@@ -209,21 +211,16 @@ void dlq_replayer_free(struct dlq_replayer *r)
 
 /* ---------------------------------------------------------------- claims -> Kafka */
 
-/* Produces one job, serving delivery reports while librdkafka's queue is full. */
+/* Produces one job (the entry's id rides along to its delivery report). */
 static int produce(struct dlq_replayer *r, const struct job *j, char *id)
 {
-    for (;;) {
-        if (rd_kafka_produce(r->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, r->payload.data,
-                             r->payload.len, j->contact, strlen(j->contact), id) == 0)
-            return 0;
-        rd_kafka_resp_err_t e = rd_kafka_last_error();
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            if (r->res->failed++ == 0)
-                snprintf(r->res->delivery_error, sizeof r->res->delivery_error, "%s", rd_kafka_err2str(e));
-            return -1;
-        }
-        rd_kafka_poll(r->rk, 10);
-    }
+    rd_kafka_resp_err_t e = sender_produce(r->rk, r->rkt, r->payload.data, r->payload.len,
+                                           j->contact, strlen(j->contact), id);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return 0;
+    if (r->res->failed++ == 0)
+        snprintf(r->res->delivery_error, sizeof r->res->delivery_error, "%s", rd_kafka_err2str(e));
+    return -1;
 }
 
 /* store_dlq_fn for claims: each claimed entry's job goes to Kafka; an entry without a usable
@@ -277,11 +274,9 @@ static void flush_acked(struct dlq_replayer *r, bool force)
  * presumed dead), so this one must stop and leave the claims to it. */
 static void refresh_lock(struct dlq_replayer *r)
 {
-    int64_t now = clock_mono_ms();
-    if (r->lock_lost || now - r->last_refresh_ms < LOCK_REFRESH_MS)
+    if (r->lock_lost)
         return;
-    r->last_refresh_ms = now;
-    int rc = store_lock_refresh(r->o.store, r->campaign, STORE_LOCK_REPLAY, r->token, LOCK_TTL_MS);
+    int rc = lock_keeper_refresh(&r->lock);
     if (rc < 0) {
         cmd_error("redis: refreshing the replay lock of %s: %s", r->campaign, store_error(r->o.store));
         r->error = true;
@@ -355,19 +350,17 @@ static enum dlq_stop pump(struct dlq_replayer *r, int64_t limit)
 /* Waits for the reports of every job in flight (librdkafka reports each within
  * message.timeout.ms); what is still queued after that is purged, so that nothing is sent
  * after its entry went back to the DLQ. */
+static int drain_tick(void *ctx)
+{
+    struct dlq_replayer *r = ctx;
+    flush_acked(r, false);
+    refresh_lock(r);
+    return 0;   /* even with the lock lost, what Kafka acknowledged is forgotten */
+}
+
 static void drain(struct dlq_replayer *r)
 {
-    int64_t deadline = clock_mono_ms() + r->ack_wait_ms;
-    while (r->in_flight > 0 && clock_mono_ms() < deadline) {
-        rd_kafka_poll(r->rk, 100);
-        flush_acked(r, false);
-        refresh_lock(r);
-    }
-    if (r->in_flight > 0) {
-        rd_kafka_purge(r->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        for (int i = 0; r->in_flight > 0 && i < 50; i++)
-            rd_kafka_poll(r->rk, 100);
-    }
+    sender_drain(r->rk, clock_mono_ms() + r->ack_wait_ms, 5000, drain_tick, r);
     flush_acked(r, true);
 }
 
@@ -395,7 +388,10 @@ static int begin(struct dlq_replayer *r, int64_t limit)
             cmd_error("redis: locking the DLQ of %s: %s", r->campaign, store_error(r->o.store));
         return rc;
     }
-    r->last_refresh_ms = clock_mono_ms();
+    r->lock = (struct lock_keeper){.store = r->o.store, .campaign = r->campaign,
+                                   .which = STORE_LOCK_REPLAY, .token = r->token,
+                                   .ttl_ms = LOCK_TTL_MS, .every_ms = LOCK_REFRESH_MS,
+                                   .last_ms = clock_mono_ms()};
     int back = store_dlq_unclaim_all(r->o.store, r->campaign);
     int64_t waiting = back < 0 ? -1 : store_dlq_count(r->o.store, r->campaign);
     if (back < 0 || waiting < 0 || store_dlq_max_seq(r->o.store, r->campaign, &r->max_seq) != 0) {

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "progress.h"
 #include "rejects.h"
+#include "sender.h"
 #include "store.h"
 #include "template.h"
 #include "voicecheck.h"
@@ -82,6 +83,8 @@ struct launch {
     struct idset             *seen;          /* --dry-run only: no Redis to ask */
     struct bloom             *met;           /* a campaign this run created: ids met so far */
     bool                      locked;        /* holds the campaign's launch lock (token run_id) */
+    struct lock_keeper        lock;          /* refreshes it while the launch runs */
+    bool                      lock_failed;   /* lost, or Redis failed refreshing it (printed) */
     rd_kafka_t               *rk;
     rd_kafka_topic_t         *rkt;
     char                      run_id[40];
@@ -337,6 +340,9 @@ static int take_lock(struct launch *L)
         return -1;
     }
     L->locked = true;
+    L->lock = (struct lock_keeper){.store = L->store, .campaign = L->o->campaign,
+                                   .which = STORE_LOCK_LAUNCH, .token = L->run_id,
+                                   .ttl_ms = LOCK_TTL_MS, .last_ms = clock_mono_ms()};
     return 0;
 }
 
@@ -347,7 +353,7 @@ static int keep_lock(struct launch *L)
 {
     if (!L->locked)
         return 0;
-    int rc = store_lock_refresh(L->store, L->o->campaign, STORE_LOCK_LAUNCH, L->run_id, LOCK_TTL_MS);
+    int rc = lock_keeper_refresh(&L->lock);
     if (rc == 1) {
         L->locked = false;
         cmd_error("campaign \"%s\": this launch lost its lock (it stalled for over %d s, or the lock "
@@ -475,20 +481,14 @@ static void take_row(struct launch *L)
 static int produce_one(struct launch *L, const struct chunk *c, const struct pending_job *pj, bool existing)
 {
     void *job = (void *)((uintptr_t)c->seq << 1 | (existing ? 1u : 0u));
-    for (;;) {
-        int rc = rd_kafka_produce(L->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                                  c->payloads.data + pj->json_off, pj->json_len,
-                                  c->ids.data + pj->id_off, pj->id_len, job);
-        if (rc == 0) {
-            L->produced++;
-            return 0;
-        }
-        if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            cmd_error("kafka: cannot enqueue: %s", rd_kafka_err2str(rd_kafka_last_error()));
-            return -1;
-        }
-        rd_kafka_poll(L->rk, 10);
+    rd_kafka_resp_err_t e = sender_produce(L->rk, L->rkt, c->payloads.data + pj->json_off, pj->json_len,
+                                           c->ids.data + pj->id_off, pj->id_len, job);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        cmd_error("kafka: cannot enqueue: %s", rd_kafka_err2str(e));
+        return -1;
     }
+    L->produced++;
+    return 0;
 }
 
 /* Writes the chunk's reservations to Redis without waiting for the answer. */
@@ -636,21 +636,25 @@ static int read_rows(struct launch *L)
 
 /* ---------------------------------------------------------------- finish */
 
+/* sender_tick_fn while waiting for acks: progress, and the lock (lost: stop waiting). */
+static int ack_tick(void *ctx)
+{
+    struct launch *L = ctx;
+    draw_progress(L, false);
+    if (keep_lock(L) == 0)
+        return 0;
+    L->lock_failed = true;
+    return 1;
+}
+
 static int wait_for_acks(struct launch *L)
 {
     int64_t timeout = config_int(L->cfg, "launch.ack_timeout_ms");   /* any size: 64-bit */
     int64_t deadline = clock_mono_ms() + (timeout < INT64_MAX / 2 ? timeout : INT64_MAX / 2);
-    while (rd_kafka_outq_len(L->rk) > 0 && clock_mono_ms() < deadline) {
-        rd_kafka_flush(L->rk, 100);
-        draw_progress(L, false);
-        if (keep_lock(L) != 0)
-            return -1;
-    }
-    int left = rd_kafka_outq_len(L->rk);
-    if (left > 0) { /* give them up: their failure reports unreserve them and close their chunks */
-        rd_kafka_purge(L->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-        rd_kafka_flush(L->rk, 1000);
-    }
+    /* what is left is given up: the failure reports of the purged jobs unreserve them */
+    int left = sender_drain(L->rk, deadline, 1000, ack_tick, L);
+    if (L->lock_failed)
+        return -1;
     char err[512];
     int acked = acker_finish(L->acker, err, sizeof err);
     L->acker = NULL;
