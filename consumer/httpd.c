@@ -21,7 +21,13 @@
 #include "buf.h"
 
 #define HTTPD_CONNECTION_LIMIT 64u  /* scrapers and probes, not the public */
-#define HTTPD_TIMEOUT_S        10u  /* drop idle keep-alive connections */
+/* One peer cannot hold every connection: a client that opens many and sends nothing (or a
+ * byte at a time) keeps at most this many, and the health probe from anywhere else still gets
+ * in. A probe or a Prometheus scrape uses one or two. */
+#define HTTPD_PER_IP_LIMIT     8u
+/* Idle connections (keep-alive, or a request that stalls half-sent) are dropped after this: a
+ * scrape's request arrives in one packet, so a short limit costs honest clients nothing. */
+#define HTTPD_TIMEOUT_S        3u
 
 struct httpd {
     struct MHD_Daemon *daemon;
@@ -146,6 +152,7 @@ struct httpd *httpd_start(const char *listen, struct metrics *m, char *err, size
     h->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, httpd_handle, h,
                                  MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&sa,
                                  MHD_OPTION_CONNECTION_LIMIT, HTTPD_CONNECTION_LIMIT,
+                                 MHD_OPTION_PER_IP_CONNECTION_LIMIT, HTTPD_PER_IP_LIMIT,
                                  MHD_OPTION_CONNECTION_TIMEOUT, HTTPD_TIMEOUT_S,
                                  MHD_OPTION_END);
     if (!h->daemon) {

@@ -9,7 +9,10 @@
  *   other paths   404;  methods other than GET (and HEAD)  405 with Allow: GET, HEAD
  *
  * It listens on one IPv4 address, loopback by default (http.listen = 127.0.0.1:9464): the
- * numbers are not secret, but there is no reason to show them to the network unasked. */
+ * numbers are not secret, but there is no reason to show them to the network unasked. (The
+ * Docker image binds 0.0.0.0:9464 so that Prometheus and the health check reach it; see
+ * docs/deployment.md.) Slow or idle clients cannot starve the probe: at most 64 connections,
+ * 8 per client address, each dropped after 3 s without traffic. */
 #ifndef VOXCAST_HTTPD_H
 #define VOXCAST_HTTPD_H
 
