@@ -10,7 +10,7 @@ VERSION   := 0.2.0
 
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
              -Wformat=2 -Wno-format-nonliteral
-PROJ_CFLAGS := -std=c11 -D_GNU_SOURCE -DVOXCAST_VERSION='"$(VERSION)"' -Icommon -Iconsumer -MMD -MP $(WARN)
+PROJ_CFLAGS := -std=c11 -D_GNU_SOURCE -DVOXCAST_VERSION='"$(VERSION)"' -MMD -MP $(WARN)
 ifeq ($(USE_WERROR),1)
 PROJ_CFLAGS += -Werror
 endif
@@ -66,9 +66,17 @@ $(OBJ_DIR)/.deps-ok:
 	@scripts/deps.sh --check
 	@touch $@
 
+# Each directory sees common/ and its own headers, nothing more: the shared code cannot reach
+# into a program, nor one program into another (tests see the consumer's modules they test).
+INCS := -Icommon
+$(OBJ_DIR)/consumer/%.o: INCS := -Icommon -Iconsumer
+$(OBJ_DIR)/producer/%.o: INCS := -Icommon -Iproducer
+$(OBJ_DIR)/tools/ttsd/%.o: INCS := -Icommon -Itools/ttsd
+$(OBJ_DIR)/tests/%.o: INCS := -Icommon -Iconsumer
+
 $(OBJ_DIR)/%.o: %.c | $(OBJ_DIR)/.deps-ok
 	@mkdir -p $(dir $@)
-	$(call echo_cmd,CC,$<)$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(call echo_cmd,CC,$<)$(CC) $(INCS) $(ALL_CFLAGS) -c $< -o $@
 
 $(COMMON_LIB): $(call obj,$(COMMON_SRC))
 	$(call echo_cmd,AR,$@)$(AR) rcs $@ $^
