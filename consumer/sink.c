@@ -1,264 +1,134 @@
-/* sink.c - whole audio files; see sink.h. */
+/* sink.c - audio stored whole under its contact's name; see sink.h. This file names objects and
+ * picks the backend (sink_file.c, sink_s3.c) from output.uri; the backends place the bytes. */
 #include "sink.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "config.h"
+#include "log.h"
 #include "names.h"
-
-/* A file written aside: an unnamed O_TMPFILE inode (fd >= 0), linked to its name at commit, or
- * a hidden temporary name (fd < 0) renamed into place, where O_TMPFILE or /proc is missing. */
-struct staged {
-    int  fd;
-    char tmp[PATH_MAX];
-    char final[PATH_MAX];
-};
+#include "s3.h"
+#include "sink_backend.h"
+#include "xalloc.h"
 
 struct sink {
-    char          *dir;
-    bool           fsync;
-    bool           no_tmpfile;     /* the file system (or /proc) cannot do unnamed files */
-    struct staged *items;
-    size_t         n, cap;
-    unsigned long  seq;            /* unique temp names within this process */
-    char           last_campaign[72];  /* campaign folder known to exist */
+    const struct sink_ops *ops;
+    void                  *be;
 };
 
-/* Files held open (unnamed) until the next commit: the engine stages at most a batch, but a
- * bound keeps any caller far from the descriptor limit. */
-#define SINK_MAX_HELD 256
+/* "<campaign>/<name>.<ext>" with room for the longest campaign, name and a generous extension. */
+#define OBJECT_MAX (NAMES_CAMPAIGN_MAX + 1 + NAMES_MAX + 1 + 32)
 
-struct sink *sink_new(const char *output_dir, bool fsync)
+static struct sink *wrap(const struct sink_ops *ops, void *be)
 {
-    struct sink *s = calloc(1, sizeof *s);
-    s->dir = strdup(output_dir);
-    s->fsync = fsync;
-    s->no_tmpfile = access("/proc/self/fd", X_OK) != 0;
+    struct sink *s = xcalloc(1, sizeof *s);
+    s->ops = ops;
+    s->be = be;
     return s;
 }
 
-static void drop_staged(struct staged *it)
+struct sink *sink_new(const char *output_dir, bool fsync)
 {
-    if (it->fd >= 0)
-        close(it->fd); /* an unnamed file vanishes with its last descriptor */
-    else
-        unlink(it->tmp);
-    it->fd = -1;
+    return wrap(&sink_file_ops, sink_file_new(output_dir, fsync));
+}
+
+static struct sink *open_s3(const struct config *cfg, const char *uri, char *err, size_t errlen)
+{
+    struct s3_options o = {
+        .endpoint = config_get(cfg, "s3.endpoint"),
+        .region = config_get(cfg, "s3.region"),
+        .path_style = config_bool(cfg, "s3.path_style"),
+    };
+    void *be = sink_s3_new(uri, &o, err, errlen);
+    return be ? wrap(&sink_s3_ops, be) : NULL;
+}
+
+/* The sink output.uri names; announce logs where the audio goes. */
+static struct sink *open_uri(const struct config *cfg, bool announce, char *err, size_t errlen)
+{
+    const char *uri = config_get(cfg, "output.uri");
+    bool fsync = config_bool(cfg, "output.fsync");
+    struct sink *s = NULL;
+    if (!uri || !*uri) {
+        s = sink_new(config_get(cfg, "output.dir"), fsync);
+    } else if (strncmp(uri, "file://", 7) == 0) {
+        if (uri[7] != '/') {
+            snprintf(err, errlen, "output.uri \"%s\": a file URI needs an absolute path "
+                     "(file:///var/lib/voxcast/audio)", uri);
+            return NULL;
+        }
+        s = sink_new(uri + 7, fsync);
+    } else if (strncmp(uri, "s3://", 5) == 0) {
+        s = open_s3(cfg, uri, err, errlen);
+    } else {
+        snprintf(err, errlen, "output.uri \"%s\": expected file:///ABS/PATH or s3://BUCKET/PREFIX", uri);
+        return NULL;
+    }
+    if (s && announce) {
+        char where[512];
+        s->ops->locate(s->be, "CAMPAIGN/NAME.EXT", true, where, sizeof where);
+        log_info("audio output", LOGS("uri", where));
+    }
+    return s;
+}
+
+struct sink *sink_open(const struct config *cfg, char *err, size_t errlen)
+{
+    return open_uri(cfg, true, err, errlen);
+}
+
+int sink_check(const struct config *cfg, char *err, size_t errlen)
+{
+    struct sink *s = open_uri(cfg, false, err, errlen);
+    bool ok = s != NULL;
+    sink_free(s);
+    return ok ? 0 : -1;
 }
 
 void sink_free(struct sink *s)
 {
     if (!s)
         return;
-    for (size_t i = 0; i < s->n; i++)
-        drop_staged(&s->items[i]);
-    free(s->items);
-    free(s->dir);
+    s->ops->free(s->be);
     free(s);
 }
-void sink_path(const struct sink *s, const char *campaign, const char *contact, size_t contact_len,
-               const char *format, char *out, size_t outlen)
+
+/* The object name of a contact's audio: "<campaign>/<name>.<ext>" (names.h). */
+static void object_name(const char *campaign, const char *contact, size_t contact_len,
+                        const char *format, char out[OBJECT_MAX])
 {
     char name[NAMES_MAX];
     names_for_contact(contact, contact_len, name);
-    snprintf(out, outlen, "%s/%s/%s.%s", s->dir, campaign, name, format);
-}
-
-void sink_uri(const struct sink *s, const char *campaign, const char *contact, size_t contact_len,
-              const char *format, char *out, size_t outlen)
-{
-    char path[PATH_MAX], cwd[PATH_MAX];
-    sink_path(s, campaign, contact, contact_len, format, path, sizeof path);
-    int n;
-    if (path[0] == '/')
-        n = snprintf(out, outlen, "file://%s", path);
-    else if (getcwd(cwd, sizeof cwd))
-        n = snprintf(out, outlen, "file://%s/%s", cwd, path);
-    else
-        n = -1;
-    if (n < 0 || (size_t)n >= outlen)
-        out[0] = '\0';
-}
-
-static int mkdir_p(const char *path)
-{
-    char tmp[PATH_MAX];
-    snprintf(tmp, sizeof tmp, "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    return (mkdir(tmp, 0755) != 0 && errno != EEXIST) ? -1 : 0;
-}
-
-static int ensure_campaign_dir(struct sink *s, const char *campaign, char *err, size_t errlen)
-{
-    if (strcmp(s->last_campaign, campaign) == 0)
-        return 0;
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/%s", s->dir, campaign);
-    if (mkdir_p(dir) != 0) {
-        snprintf(err, errlen, "%s: %s", dir, strerror(errno));
-        return -1;
-    }
-    snprintf(s->last_campaign, sizeof s->last_campaign, "%s", campaign);
-    return 0;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Length of the folder part of it->final (its campaign folder). */
-static int folder_len(const struct staged *it)
-{
-    return (int)(strrchr(it->final, '/') - it->final);
-}
-
-/* A hidden temporary name beside it->final, unique within this process, into it->tmp. */
-static int name_aside(struct sink *s, struct staged *it)
-{
-    int n = snprintf(it->tmp, sizeof it->tmp, "%.*s/.tmp-%d-%lu", folder_len(it), it->final,
-                     (int)getpid(), ++s->seq);
-    if (n < 0 || (size_t)n >= sizeof it->tmp) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    return 0;
-}
-
-/* Gives an unnamed file its name. linkat cannot replace, so a name that exists already (the
- * contact rendered before) gets the new file through a temporary name and a rename. */
-static int link_into_place(struct sink *s, struct staged *it)
-{
-    char self[64];
-    snprintf(self, sizeof self, "/proc/self/fd/%d", it->fd);
-    if (linkat(AT_FDCWD, self, AT_FDCWD, it->final, AT_SYMLINK_FOLLOW) == 0)
-        return 0;
-    if (errno != EEXIST || name_aside(s, it) != 0)
-        return -1;
-    if (linkat(AT_FDCWD, self, AT_FDCWD, it->tmp, AT_SYMLINK_FOLLOW) != 0)
-        return -1;
-    if (rename(it->tmp, it->final) != 0) {
-        unlink(it->tmp);
-        return -1;
-    }
-    return 0;
-}
-
-/* Opens the file to write aside: unnamed when possible (no directory entry to add and remove,
- * which is most of a small file's cost on ext4, and nothing left behind by a crash). */
-static int open_aside(struct sink *s, struct staged *it)
-{
-    it->fd = -1;
-    if (!s->no_tmpfile) {
-        char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%.*s", folder_len(it), it->final);
-        int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-        if (fd >= 0) {
-            it->fd = fd;
-            return fd;
-        }
-        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-            return -1;
-        s->no_tmpfile = true;
-    }
-    if (name_aside(s, it) != 0)
-        return -1;
-    return open(it->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    snprintf(out, OBJECT_MAX, "%s/%s.%s", campaign, name, format);
 }
 
 int sink_stage(struct sink *s, const char *campaign, const char *contact, size_t contact_len,
                const char *format, const void *data, size_t len, char *err, size_t errlen)
 {
-    if (ensure_campaign_dir(s, campaign, err, errlen) != 0)
-        return -1;
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 64;
-        s->items = realloc(s->items, s->cap * sizeof *s->items);
-    }
-    struct staged *it = &s->items[s->n];
-    sink_path(s, campaign, contact, contact_len, format, it->final, sizeof it->final);
-    int fd = open_aside(s, it);
-    if (fd < 0) {
-        snprintf(err, errlen, "%s/%s: %s", s->dir, campaign, strerror(errno));
-        s->last_campaign[0] = '\0'; /* the folder may be gone: make it again next time */
-        return -1;
-    }
-    bool ok = write_all(fd, data, len) == 0;
-    int why = errno;
-    if (it->fd < 0 && close(fd) != 0 && ok) { /* a named file is closed now, an unnamed one at commit */
-        ok = false;
-        why = errno;
-    }
-    if (!ok) {
-        snprintf(err, errlen, "%s: %s", it->final, strerror(why));
-        drop_staged(it);
-        return -1;
-    }
-    s->n++;
-    if (!s->fsync || s->n >= SINK_MAX_HELD)
-        return sink_commit(s, err, errlen); /* nothing to sync first, or enough held */
-    return 0;
-}
-
-static int sync_dir(const struct sink *s)
-{
-    if (!s->fsync)
-        return 0;
-    int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = syncfs(fd);
-    close(fd);
-    return rc;
+    char object[OBJECT_MAX];
+    object_name(campaign, contact, contact_len, format, object);
+    return s->ops->stage(s->be, campaign, object, data, len, err, errlen);
 }
 
 int sink_commit(struct sink *s, char *err, size_t errlen)
 {
-    int rc = 0;
-    if (s->n == 0)
-        return 0;
-    if (sync_dir(s) != 0) {
-        snprintf(err, errlen, "%s: sync: %s", s->dir, strerror(errno));
-        rc = -1;
-    }
-    for (size_t i = 0; i < s->n; i++) {
-        struct staged *it = &s->items[i];
-        int placed = rc != 0 ? -1 : it->fd >= 0 ? link_into_place(s, it) : rename(it->tmp, it->final);
-        if (rc == 0 && placed != 0) {
-            snprintf(err, errlen, "%s: %s", it->final, strerror(errno));
-            rc = -1;
-        }
-        if (it->fd >= 0)
-            close(it->fd);
-        else if (placed != 0)
-            unlink(it->tmp);
-    }
-    if (rc == 0 && sync_dir(s) != 0) {
-        snprintf(err, errlen, "%s: sync: %s", s->dir, strerror(errno));
-        rc = -1;
-    }
-    s->n = 0;
-    return rc;
+    return s->ops->commit(s->be, err, errlen);
+}
+
+void sink_uri(const struct sink *s, const char *campaign, const char *contact, size_t contact_len,
+              const char *format, char *out, size_t outlen)
+{
+    char object[OBJECT_MAX];
+    object_name(campaign, contact, contact_len, format, object);
+    s->ops->locate(s->be, object, true, out, outlen);
+}
+
+void sink_path(const struct sink *s, const char *campaign, const char *contact, size_t contact_len,
+               const char *format, char *out, size_t outlen)
+{
+    char object[OBJECT_MAX];
+    object_name(campaign, contact, contact_len, format, object);
+    s->ops->locate(s->be, object, false, out, outlen);
 }

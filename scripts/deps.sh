@@ -37,9 +37,22 @@ need_cmd curl curl
 need_cmd jq jq
 need_cmd docker-compose docker-compose   # validates docker-compose.yml in the tests
 need_cmd promtool prometheus            # checks /metrics output in the tests
+need_cmd npm npm                        # installs s3rver, the S3 store of the tests (below)
 need_cmd shellcheck shellcheck          # `make lint-shell`, run by CI
 
-[ -z "$missing" ] && exit 0
+# s3rver: the local S3-compatible store of tests/integration/t_s3.sh, from the npm registry,
+# pinned, into the project's own .deps/ (ignored by git), only when that version is absent.
+S3RVER_VERSION=3.7.1
+install_s3rver() {
+	root=$(cd "$(dirname "$0")/.." && pwd)
+	grep -qs "\"version\": \"$S3RVER_VERSION\"" "$root/.deps/node_modules/s3rver/package.json" &&
+		[ -x "$root/.deps/node_modules/.bin/s3rver" ] && return 0
+	echo "deps: installing s3rver@$S3RVER_VERSION into .deps/" >&2
+	mkdir -p "$root/.deps"
+	npm install --prefix "$root/.deps" --no-audit --no-fund --loglevel=error "s3rver@$S3RVER_VERSION" >/dev/null
+}
+
+[ -z "$missing" ] && { install_s3rver; exit 0; }
 
 echo "deps: installing:$missing" >&2
 if [ "$(id -u)" -ne 0 ]; then
@@ -54,3 +67,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing espeak-ng-data >/dev/null
+install_s3rver

@@ -68,14 +68,27 @@ start_broker() {
 	export VOXCAST_KAFKA_BOOTSTRAP_SERVERS
 }
 
-# start_ttsd NAME [FLAGS...]: sets TTSD_PORT_<NAME>
+# start_ttsd NAME [FLAGS...]: sets TTSD_PORT_<NAME>, and TTSD_KEY_<PORT> to the key of
+# --api-key-env (its /admin routes need it: ttsd_curl sends it).
 start_ttsd() {
-	local name=$1
+	local name=$1 a prev='' key=''
 	shift
+	for a in "$@"; do [ "$prev" = --api-key-env ] && key=${!a:-}; prev=$a; done
 	"$BIN/voxcast-ttsd" --listen 127.0.0.1:0 "$@" >"$WORK/ttsd-$name.out" 2>"$WORK/ttsd-$name.err" &
 	PIDS+=($!)
 	wait_log "$WORK/ttsd-$name.out" 'listening on'
 	printf -v "TTSD_PORT_$name" '%s' "$(sed -n 's/.*listening on [0-9.]*:\([0-9]*\).*/\1/p' "$WORK/ttsd-$name.out")"
+	local port_var="TTSD_PORT_$name"
+	printf -v "TTSD_KEY_${!port_var}" '%s' "$key"
+}
+
+# ttsd_curl PORT PATH [CURL ARGS...]: an admin call to the voxcast-ttsd on PORT, with its key.
+ttsd_curl() {
+	local port=$1 path=$2 key_var="TTSD_KEY_$1"
+	shift 2
+	local auth=()
+	[ -n "${!key_var:-}" ] && auth=(-H "Authorization: Bearer ${!key_var}")
+	curl -fsS "${auth[@]}" "$@" "http://127.0.0.1:$port$path"
 }
 
 # start_consumer NAME [ARGS...]: sets CONSUMER_PID_<NAME>; waits until it owns partitions.
@@ -116,7 +129,7 @@ provider_args() {
 # ttsd_stat NAME FIELD: one field of voxcast-ttsd's /admin/stats.
 ttsd_stat() {
 	local port_var="TTSD_PORT_$1"
-	curl -fsS "http://127.0.0.1:${!port_var}/admin/stats" | jq -r ".$2"
+	ttsd_curl "${!port_var}" /admin/stats | jq -r ".$2"
 }
 
 # dlq_entries CAMPAIGN: the campaign's DLQ entries, one JSON per line, straight from Redis.
@@ -127,4 +140,44 @@ consumer_metric() {
 	local port
 	port=$(grep -m1 '"http listening"' "$WORK/consumer-$1.log" | jq -r .port)
 	curl -fsS "http://127.0.0.1:$port/metrics" | awk -v p="$2" '$0 ~ p && $0 !~ /^#/ { s += $NF } END { printf "%d", s }'
+}
+
+# start_s3rver BUCKET [PORT]: a local S3-compatible store (s3rver, put in .deps/ by
+# scripts/deps.sh) on 127.0.0.1 with BUCKET created, its data in $WORK/s3rver; sets S3_PORT and
+# S3_PID and exports the credentials s3rver knows (S3RVER / S3RVER). Given the PORT of a store
+# stopped before, it starts again on that port with the same objects. s3rver checks the access
+# key id but not SigV4 signatures: tests/unit/check_s3.c checks those.
+S3RVER=${VOXCAST_S3RVER:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.deps/node_modules/.bin/s3rver}
+S3_STARTS=0
+start_s3rver() {
+	local bucket=$1 log
+	[ -x "$S3RVER" ] || fail "s3rver is not installed at $S3RVER (scripts/deps.sh installs it)"
+	S3_PORT=${2:-$("$TESTBIN/freeport")}
+	S3_STARTS=$((S3_STARTS + 1))
+	log="$WORK/s3rver-$S3_STARTS.log"
+	mkdir -p "$WORK/s3rver"
+	"$S3RVER" -d "$WORK/s3rver" -a 127.0.0.1 -p "$S3_PORT" --configure-bucket "$bucket" >"$log" 2>&1 &
+	PIDS+=($!)
+	# shellcheck disable=SC2034  # read by the scripts that stop the store
+	S3_PID=$!
+	wait_log "$log" "S3rver listening on 127\.0\.0\.1:$S3_PORT" 30
+	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+}
+
+# s3_curl [CURL ARGS...]: curl with GET requests signed for the store of start_s3rver.
+s3_curl() {
+	curl -fsS --aws-sigv4 aws:amz:us-east-1:s3 --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
+		-H "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" "$@"
+}
+
+# s3_get BUCKET/KEY [CURL ARGS...]: one object from the store of start_s3rver.
+s3_get() {
+	local path=$1
+	shift
+	s3_curl "$@" "http://127.0.0.1:$S3_PORT/$path"
+}
+
+# s3_keys BUCKET PREFIX: the keys under PREFIX, one a line (ListObjectsV2, up to 1000).
+s3_keys() {
+	s3_get "$1?list-type=2&prefix=$2" | grep -o '<Key>[^<]*</Key>' | sed 's/<Key>\(.*\)<\/Key>/\1/'
 }

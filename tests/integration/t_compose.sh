@@ -37,7 +37,7 @@ DATASOURCE="$ROOT/deploy/grafana/provisioning/datasources/prometheus.yml"
 KEYS="kafka.bootstrap.servers kafka.topic kafka.group.id redis.url output.dir
 consumer.concurrency consumer.shutdown_grace_ms retry.max_attempts retry.base_ms retry.max_ms
 breaker.failure_threshold breaker.open_ms breaker.half_open_successes providers http.listen
-job.max_text_chars"
+job.max_text_chars output.uri s3.endpoint s3.region s3.path_style"
 PROVIDER_FIELDS="connect_timeout_ms api_key_env timeout_ms concurrency model voice type url rate"
 
 passed=0
@@ -128,6 +128,8 @@ def consumer(path):
     if stop <= grace:
         bad("stop_grace_period %s is not longer than consumer.shutdown_grace_ms %d ms"
             % (c.get("stop_grace_period", "10s (default)"), grace))
+    if env.get("VOXCAST_OUTPUT_URI", "").startswith("s3://"):
+        return  # the audio leaves the container for the object store (see s3)
     out = env.get("VOXCAST_OUTPUT_DIR", "")
     if not any(str(v).split(":")[1:2] == [out] for v in c.get("volumes") or []):
         bad("nothing is mounted on VOXCAST_OUTPUT_DIR=%r: audio would stay in the container" % out)
@@ -148,7 +150,8 @@ def depends(path):
 def stack(path):
     """The services of the issue, with the settings that matter."""
     svcs = load(path)["services"]
-    for name in ("kafka", "kafka-init", "redis", "consumer", "ttsd", "prometheus", "grafana"):
+    for name in ("kafka", "kafka-init", "redis", "consumer", "ttsd", "minio", "minio-init",
+                 "prometheus", "grafana"):
         if name not in svcs:
             bad("missing service %s" % name)
     if problems:
@@ -196,7 +199,7 @@ def stack(path):
         "VOXCAST_PROVIDER_PRIMARY_TYPE": "openai",
         "VOXCAST_PROVIDER_PRIMARY_URL": "http://ttsd:9400/v1/audio/speech",
         "VOXCAST_PROVIDER_ESPEAK_TYPE": "espeak",
-        "VOXCAST_OUTPUT_DIR": "/data/audio",
+        "VOXCAST_OUTPUT_URI": "s3://voxcast-audio/calls",
     }
     cenv = env_of(svcs["consumer"])
     for key, value in want.items():
@@ -205,6 +208,48 @@ def stack(path):
     for name in ("prometheus", "grafana"):
         if not any("deploy/" in str(v) for v in svcs[name].get("volumes") or []):
             bad("%s does not mount its files from deploy/" % name)
+
+def s3(path, raw_path):
+    """The consumers upload to the stack's MinIO: the bucket of VOXCAST_OUTPUT_URI is the one
+    minio-init creates before any consumer starts, the endpoint is the minio service (path
+    style), the credentials are MinIO's own and come from the environment, not from the file."""
+    svcs = load(path)["services"]
+    c, m, init = svcs["consumer"], svcs.get("minio") or {}, svcs.get("minio-init") or {}
+    env, menv, ienv = env_of(c), env_of(m), env_of(init)
+    uri = env.get("VOXCAST_OUTPUT_URI", "")
+    bucket = uri[len("s3://"):].split("/")[0] if uri.startswith("s3://") else None
+    if not bucket:
+        bad("consumer VOXCAST_OUTPUT_URI=%r is not s3://BUCKET/PREFIX" % uri)
+    if not str(m.get("image", "")).startswith("minio/minio:RELEASE."):
+        bad("minio image is %r, not a pinned minio/minio release" % m.get("image"))
+    if not str(init.get("image", "")).startswith("minio/mc:RELEASE."):
+        bad("minio-init image is %r, not a pinned minio/mc release" % init.get("image"))
+    script = " ".join(str(x) for x in (init.get("entrypoint") or []) + (init.get("command") or []))
+    script = script.replace("$$", "$")
+    for var, val in ienv.items():
+        script = script.replace("$" + var, val).replace("${%s}" % var, val)
+    if not re.search(r"mc mb --ignore-existing \"?local/%s\"?( |$)" % re.escape(bucket or "?"), script):
+        bad("minio-init does not create bucket %r idempotently: %s" % (bucket, script))
+    dep = (c.get("depends_on") or {}).get("minio-init") or {}
+    if dep.get("condition") != "service_completed_successfully":
+        bad("consumer does not wait for minio-init (service_completed_successfully)")
+    if ((init.get("depends_on") or {}).get("minio") or {}).get("condition") != "service_healthy":
+        bad("minio-init does not wait for a healthy minio")
+    if "healthcheck" not in m:
+        bad("minio has no healthcheck, so service_healthy can never hold")
+    if env.get("VOXCAST_S3_ENDPOINT") != "http://minio:9000":
+        bad("consumer VOXCAST_S3_ENDPOINT=%r, want http://minio:9000" % env.get("VOXCAST_S3_ENDPOINT"))
+    if env.get("VOXCAST_S3_PATH_STYLE") != "true":
+        bad("consumer VOXCAST_S3_PATH_STYLE is not true: MinIO is addressed path style")
+    pairs = (("AWS_ACCESS_KEY_ID", "MINIO_ROOT_USER"), ("AWS_SECRET_ACCESS_KEY", "MINIO_ROOT_PASSWORD"))
+    for mine, theirs in pairs:
+        if not env.get(mine) or env.get(mine) != menv.get(theirs):
+            bad("consumer %s is not minio's %s" % (mine, theirs))
+    raw = load(raw_path)["services"]
+    for sname, var in (("consumer", "AWS_SECRET_ACCESS_KEY"), ("minio", "MINIO_ROOT_PASSWORD")):
+        value = str(env_of(raw.get(sname) or {}).get(var, ""))
+        if not value.startswith("${"):
+            bad("%s %s is written in the file, not taken from the environment" % (sname, var))
 
 def providers(path):
     """Every provider named in VOXCAST_PROVIDERS has a type, and every provider variable
@@ -308,8 +353,8 @@ def exprs(path):
     print(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
 
 cmd, path = sys.argv[1], sys.argv[2]
-if cmd == "dashboard":
-    dashboard(path, sys.argv[3])
+if cmd in ("dashboard", "s3"):
+    globals()[cmd](path, sys.argv[3])
 else:
     globals()[cmd](path)
 for p in problems:
@@ -374,7 +419,9 @@ else
 	check "consumer: scalable, scrapeable, drains before SIGKILL" facts consumer "$TMP/main.yml"
 	check "managed consumer: scalable, scrapeable, drains before SIGKILL" facts consumer "$TMP/managed.yml"
 	check "consumers wait for kafka-init, kafka-init for a healthy broker" facts depends "$TMP/main.yml"
-	check "services: KRaft Kafka, topic init, Redis AOF, ttsd, Prometheus, Grafana" facts stack "$TMP/main.yml"
+	check "services: KRaft Kafka, topic init, Redis AOF, ttsd, MinIO, Prometheus, Grafana" facts stack "$TMP/main.yml"
+	check "audio: consumers upload to the bucket minio-init makes, credentials from the environment" \
+		facts s3 "$TMP/main.yml" "$COMPOSE"
 	check "VOXCAST_* names in docker-compose.yml are contract keys" env_names_known "$COMPOSE"
 	check "VOXCAST_* names in managed.yml are contract keys" env_names_known "$MANAGED"
 	check "provider variables match VOXCAST_PROVIDERS" facts providers "$TMP/main.yml" "$PROVIDER_FIELDS"
@@ -398,6 +445,9 @@ variant("depends", lambda s: s["consumer"]["depends_on"].pop("kafka-init"))
 variant("zk", lambda s: s.update(zookeeper={"image": "zookeeper:3.8"}))
 variant("aof", lambda s: s["redis"].update(command=["redis-server"]))
 variant("provider", lambda s: s["consumer"]["environment"].update(VOXCAST_PROVIDER_SECONDARY_URL="http://x"))
+variant("s3dep", lambda s: s["consumer"]["depends_on"].pop("minio-init"))
+variant("s3bucket", lambda s: s["consumer"]["environment"].update(VOXCAST_OUTPUT_URI="s3://other-bucket/calls"))
+variant("s3key", lambda s: s["consumer"]["environment"].update(AWS_SECRET_ACCESS_KEY="not-minios"))
 PY
 	refute "consumer check rejects a container_name" facts consumer "$TMP/broken-name.yml"
 	refute "consumer check rejects a host port" facts consumer "$TMP/broken-ports.yml"
@@ -406,6 +456,11 @@ PY
 	refute "depends check rejects a consumer started before kafka-init" facts depends "$TMP/broken-depends.yml"
 	refute "stack check rejects ZooKeeper" facts stack "$TMP/broken-zk.yml"
 	refute "stack check rejects Redis without AOF" facts stack "$TMP/broken-aof.yml"
+	refute "s3 check rejects a consumer started before minio-init" facts s3 "$TMP/broken-s3dep.yml" "$COMPOSE"
+	refute "s3 check rejects a bucket minio-init does not make" facts s3 "$TMP/broken-s3bucket.yml" "$COMPOSE"
+	refute "s3 check rejects credentials that are not minio's" facts s3 "$TMP/broken-s3key.yml" "$COMPOSE"
+	sed 's/^\(      AWS_SECRET_ACCESS_KEY: \).*$/\1voxcast-local-only/' "$COMPOSE" >"$TMP/broken-s3secret.yml"
+	refute "s3 check rejects a secret written in the compose file" facts s3 "$TMP/main.yml" "$TMP/broken-s3secret.yml"
 	refute "provider check rejects a provider missing from VOXCAST_PROVIDERS" \
 		facts providers "$TMP/broken-provider.yml" "$PROVIDER_FIELDS"
 	sed 's/^\(      VOXCAST_PROVIDER_ESPEAK_TYPE: espeak\)$/\1\n      VOXCAST_CONSUMER_THREADS: "4"/' \

@@ -200,6 +200,29 @@ START_TEST(test_folder_made_again)
 }
 END_TEST
 
+/* sink_uri names a file absolutely, from the working directory of the moment the sink was
+ * made ("./out" -> file:///ROOT/out/...), without asking for it again per file. */
+START_TEST(test_uri_absolute_from_start)
+{
+    char cwd[PATH_MAX], real[PATH_MAX], uri[PATH_MAX + 16], want[PATH_MAX + 64];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_ptr_nonnull(realpath(root, real));
+    ck_assert_int_eq(chdir(root), 0);
+    struct sink *s = sink_new("./out", false);
+    ck_assert_int_eq(chdir("/"), 0);
+    sink_uri(s, "camp", "c-1", 3, "wav", uri, sizeof uri);
+    snprintf(want, sizeof want, "file://%s/out/camp/c-1.wav", real);
+    ck_assert_str_eq(uri, want);
+    sink_free(s);
+    s = sink_new(root, false);
+    sink_uri(s, "camp", "a/b", 3, "mp3", uri, sizeof uri);
+    snprintf(want, sizeof want, "file://%s/camp/sha256=c14cddc033f64b9dea80ea675cf280a015e672516090a5626781153dc68fea11.mp3", root);
+    ck_assert_str_eq(uri, want);
+    sink_free(s);
+    ck_assert_int_eq(chdir(cwd), 0);
+}
+END_TEST
+
 static Suite *sink_suite(void)
 {
     Suite *s = suite_create("sink");
@@ -213,6 +236,7 @@ static Suite *sink_suite(void)
     tcase_add_test(tc, test_hostile_contact_stays_inside);
     tcase_add_test(tc, test_unwritable_output);
     tcase_add_test(tc, test_folder_made_again);
+    tcase_add_test(tc, test_uri_absolute_from_start);
     suite_add_tcase(s, tc);
     return s;
 }
