@@ -77,8 +77,7 @@ while read -r key def _; do
 	case $key in
 	kafka.\<*) re='kafka\.[a-z]' ;;
 	provider.NAME.*) re="provider\\.[a-z0-9_-]+\\.${key#provider.NAME.} = " ;;
-	*) [ "$def" = '""' ] && def=
-		re="${key//./\\.} = ${def//./\\.}\$" ;;
+	*) if [ "$def" = '""' ]; then re="${key//./\\.} = (\"\")?\$"; else re="${key//./\\.} = ${def//./\\.}\$"; fi ;;
 	esac
 	grep -qE "^#? ?$re" "$CONF" || { echo "examples/voxcast.conf lacks: $key = $def" >&2; missing=1; }
 done < <(vx --help-config)
