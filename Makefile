@@ -101,6 +101,7 @@ $(OBJ_DIR)/tests/check_%: $(OBJ_DIR)/tests/unit/check_%.o $(CONSUMER_LIB) $(COMM
 	$(call echo_cmd,LD,$@)$(CC) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(filter %.a,$^) $(CHECK_LIBS) $(ALL_LDLIBS)
 
 $(OBJ_DIR)/tests/check_store: $(call obj,producer/acker.c) # the acker's tests need Redis too
+$(OBJ_DIR)/tests/check_ttsd_plan: $(call obj,tools/ttsd/plan.c tools/ttsd/stats.c) # voxcast-ttsd's account
 $(OBJ_DIR)/tests/check_rejects: $(call obj,producer/rejects.c)
 
 $(OBJ_DIR)/tests/%: $(OBJ_DIR)/tests/tools/%.o $(COMMON_LIB)

@@ -54,7 +54,7 @@ consumer_on() {
 # reqs NAME JQ: one jq filter over a mimic's request log.
 reqs() {
 	local port_var="TTSD_PORT_$1"
-	curl -fsS "http://127.0.0.1:${!port_var}/admin/requests" | jq -r "$2"
+	ttsd_curl "${!port_var}" /admin/requests | jq -r "$2"
 }
 
 # wav_checks CAMPAIGN RATE: N WAV files, each whole with true sizes, read by Python's wave at RATE.

@@ -45,7 +45,7 @@ breaker_of() { jq -r --arg p "$2" '.providers[] | select(.name == $p) | .state' 
 # keyed NAME PORT: -X flags for an OpenAI-shaped provider on voxcast-ttsd at PORT sending our key.
 keyed() { echo "$(provider_args "$2" "$1") -X provider.$1.api_key_env=VX_SECRET_KEY"; }
 
-faults() { curl -fsS -X POST -d "$2" "http://127.0.0.1:$1/admin/faults" >/dev/null; }
+faults() { ttsd_curl "$1" /admin/faults -X POST -d "$2" >/dev/null; }
 
 # redis_dump: every value of every key, for the secret search.
 redis_dump() {

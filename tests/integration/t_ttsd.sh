@@ -62,6 +62,13 @@ expect_riff() {
 	[ "$(head -c 4 "$WORK/body")" = RIFF ] || fail "$1: body does not start with RIFF"
 }
 
+# expect_mpeg DESC: the body starts with an MPEG audio frame sync (11 bits set).
+expect_mpeg() {
+	local b
+	read -r -a b < <(od -An -tu1 -N2 "$WORK/body")
+	[ "${b[0]:-0}" = 255 ] && (((${b[1]:-0} & 224) == 224)) || fail "$1: no MPEG frame sync"
+}
+
 expect_header() {
 	grep -qi "^$2" "$WORK/headers" || fail "$1: no '$2' header"
 }
@@ -125,9 +132,10 @@ pass "elevenlabs route answers WAV"
 
 expect 200 "elevenlabs mp3" -d '{"text":"Hello."}' "$URL$ELEVEN/voice123?output_format=mp3_44100_128"
 expect_header "elevenlabs mp3" "Content-Type: audio/mpeg"
-[ "$(od -An -tx1 -N2 "$WORK/body" | tr -d ' ')" = fffb ] || fail "elevenlabs mp3: no MPEG frame sync"
+expect_mpeg "elevenlabs mp3"
 expect 200 "openai mp3" -d '{"input":"Hello.","response_format":"mp3"}' "$URL$OPENAI"
 expect_header "openai mp3" "Content-Type: audio/mpeg"
+expect_mpeg "openai mp3"
 pass "mp3 from both routes"
 
 expect 400 "empty input" -d '{"model":"tts-1","input":""}' "$URL$OPENAI"
@@ -216,8 +224,8 @@ expect 200 "right xi-api-key" -H "xi-api-key: $T_TTSD_KEY" -d '{"text":"hi"}' "$
 pass "API keys: 401 without the right key, never logged"
 
 # Nothing listens beyond loopback unless told to: the defaults, as the programs report them.
-"$BIN/voxcast-ttsd" --help | grep -q 'default 127\.0\.0\.1:9400' || fail "voxcast-ttsd's default address is not loopback"
-"$BIN/voxcast-consumer" --help-config | grep -Eq '^ *http\.listen +127\.0\.0\.1:9464 ' ||
+"$BIN/voxcast-ttsd" --help | grep 'default 127\.0\.0\.1:9400' >/dev/null || fail "voxcast-ttsd's default address is not loopback"
+"$BIN/voxcast-consumer" --help-config | grep -E '^ *http\.listen +127\.0\.0\.1:9464 ' >/dev/null ||
 	fail "the consumer's /health and /metrics default address is not loopback"
 pass "voxcast-ttsd and /metrics bind 127.0.0.1 by default"
 

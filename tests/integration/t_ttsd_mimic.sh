@@ -11,6 +11,7 @@
 set -euo pipefail
 
 BIN=${VOXCAST_BIN:?VOXCAST_BIN must name the directory holding voxcast-ttsd}
+TESTBIN=${VOXCAST_TESTBIN:?VOXCAST_TESTBIN must name the directory holding mp3_info}
 TTSD=$BIN/voxcast-ttsd
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/t_ttsd_mimic.XXXXXX")
 PIDS=()
@@ -83,6 +84,19 @@ hex() {
 	od -An -tx1 -j "$1" -N "$2" "$WORK/body" | tr -d ' \n'
 }
 
+# expect_mp3 DESC RATE: the body is a mono MP3 at RATE Hz holding the 200 ms tone: it decodes
+# (libmpg123 through mp3_info) to sound, not silence, and lasts the tone plus the encoder's
+# delay and padding (under two frames).
+expect_mp3() {
+	local info ms peak
+	cp "$WORK/body" "$WORK/body.mp3"
+	info=$("$TESTBIN/mp3_info" "$WORK/body.mp3") || fail "$1: $info"
+	[[ $info =~ :\ $2\ Hz,\ 1\ ch,\ ([0-9]+)\ ms,\ [0-9]+\ ms,\ peak\ ([0-9.]+) ]] || fail "$1: $info, expected $2 Hz mono"
+	ms=${BASH_REMATCH[1]} peak=${BASH_REMATCH[2]}
+	((ms >= 200 && ms <= 330)) || fail "$1: $ms ms of MP3 for a 200 ms tone"
+	awk -v p="$peak" 'BEGIN { exit !(p > 0.1) }' || fail "$1: silent MP3 (peak $peak)"
+}
+
 body_len() {
 	wc -c <"$WORK/body" | tr -d ' '
 }
@@ -99,11 +113,11 @@ expect_cut() {
 }
 
 faults() {
-	expect 200 "admin/faults $1" -X POST -d "$1" "$URL/admin/faults"
+	expect 200 "admin/faults $1" -H "$AUTH" -X POST -d "$1" "$URL/admin/faults"
 }
 
 stats_has() {
-	curl -sS -m 5 "$URL/admin/stats" | grep -q "$1"
+	curl -sS -m 5 -H "$AUTH" "$URL/admin/stats" | grep -q "$1"
 }
 
 # wait_for DESC CMD...: runs CMD until it succeeds, for at most 10 s.
@@ -116,7 +130,7 @@ wait_for() {
 }
 
 requests_json() {
-	curl -sS -m 5 "$URL/admin/requests"
+	curl -sS -m 5 -H "$AUTH" "$URL/admin/requests"
 }
 
 OPENAI=/v1/audio/speech
@@ -162,7 +176,7 @@ expect_header "openai pcm" "Transfer-Encoding: chunked"
 [ "$(hex 0 4)" != 52494646 ] || fail "openai pcm: raw PCM has a RIFF header"
 expect 200 "openai default format" -H "$AUTH" -d "$O}" "$URL$OPENAI"
 expect_header "openai default format" "Content-Type: audio/mpeg"
-[ "$(hex 0 2)" = fffb ] || fail "openai default format: not an MPEG frame (mp3 is the default)"
+expect_mp3 "openai default format (mp3)" 24000
 pass "openai: streamed wav with 0xFFFFFFFF sizes at 24 kHz, raw pcm of the same length, mp3 by default"
 
 expect 401 "openai no key" -d "$O}" "$URL$OPENAI"
@@ -207,9 +221,9 @@ for code in credit_balance_exhausted organization_spend_limit_exceeded project_s
 done
 faults '{"fail_code":"conflict"}'
 expect 409 "openai conflict" -H "$AUTH" -d "$O}" "$URL$OPENAI"
-expect 400 "admin refuses a code the mimic lacks" -X POST -d '{"fail_code":"system_busy"}' "$URL/admin/faults"
+expect 400 "admin refuses a code the mimic lacks" -H "$AUTH" -X POST -d '{"fail_code":"system_busy"}' "$URL/admin/faults"
 grep -q 'system_busy' "$WORK/body" || fail "admin refusal does not name the code"
-expect 200 "faults unchanged by the refusal" "$URL/admin/faults"
+expect 200 "faults unchanged by the refusal" -H "$AUTH" "$URL/admin/faults"
 grep -q '"fail_code":"conflict"' "$WORK/body" || fail "a refused change altered the faults: $(cat "$WORK/body")"
 faults '{"clear":true,"mimic":"openai","tone":true,"fail_text":{"QUOTA":"insufficient_quota","BUSY":503}}'
 expect 429 "openai fail_text code" -H "$AUTH" -d '{"model":"tts-1","input":"QUOTA please","voice":"alloy"}' "$URL$OPENAI"
@@ -226,7 +240,7 @@ expect_cut "openai mp3 cut" -H "$AUTH" -d "$O}" "$URL$OPENAI"
 faults '{"truncate_rate":0}'
 pass "openai: truncate_rate 1 ends the chunked body without its final chunk (curl exit 18/56)"
 
-expect 200 "request log reset" -X POST "$URL/admin/requests/reset"
+expect 200 "request log reset" -H "$AUTH" -X POST "$URL/admin/requests/reset"
 expect 200 "logged request" -H "$AUTH" -H 'Content-Type: application/json' -d "$O,\"response_format\":\"pcm\",\"speed\":1.5}" "$URL$OPENAI"
 expect 401 "logged wrong key" -H 'Authorization: Bearer nope' -d "$O}" "$URL$OPENAI"
 log=$(requests_json)
@@ -252,6 +266,7 @@ start_ttsd kokoro -X mimic=kokoro
 expect 200 "kokoro default (stream, mp3)" -d '{"input":"Hello."}' "$URL$OPENAI"
 expect_header "kokoro default" "Transfer-Encoding: chunked"
 expect_header "kokoro default" "Content-Type: audio/mpeg"
+expect_mp3 "kokoro default (mp3)" 24000
 expect 200 "kokoro wav" -d '{"model":"kokoro","input":"Hello.","voice":"af_heart","response_format":"wav"}' "$URL$OPENAI"
 expect_header "kokoro wav" "Transfer-Encoding: chunked"
 [ "$(hex 4 4)" = ffffffff ] && [ "$(hex 40 4)" = ffffffff ] || fail "kokoro wav: sizes $(hex 4 4) $(hex 40 4), expected 0xFFFFFFFF"
@@ -322,7 +337,9 @@ pass "elevenlabs: 422 before the key, 401 needs_authorization/invalid_api_key, 4
 
 expect 200 "elevenlabs default mp3" -H "$XI" -d "$E" "$URL$ELEVEN/$SARAH"
 expect_header "elevenlabs default mp3" "Content-Type: audio/mpeg"
-[ "$(hex 0 2)" = fffb ] || fail "elevenlabs default mp3: no frame sync"
+expect_mp3 "elevenlabs default mp3_44100_128" 44100
+expect 200 "elevenlabs mp3_22050_32" -H "$XI" -d "$E" "$URL$ELEVEN/$SARAH?output_format=mp3_22050_32"
+expect_mp3 "elevenlabs mp3_22050_32" 22050
 expect 200 "elevenlabs wav_22050" -H "$XI" -d "$E" "$URL$ELEVEN/$SARAH?output_format=wav_22050"
 expect_header "elevenlabs wav_22050" "Transfer-Encoding: chunked"
 [ "$(hex 4 4)" = ffffff7f ] && [ "$(hex 40 4)" = ffffff7f ] || fail "elevenlabs wav: sizes $(hex 4 4) $(hex 40 4), expected 0x7FFFFFFF"
@@ -377,7 +394,9 @@ done
 wait_for "2 requests held" stats_has '"in_flight":2,'
 expect 429 "elevenlabs third request on free" -H "$XI" -d "$E" "$URL$ELEVEN/$SARAH"
 [ "$(jq -r .detail.status "$WORK/body")" = too_many_concurrent_requests ] || fail "elevenlabs concurrency: $(cat "$WORK/body")"
-expect_header "elevenlabs third request on free" "current-concurrent-requests: 3"
+expect_header "elevenlabs third request on free" "current-concurrent-requests: 2"
+expect_header "elevenlabs third request on free" "maximum-concurrent-requests: 2"
+jq -r .detail.message "$WORK/body" | grep -q "maximum of 2 concurrent requests" || fail "elevenlabs concurrency: message $(cat "$WORK/body")"
 kill "${held[@]}"
 wait "${held[@]}" 2>/dev/null || true
 wait_for "held requests to end" stats_has '"in_flight":0,'
@@ -395,7 +414,7 @@ expect_cut "elevenlabs pcm cut" -H "$XI" -d "$E" "$URL$ELEVEN/$SARAH?output_form
 [ "$(body_len)" -lt 6400 ] || fail "elevenlabs pcm cut: the whole body arrived"
 faults '{"truncate_rate":0}'
 
-expect 200 "request log reset" -X POST "$URL/admin/requests/reset"
+expect 200 "request log reset" -H "$AUTH" -X POST "$URL/admin/requests/reset"
 expect 200 "logged elevenlabs request" -H "$XI" -d "$E" "$URL$ELEVEN/$SARAH?output_format=pcm_16000"
 log=$(requests_json)
 [ "$(jq -r '.requests[0].query.output_format' <<<"$log")" = pcm_16000 ] || fail "request log: query $log"

@@ -158,17 +158,42 @@ static void openai_error(struct buf *out, int status, const char *message)
     buf_puts(out, "}}");
 }
 
+/* OpenAI has no concurrency limit of its own: over the account's, the envelope of its rate limit
+ * (type "requests") with code too_many_concurrent_requests, so a client can tell the two apart. */
+static void openai_throttle(struct buf *out, bool concurrency, const char *message)
+{
+    buf_puts(out, "{\"error\":{\"message\":");
+    jsonw_cstr(out, message);
+    buf_puts(out, ",\"type\":\"requests\",\"param\":null,\"code\":");
+    jsonw_cstr(out, concurrency ? "too_many_concurrent_requests" : "rate_limit_exceeded");
+    buf_puts(out, "}}");
+}
+
+/* {"detail":{"status":S,"message":M}}: ElevenLabs' error shape as its help centre shows it for
+ * a 429 (help.elevenlabs.io "API Error Code 429", quoted in haguro/elevenlabs-go PR #25). */
+static void elevenlabs_detail(struct buf *out, const char *status_word, const char *message)
+{
+    buf_puts(out, "{\"detail\":{\"status\":");
+    jsonw_cstr(out, status_word);
+    buf_puts(out, ",\"message\":");
+    jsonw_cstr(out, message);
+    buf_puts(out, "}}");
+}
+
 static void elevenlabs_error(struct buf *out, int status, const char *message)
 {
     const char *s = status == 401   ? "invalid_api_key"
                     : status == 429 ? "too_many_concurrent_requests"
                     : status >= 500 ? "system_busy"
                                     : "invalid_request";
-    buf_puts(out, "{\"detail\":{\"status\":");
-    jsonw_cstr(out, s);
-    buf_puts(out, ",\"message\":");
-    jsonw_cstr(out, message);
-    buf_puts(out, "}}");
+    elevenlabs_detail(out, s, message);
+}
+
+/* ElevenLabs' two 429s: too_many_concurrent_requests (the plan's limit) and system_busy (back
+ * off and retry), which is the one a rate limit resembles. */
+static void elevenlabs_throttle(struct buf *out, bool concurrency, const char *message)
+{
+    elevenlabs_detail(out, concurrency ? "too_many_concurrent_requests" : "system_busy", message);
 }
 
 const struct api_ops api_openai = {
@@ -177,6 +202,7 @@ const struct api_ops api_openai = {
     .key_prefix = "Bearer ",
     .parse = openai_parse,
     .error_body = openai_error,
+    .throttle_body = openai_throttle,
 };
 
 const struct api_ops api_elevenlabs = {
@@ -185,4 +211,5 @@ const struct api_ops api_elevenlabs = {
     .key_prefix = "",
     .parse = elevenlabs_parse,
     .error_body = elevenlabs_error,
+    .throttle_body = elevenlabs_throttle,
 };

@@ -7,6 +7,7 @@
 #ifndef VOXCAST_TTSD_API_H
 #define VOXCAST_TTSD_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "audio.h"
@@ -38,6 +39,9 @@ struct api_ops {
     int (*parse)(const struct api_input *in, struct speech_request *req, char *err, size_t errlen);
     /* Appends this API's JSON error body for status and message. */
     void (*error_body)(struct buf *out, int status, const char *message);
+    /* Appends this API's body for a 429 of the account (plan.h): over its concurrency limit
+     * when `concurrency`, else over its rate. */
+    void (*throttle_body)(struct buf *out, bool concurrency, const char *message);
 };
 
 extern const struct api_ops api_openai;       /* POST /v1/audio/speech */

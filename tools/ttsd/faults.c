@@ -20,6 +20,7 @@
 
 enum field_kind {
     K_RATE, K_STATUS, K_MS, K_SECONDS, K_OPT_MS, K_BOOL,   /* numbers, stored through store_field() */
+    K_COUNT, K_PER_SECOND,                                  /* account limits: a count, a rate */
     K_ENUM, K_WORD, K_LIST,                                 /* text, stored through store_text() */
 };
 
@@ -53,6 +54,8 @@ static const struct field fields[] = {
     TEXT_FIELD("library_voices", K_LIST, library_voices, NULL),
     TEXT_FIELD("ratelimit_reset", K_WORD, ratelimit_reset, NULL),
     NUM_FIELD("retry_after_ms", K_OPT_MS, retry_after_ms),
+    NUM_FIELD("max_concurrent", K_COUNT, max_concurrent),
+    NUM_FIELD("rate", K_PER_SECOND, rate),
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -205,6 +208,16 @@ static int store_field(struct faults *f, const struct field *fd, double v, char 
             break;
         *(bool *)(void *)p = v != 0.0;
         return 0;
+    case K_COUNT:
+        if (!integral || v < 0 || v > FAULTS_MAX_COUNT)
+            break;
+        *(int *)(void *)p = (int)v;
+        return 0;
+    case K_PER_SECOND:
+        if (!(v >= 0.0 && v <= FAULTS_MAX_RATE))
+            break;
+        *(double *)(void *)p = v;
+        return 0;
     case K_ENUM:
     case K_WORD:
     case K_LIST:
@@ -215,7 +228,8 @@ static int store_field(struct faults *f, const struct field *fd, double v, char 
         [K_RATE] = "a number from 0 to 1", [K_STATUS] = "an HTTP status from 100 to 599",
         [K_MS] = "milliseconds from 0 to 600000", [K_SECONDS] = "seconds from 0 to 86400 (-1 unsets)",
         [K_OPT_MS] = "milliseconds from 0 to 600000 (-1 unsets)",
-        [K_BOOL] = "true or false"};
+        [K_BOOL] = "true or false", [K_COUNT] = "a whole number from 0 to 1000000 (0: no limit)",
+        [K_PER_SECOND] = "requests per second from 0 to 1000000 (0: no limit)"};
     snprintf(err, errlen, "expected %s", ranges[fd->kind]);
     return -1;
 }
@@ -427,7 +441,7 @@ void faults_to_json(const struct faults *f, struct buf *out)
         const struct field *fd = &fields[i];
         const char *p = (const char *)f + fd->off;
         jsonw_key(out, fd->name);
-        if (fd->kind == K_RATE)
+        if (fd->kind == K_RATE || fd->kind == K_PER_SECOND)
             buf_printf(out, "%g", *(const double *)(const void *)p);
         else if (fd->kind == K_BOOL)
             buf_puts(out, *(const bool *)(const void *)p ? "true" : "false");

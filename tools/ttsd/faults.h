@@ -23,6 +23,8 @@
 #define FAULTS_UNSET          (-1)  /* retry_after: send no Retry-After header */
 #define FAULTS_NAME_MAX       48    /* bytes of a word setting (mimic, fail_code, tier), with NUL */
 #define FAULTS_LIST_MAX       1024  /* bytes of a list setting (voices, models), with NUL */
+#define FAULTS_MAX_COUNT      1000000   /* max_concurrent's ceiling */
+#define FAULTS_MAX_RATE       1000000.0 /* rate's ceiling, requests per second */
 
 struct fault_text_rule {
     char substr[FAULTS_TEXT_MAX + 1];   /* a request whose text contains this ... */
@@ -49,6 +51,9 @@ struct faults {
     char   library_voices[FAULTS_LIST_MAX];   /* ElevenLabs voices the free tier may not use; same rule */
     char   ratelimit_reset[FAULTS_NAME_MAX];  /* OpenAI x-ratelimit-reset-requests on 429s ("1s") */
     int    retry_after_ms;                    /* OpenAI retry-after-ms on 429s, or FAULTS_UNSET */
+    /* The account (plan.h): limits every speech request with the right key is admitted under. */
+    int    max_concurrent;  /* requests in flight at once; 0 = the mimic's plan limit, or none */
+    double rate;            /* requests per second, token bucket; 0 = unlimited */
     size_t ntext;           /* rules in use */
     struct fault_text_rule text[FAULTS_MAX_TEXT_RULES];   /* checked in order, first match wins */
 };
@@ -70,7 +75,8 @@ struct fault_decision {
                                  * faults decided from), or NULL to answer by status */
 };
 
-/* No faults: every rate 0, fail_status 503, no latency, no Retry-After, no rules, no tone;
+/* No faults: every rate 0, fail_status 503, no latency, no Retry-After, no rules, no tone, no
+ * account limits;
  * mimic "none", tier "pro", ratelimit_reset "1s", lists empty (the mimic's defaults). */
 void faults_init(struct faults *f);
 

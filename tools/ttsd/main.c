@@ -35,6 +35,7 @@ struct ttsd_conf {
     uint64_t      seed;
     bool          seed_set;
     char          api_key_env[128];
+    int           max_connections;
 };
 
 typedef int (*opt_set_fn)(struct ttsd_conf *c, const char *name, const char *value, char *err, size_t errlen);
@@ -89,11 +90,24 @@ static int set_key_env(struct ttsd_conf *c, const char *name, const char *value,
     return 0;
 }
 
+static int set_max_connections(struct ttsd_conf *c, const char *name, const char *value, char *err, size_t errlen)
+{
+    (void)name;
+    char *end;
+    long v = strtol(value, &end, 10);
+    if (end == value || *end != '\0' || v < 1 || v > 100000) {
+        snprintf(err, errlen, "expected a number of connections from 1 to 100000");
+        return -1;
+    }
+    c->max_connections = (int)v;
+    return 0;
+}
+
 static const struct opt opts[] = {
     {"listen", true, set_listen, "HOST:PORT     address to serve (default 127.0.0.1:9400; port 0 picks a free one)"},
     {"fail-rate", true, set_fault, "F             chance (0-1) of answering --fail-status"},
     {"fail-status", true, set_fault, "N             status of those failures (default 503)"},
-    {"latency-ms", true, set_fault, "N             delay before every speech answer"},
+    {"latency-ms", true, set_fault, "N             delay before every admitted speech answer (after the key check)"},
     {"retry-after", true, set_fault, "S             Retry-After seconds on injected failures (a 429 always has one)"},
     {"tone", false, set_fault, "              answer a 200 ms tone, no synthesis (benchmarks)"},
     {"hang-rate", true, set_fault, "F             chance of holding a request unanswered (600 s or until shutdown)"},
@@ -109,7 +123,10 @@ static const struct opt opts[] = {
     {"library-voices", true, set_fault, "ID,ID         ElevenLabs voices refused on the free tier (402)"},
     {"ratelimit-reset", true, set_fault, "DUR           OpenAI x-ratelimit-reset-requests on 429 (default 1s)"},
     {"retry-after-ms", true, set_fault, "N             OpenAI retry-after-ms on 429 (default: none)"},
-    {"api-key-env", true, set_key_env, "NAME          require the key in $NAME (Authorization: Bearer / xi-api-key)"},
+    {"max-concurrent", true, set_fault, "N             the account's requests in flight at once; more: 429 (0: none)"},
+    {"rate", true, set_fault, "R             the account's requests per second (token bucket); more: 429 (0: none)"},
+    {"api-key-env", true, set_key_env, "NAME          require the key in $NAME (Authorization: Bearer / xi-api-key), also on /admin/*"},
+    {"max-connections", true, set_max_connections, "N             open connections at once (default 1024); more are closed at accept"},
     {"seed", true, set_seed, "N             seed of the fault draws (default: from time and pid)"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -125,12 +142,14 @@ static void usage(FILE *fp)
                 "  -h, --help        this text;  --version  print the version\n\n"
                 "Routes: POST /v1/audio/speech, POST /v1/text-to-speech/{voice_id}, GET /health,\n"
                 "GET|POST /admin/faults, GET /admin/stats, POST /admin/stats/reset,\n"
-                "GET /admin/requests, POST /admin/requests/reset.\n\n"
+                "GET /admin/requests, POST /admin/requests/reset, POST /admin/reset.\n\n"
                 "example (a primary that fails 20%% of requests with 503 and answers in ~50 ms):\n"
                 "  " PROG " --listen 127.0.0.1:9400 --fail-rate 0.2 --fail-status 503 --latency-ms 50\n"
                 "  curl -X POST 127.0.0.1:9400/admin/faults -d '{\"fail_rate\":0}'   # heal it\n"
                 "example (ElevenLabs as a free account sees it, one request in ten refused as busy):\n"
-                "  " PROG " --mimic elevenlabs --tier free --fail-rate 0.1 --fail-code system_busy\n");
+                "  " PROG " --mimic elevenlabs --tier free --fail-rate 0.1 --fail-code system_busy\n"
+                "example (an account of 5 requests in flight and 20 requests per second):\n"
+                "  " PROG " --max-concurrent 5 --rate 20 --latency-ms 50\n");
 }
 
 /* ---- option sources --------------------------------------------------------------------- */
@@ -383,7 +402,7 @@ int main(int argc, char **argv)
     if (r == ARGS_BAD || load_env(&conf, err, sizeof err) < 0 ||
         parse_args(&conf, argc, argv, true, err, sizeof err) == ARGS_BAD || mimic_check(&conf.faults, err, sizeof err) < 0)
         return usage_error(err);
-    struct server_conf sc = {.faults = conf.faults, .seed = conf.seed};
+    struct server_conf sc = {.faults = conf.faults, .seed = conf.seed, .max_connections = conf.max_connections};
     if (!conf.seed_set)
         sc.seed = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 40);
     if (api_key(&conf, &sc.api_key, err, sizeof err) < 0 ||

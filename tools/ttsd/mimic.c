@@ -13,13 +13,10 @@
 #include <strings.h>
 
 #include "audio.h"
+#include "convert.h"
 #include "mimic_provider.h"
 #include "pcm.h"
-#include "utf8.h"
 
-#define MP3_MS_PER_CHAR 70       /* roughly espeak-ng's speaking rate, as server.c's MP3 answers */
-#define MP3_MIN_MS      200
-#define MP3_MAX_MS      600000
 #define WAV_HEADER      44
 
 static const struct mimic_provider *const providers[] = {&mimic_openai, &mimic_kokoro, &mimic_elevenlabs};
@@ -248,20 +245,22 @@ int mimic_check(const struct faults *f, char *err, size_t errlen)
 
 /* ---- audio ------------------------------------------------------------------------------ */
 
-static int mp3_ms(const char *text)
+/* The samples as MP3 at the format's rate: a WAV of them encoded by libmp3lame (convert_audio:
+ * mono, 64 kbit/s whatever bitrate the format's name says). */
+static int encode_mp3(const struct buf *pcm, int rate, struct buf *out, char *err, size_t errlen)
 {
-    size_t ms = utf8_count(text, strlen(text)) * MP3_MS_PER_CHAR;
-    return ms < MP3_MIN_MS ? MP3_MIN_MS : ms > MP3_MAX_MS ? MP3_MAX_MS : (int)ms;
+    struct buf wav = {0};
+    pcm_wav_header(&wav, rate, (uint32_t)pcm->len + WAV_HEADER - 8, (uint32_t)pcm->len);
+    buf_append(&wav, pcm->data, pcm->len);
+    int rc = convert_audio(wav.data, wav.len, CONVERT_IN_WAV, OUT_FORMAT_MP3, out, NULL, err, errlen);
+    buf_free(&wav);
+    return rc == 0 ? 0 : -1;
 }
 
 /* Renders sp->text and appends it in sp->format's shape. 0, or -1 with err. */
 static int shape_audio(struct mimic_call *c, const struct mimic_speech *sp, struct buf *out, char *err, size_t errlen)
 {
     const struct mimic_format *fmt = sp->format;
-    if (fmt->audio == MIMIC_MP3) {
-        audio_silent_mp3(mp3_ms(sp->text), out);
-        return 0;
-    }
     struct buf wav = {0}, pcm = {0};
     const uint8_t *samples;
     size_t n;
@@ -272,7 +271,9 @@ static int shape_audio(struct mimic_call *c, const struct mimic_speech *sp, stru
     }
     if (rc == 0) {
         pcm_resample(samples, n, rate, fmt->rate, &pcm);
-        if (fmt->audio == MIMIC_ULAW) {
+        if (fmt->audio == MIMIC_MP3) {
+            rc = encode_mp3(&pcm, fmt->rate, out, err, errlen);
+        } else if (fmt->audio == MIMIC_ULAW) {
             pcm_to_ulaw((const uint8_t *)pcm.data, pcm.len / 2, out);
         } else {
             if (fmt->audio == MIMIC_WAV) {
@@ -345,12 +346,15 @@ static const char *injected_arg(const char *name, const struct mimic_speech *sp,
 static void act(struct mimic_call *c, const struct mimic_speech *sp)
 {
     struct fault_decision d;
+    char limit[24];   /* an injected concurrency error names the limit in effect, as a real one does */
+    long n = c->f->max_concurrent > 0 ? c->f->max_concurrent : mimic_plan_concurrency(c->f);
+    snprintf(limit, sizeof limit, "%ld", n);
     c->env->decide(c->env->ctx, sp->text, &d);
     c->a->action = d.action;
     switch (d.action) {
     case FAULT_FAIL:
         if (d.code)
-            mimic_raise(c, d.code, injected_arg(d.code, sp, d.cause));
+            mimic_raise(c, d.code, strstr(d.code, "concurrent") ? limit : injected_arg(d.code, sp, d.cause));
         else
             raise_status(c, d.status, d.cause, injected_arg("", sp, d.cause));
         break;
@@ -392,4 +396,71 @@ void mimic_answer_free(struct mimic_answer *a)
 {
     if (a)
         buf_free(&a->body);
+}
+
+void mimic_set_header(struct mimic_answer *a, const char *name, const char *value)
+{
+    for (size_t i = 0; i < a->nheaders; i++) {
+        if (strcasecmp(a->headers[i].name, name) == 0) {
+            snprintf(a->headers[i].value, sizeof a->headers[i].value, "%s", value);
+            return;
+        }
+    }
+    mimic_add_header(a, name, value);
+}
+
+/* ---- the account ------------------------------------------------------------------------ */
+
+bool mimic_route_ok(const struct faults *f, bool elevenlabs_route)
+{
+    const struct mimic_provider *pv = provider_of(f);
+    return pv && pv->elevenlabs_route == elevenlabs_route;
+}
+
+bool mimic_key_accepted(const struct faults *f, const char *api_key, const char *key_value)
+{
+    const struct mimic_provider *pv = provider_of(f);
+    if (!api_key || !pv || pv->keyless)
+        return true;
+    size_t pn = strlen(pv->key_prefix);
+    return key_value && strncasecmp(key_value, pv->key_prefix, pn) == 0 && mimic_secret_equal(key_value + pn, api_key);
+}
+
+long mimic_plan_concurrency(const struct faults *f)
+{
+    const struct mimic_provider *pv = provider_of(f);
+    return pv && pv->plan_concurrency ? pv->plan_concurrency(f) : 0;
+}
+
+/* A wait as Go prints a duration, which is how OpenAI's x-ratelimit-reset-* read: "350ms",
+ * "1.5s", "2m0s". */
+static void go_duration(int64_t ms, char *out, size_t outlen)
+{
+    if (ms < 1000)
+        snprintf(out, outlen, "%lldms", (long long)ms);
+    else if (ms < 60000)
+        snprintf(out, outlen, "%g" "s", (double)ms / 1000.0);
+    else
+        snprintf(out, outlen, "%lldm%llds", (long long)(ms / 60000), (long long)(ms % 60000 / 1000));
+}
+
+void mimic_throttle(const struct faults *f, const struct mimic_request *rq, const struct mimic_throttle *t,
+                    struct mimic_answer *a)
+{
+    struct faults fc = *f;   /* the refusal's own Retry-After and reset time, for answer_error */
+    if (!t->concurrency) {
+        int64_t s = (t->wait_ms + 999) / 1000;
+        fc.retry_after = s < 1 ? 1 : s > 86400 ? 86400 : (int)s;
+        go_duration(t->wait_ms, fc.ratelimit_reset, sizeof fc.ratelimit_reset);
+    }
+    const struct mimic_env env = {0};
+    struct mimic_call c = {&fc, &env, rq, provider_of(f), a};
+    a->action = FAULT_NONE;
+    if (!c.pv) {
+        const struct mimic_error none = {"internal", 500, "server_error", NULL, NULL, NULL, "no mimic is active"};
+        c.pv = &mimic_openai;
+        answer_error(&c, &none, none.message, NULL);
+        return;
+    }
+    c.pv->throttle(&c, t);
 }

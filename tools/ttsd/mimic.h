@@ -17,17 +17,19 @@
  * Audio: espeak-ng (or --tone) renders mono 16-bit WAV at its own rate; every format that names a
  * rate (OpenAI/Kokoro wav and pcm at 24 kHz, ElevenLabs pcm_R, wav_R, ulaw_8000) is resampled to
  * that rate by linear interpolation, so the rate in a header or a format name is always the true
- * rate of the samples. MP3 is the silent frames of audio_silent_mp3() (no encoder to hand). */
+ * rate of the samples. MP3 is the same speech resampled to the format's rate (OpenAI and Kokoro
+ * mp3 24 kHz, ElevenLabs mp3_R_B R) and encoded by libmp3lame (convert.h: mono, 64 kbit/s). */
 #ifndef VOXCAST_TTSD_MIMIC_H
 #define VOXCAST_TTSD_MIMIC_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "faults.h"
 
-#define MIMIC_MAX_HEADERS 6
+#define MIMIC_MAX_HEADERS 12
 
 /* What the server read off the connection for one speech request. */
 struct mimic_request {
@@ -46,7 +48,6 @@ struct mimic_request {
 struct mimic_env {
     void       *ctx;
     const char *api_key;   /* the key requests must carry, or NULL when any (or none) will do */
-    long        in_flight; /* speech requests the server holds now, this one included */
     void (*decide)(void *ctx, const char *text, struct fault_decision *d);
     int (*render)(void *ctx, const char *text, const char *voice, struct buf *wav, char *err, size_t errlen);
 };
@@ -87,6 +88,37 @@ void mimic_handle(const struct faults *f, const struct mimic_env *env, const str
 
 /* Frees the body; NULL-safe. */
 void mimic_answer_free(struct mimic_answer *a);
+
+/* Adds a header, or replaces the value of one already there (names compared without case). */
+void mimic_set_header(struct mimic_answer *a, const char *name, const char *value);
+
+/* ---- the account (plan.h) in the provider's words ---- */
+
+/* Whether a request on this route (true: /v1/text-to-speech/{id}) is one the active mimic serves;
+ * the other route only gets the provider's 404. */
+bool mimic_route_ok(const struct faults *f, bool elevenlabs_route);
+
+/* Whether key_value (the raw header of mimic_key_header(), NULL when absent) carries api_key, or
+ * the request needs none (no api_key, or a provider with no keys: Kokoro-FastAPI). */
+bool mimic_key_accepted(const struct faults *f, const char *api_key, const char *key_value);
+
+/* The concurrency limit of the mimicked plan when max_concurrent sets none: ElevenLabs' tier
+ * (free 2, starter 3, creator 5, pro 10); 0 (none) for the other providers. */
+long mimic_plan_concurrency(const struct faults *f);
+
+struct mimic_throttle {
+    bool    concurrency;   /* over the concurrency limit; else over the rate */
+    long    limit;         /* the concurrency limit */
+    double  rate;          /* the rate, requests per second */
+    int64_t wait_ms;       /* rate: until a token is back */
+};
+
+/* Answers (into a, zeroed by the caller) a request the account refused with the provider's own
+ * 429: ElevenLabs too_many_concurrent_requests / system_busy, OpenAI rate_limit_exceeded with its
+ * x-ratelimit-* headers, Kokoro-FastAPI's detail shape. A rate refusal carries Retry-After (whole
+ * seconds, rounded up). */
+void mimic_throttle(const struct faults *f, const struct mimic_request *rq, const struct mimic_throttle *t,
+                    struct mimic_answer *a);
 
 /* Whether the key a client sent equals want, in time that does not depend on where they differ
  * (no early exit), so timing tells an attacker nothing. Shared by the plain routes and the mimics. */

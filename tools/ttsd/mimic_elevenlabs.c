@@ -28,8 +28,15 @@
  *    placeholders in the RIFF and data sizes.
  *  - indexable-inc/index PR #339: Rachel (21m00Tcm4TlvDq8ikWAM) is now a library voice, 402 on the
  *    free tier; the default library_voices list is that one id.
+ *  - 429 too_many_concurrent_requests: the help centre's "API Error Code 429" body
+ *    {"detail":{"status":"too_many_concurrent_requests","message":"Too many concurrent requests. Your
+ *    current subscription is associated with a maximum of 5 concurrent requests (running in
+ *    parallel). ..."}} as quoted in haguro/elevenlabs-go PR #25 (same text in rogeriochaves/bmo
+ *    issue #5 for the free plan's 2); the limit in the text is the one in effect. Every answer's
+ *    current-concurrent-requests and maximum-concurrent-requests headers: elevenlabs/elevenlabs-docs
+ *    PR #1021 (fern/docs/pages/models.mdx), sent by the server for every provider (server.c).
  * Unverified wording (codes are documented, the texts are ours): model_not_found,
- * subscription_required, invalid_output_format, too_many_concurrent_requests. */
+ * subscription_required, invalid_output_format. */
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -40,9 +47,9 @@
 #include "utf8.h"
 
 static const struct mimic_format formats[] = {
-    {"mp3_22050_32", MIMIC_MP3, 0, "audio/mpeg", TIER_FREE},     {"mp3_44100_32", MIMIC_MP3, 0, "audio/mpeg", TIER_FREE},
-    {"mp3_44100_64", MIMIC_MP3, 0, "audio/mpeg", TIER_FREE},     {"mp3_44100_96", MIMIC_MP3, 0, "audio/mpeg", TIER_FREE},
-    {"mp3_44100_128", MIMIC_MP3, 0, "audio/mpeg", TIER_FREE},    {"mp3_44100_192", MIMIC_MP3, 0, "audio/mpeg", TIER_CREATOR},
+    {"mp3_22050_32", MIMIC_MP3, 22050, "audio/mpeg", TIER_FREE},     {"mp3_44100_32", MIMIC_MP3, 44100, "audio/mpeg", TIER_FREE},
+    {"mp3_44100_64", MIMIC_MP3, 44100, "audio/mpeg", TIER_FREE},     {"mp3_44100_96", MIMIC_MP3, 44100, "audio/mpeg", TIER_FREE},
+    {"mp3_44100_128", MIMIC_MP3, 44100, "audio/mpeg", TIER_FREE},    {"mp3_44100_192", MIMIC_MP3, 44100, "audio/mpeg", TIER_CREATOR},
     {"pcm_8000", MIMIC_PCM, 8000, "audio/pcm", TIER_FREE},       {"pcm_16000", MIMIC_PCM, 16000, "audio/pcm", TIER_FREE},
     {"pcm_22050", MIMIC_PCM, 22050, "audio/pcm", TIER_FREE},     {"pcm_24000", MIMIC_PCM, 24000, "audio/pcm", TIER_FREE},
     {"pcm_44100", MIMIC_PCM, 44100, "audio/pcm", TIER_PRO},      {"pcm_48000", MIMIC_PCM, 48000, "audio/pcm", TIER_PRO},
@@ -95,8 +102,10 @@ static const struct mimic_error errors[] = {
      "%s"},   /* message built */
     {"too_many_concurrent_requests", 429, "rate_limit_error", "concurrent_limit_exceeded",
      "too_many_concurrent_requests", NULL,
-     "Too many concurrent requests. Your subscription allows a limited number of requests at once; wait for one "
-     "to finish."},
+     "Too many concurrent requests. Your current subscription is associated with a maximum of %s concurrent "
+     "requests (running in parallel). This is done such that a single user does not overwhelm our systems and "
+     "affect other users negatively. Please upgrade your subscription or contact sales if you want to increase "
+     "this limit."},
     {"system_busy", 429, "rate_limit_error", "system_busy", "system_busy", NULL,
      "We are sorry, the system is experiencing heavy traffic, please try again. Higher subscriptions have higher "
      "priority."},
@@ -209,21 +218,28 @@ static int check_length(struct mimic_call *c, const char *text, const char *mode
     return mimic_raise_msg(c, "max_character_limit_exceeded", msg, NULL);
 }
 
-/* current-concurrent-requests and maximum-concurrent-requests, which ElevenLabs sends so clients
- * can size their concurrency (API reference, models page); over the plan's limit, a 429. */
-static int check_concurrency(struct mimic_call *c)
+/* The plan's limit when --max-concurrent sets none; the server enforces it (plan.h) and
+ * sends current-concurrent-requests / maximum-concurrent-requests on every answer. */
+static long elevenlabs_plan_concurrency(const struct faults *f)
 {
-    long max = concurrency[mimic_tier_of(c->f->tier)];
-    char v[24];
-    snprintf(v, sizeof v, "%ld", c->env->in_flight);
-    mimic_add_header(c->a, "current-concurrent-requests", v);
-    snprintf(v, sizeof v, "%ld", max);
-    mimic_add_header(c->a, "maximum-concurrent-requests", v);
-    return c->env->in_flight > max ? mimic_raise(c, "too_many_concurrent_requests", NULL) : 0;
+    return concurrency[mimic_tier_of(f->tier)];
 }
 
-/* ElevenLabs' order: body (422) -> key -> output_format -> voice -> model -> plan -> length ->
- * concurrency. */
+/* Over the limit: too_many_concurrent_requests with the help centre's text naming the limit; over
+ * the rate (ElevenLabs sells no request rate): system_busy, its 429 that means "back off". */
+static void elevenlabs_throttle(struct mimic_call *c, const struct mimic_throttle *t)
+{
+    if (!t->concurrency) {
+        mimic_raise(c, "system_busy", NULL);
+        return;
+    }
+    char n[24];
+    snprintf(n, sizeof n, "%ld", t->limit);
+    mimic_raise(c, "too_many_concurrent_requests", n);
+}
+
+/* ElevenLabs' order: body (422) -> key -> output_format -> voice -> model -> plan -> length. The
+ * concurrency limit is the server's (plan.h), judged before any of this. */
 static int elevenlabs_validate(struct mimic_call *c, struct mimic_speech *sp)
 {
     json_t *root;
@@ -252,8 +268,6 @@ static int elevenlabs_validate(struct mimic_call *c, struct mimic_speech *sp)
     const char *text = rc == 0 ? json_string_value(json_object_get(root, "text")) : NULL;
     if (rc == 0)
         rc = check_length(c, text, model);
-    if (rc == 0)
-        rc = check_concurrency(c);
     if (rc == 0) {
         sp->text = mimic_strdup(text);
         sp->voice = mimic_strdup(voice);
@@ -281,4 +295,7 @@ const struct mimic_provider mimic_elevenlabs = {
     .error_body = elevenlabs_body,
     .not_found = elevenlabs_not_found,
     .throttled = NULL,
+    .throttle = elevenlabs_throttle,
+    .plan_concurrency = elevenlabs_plan_concurrency,
+    .keyless = false,
 };

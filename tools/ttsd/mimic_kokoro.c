@@ -29,7 +29,7 @@
 #include "mimic_provider.h"
 
 static const struct mimic_format formats[] = {
-    {"mp3", MIMIC_MP3, 0, "audio/mpeg", TIER_FREE},
+    {"mp3", MIMIC_MP3, 24000, "audio/mpeg", TIER_FREE},
     {"wav", MIMIC_WAV, 24000, "audio/wav", TIER_FREE},
     {"pcm", MIMIC_PCM, 24000, "audio/pcm", TIER_FREE},
     {"opus", MIMIC_UNSUPPORTED, 0, "audio/opus", TIER_FREE},
@@ -55,6 +55,12 @@ static const struct mimic_error errors[] = {
      "Input should be 'mp3', 'opus', 'aac', 'flac', 'wav' or 'pcm'"},
     {"json_invalid", 422, "json_invalid", NULL, NULL, NULL, "JSON decode error"},
     {"processing_error", 500, "server_error", "processing_error", NULL, NULL, "%s"},
+    /* Kokoro-FastAPI limits nothing itself; these are the account's refusals (plan.h) in its
+     * detail shape, codes and texts ours. */
+    {"too_many_concurrent_requests", 429, IRE, "too_many_concurrent_requests", NULL, NULL,
+     "Too many concurrent requests: at most %s at once"},
+    {"rate_limit_exceeded", 429, IRE, "rate_limit_exceeded", NULL, NULL,
+     "Rate limit exceeded: retry in %s"},
 };
 
 /* FastAPI's 422: {"detail":[{"type":T,"loc":["body",P],"msg":M,"input":I[,"ctx":{...}]}]} */
@@ -145,6 +151,16 @@ static int take_format(struct mimic_call *c, json_t *root, struct mimic_speech *
     return mimic_raise(c, "invalid_response_format", name);
 }
 
+static void kokoro_throttle(struct mimic_call *c, const struct mimic_throttle *t)
+{
+    char arg[FAULTS_NAME_MAX + 16];
+    if (t->concurrency)
+        snprintf(arg, sizeof arg, "%ld", t->limit);
+    else
+        snprintf(arg, sizeof arg, "%s", c->f->ratelimit_reset);
+    mimic_raise(c, t->concurrency ? "too_many_concurrent_requests" : "rate_limit_exceeded", arg);
+}
+
 /* Kokoro's order: pydantic (JSON, input, response_format) -> model -> voice -> what it cannot make. */
 static int kokoro_validate(struct mimic_call *c, struct mimic_speech *sp)
 {
@@ -192,4 +208,7 @@ const struct mimic_provider mimic_kokoro = {
     .error_body = kokoro_body,
     .not_found = kokoro_not_found,
     .throttled = NULL,
+    .throttle = kokoro_throttle,
+    .plan_concurrency = NULL,
+    .keyless = true,
 };

@@ -33,7 +33,7 @@
 #define OPENAI_MAX_INPUT_CHARS 4096
 
 static const struct mimic_format formats[] = {
-    {"mp3", MIMIC_MP3, 0, "audio/mpeg", TIER_FREE},
+    {"mp3", MIMIC_MP3, 24000, "audio/mpeg", TIER_FREE},
     {"wav", MIMIC_WAV, 24000, "audio/wav", TIER_FREE},
     {"pcm", MIMIC_PCM, 24000, "audio/pcm", TIER_FREE},
     {"opus", MIMIC_UNSUPPORTED, 0, "audio/opus", TIER_FREE},
@@ -136,6 +136,28 @@ static void openai_throttled(struct mimic_call *c, const struct mimic_error *e)
         snprintf(v, sizeof v, "%d", c->f->retry_after_ms);
         mimic_add_header(c->a, "retry-after-ms", v);
     }
+}
+
+/* The account's refusal. OpenAI limits requests per minute, not requests in flight: both refusals
+ * are rate_limit_exceeded (type "requests") with x-ratelimit-limit-requests the limit per minute
+ * (rate x 60), x-ratelimit-reset-requests and Retry-After until a token is back; a concurrency
+ * refusal (a limit OpenAI does not have: ours) says so in its message. */
+static void openai_throttle(struct mimic_call *c, const struct mimic_throttle *t)
+{
+    char msg[512], limit[32];
+    if (t->concurrency) {
+        snprintf(msg, sizeof msg, "Rate limit reached for concurrent requests in organization org-voxcastttsd: "
+                 "Limit %ld, Used %ld, Requested 1. Please try again once a request has finished.", t->limit, t->limit);
+        mimic_raise_msg(c, "rate_limit_exceeded", msg, NULL);
+        return;
+    }
+    long rpm = (long)(t->rate * 60.0 + 0.5);
+    snprintf(msg, sizeof msg, "Rate limit reached for requests in organization org-voxcastttsd on requests per min "
+             "(RPM): Limit %ld, Used %ld, Requested 1. Please try again in %s. Visit "
+             "https://platform.openai.com/account/rate-limits to learn more.", rpm, rpm, c->f->ratelimit_reset);
+    mimic_raise_msg(c, "rate_limit_exceeded", msg, NULL);
+    snprintf(limit, sizeof limit, "%ld", rpm);
+    mimic_set_header(c->a, "x-ratelimit-limit-requests", limit);
 }
 
 /* The key as OpenAI echoes a wrong one: its first 3 and last 4 characters. */
@@ -274,4 +296,7 @@ const struct mimic_provider mimic_openai = {
     .error_body = openai_body,
     .not_found = openai_not_found,
     .throttled = openai_throttled,
+    .throttle = openai_throttle,
+    .plan_concurrency = NULL,
+    .keyless = false,
 };

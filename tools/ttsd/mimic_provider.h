@@ -32,7 +32,7 @@ enum mimic_tier { TIER_FREE, TIER_STARTER, TIER_CREATOR, TIER_PRO };
 struct mimic_format {
     const char      *name;           /* as the request names it */
     enum mimic_audio audio;
-    int              rate;           /* of the samples (0 for MP3) */
+    int              rate;           /* of the samples (MP3 too: resampled, then encoded) */
     const char      *content_type;
     enum mimic_tier  min_tier;       /* ElevenLabs: lowest plan allowed to ask for it */
 };
@@ -74,6 +74,11 @@ struct mimic_provider {
     void (*not_found)(struct mimic_call *c);
     /* Adds the provider's headers to a 429 answer (rate-limit headers); may be NULL. */
     void (*throttled)(struct mimic_call *c, const struct mimic_error *e);
+    /* Answers the account's refusal (mimic_throttle) with the provider's 429. */
+    void (*throttle)(struct mimic_call *c, const struct mimic_throttle *t);
+    /* The plan's concurrency limit (mimic_plan_concurrency); NULL: none. */
+    long (*plan_concurrency)(const struct faults *f);
+    bool keyless;                                /* checks no API key (Kokoro-FastAPI) */
 };
 
 extern const struct mimic_provider mimic_openai;

@@ -1,10 +1,13 @@
 /* server.c - voxcast-ttsd's routes on libmicrohttpd; see server.h.
  *
- * A speech request goes: count it in flight -> latency -> key -> parse -> draw a fault -> act
- * (reset, hang, error, HTML, audio cut short, or real audio) -> count it out -> answer. The
- * in-flight count ends before the answer is queued, so the server never sees more requests in
- * flight than the client has outstanding: a test asserting a client's concurrency cap with
- * peak_in_flight cannot fail through our own bookkeeping. */
+ * A speech request goes: count it in flight -> the key (a wrong one is answered at once) -> the
+ * account (a concurrency slot, a token of the rate; a refusal is a 429 at once) -> latency ->
+ * parse -> draw a fault -> act (reset, hang, error, HTML, audio cut short, or real audio) ->
+ * answer, with the account's headers. The request stays in flight (and holds its slot) until the
+ * reader below hands libmicrohttpd the last byte of its body, which is before that byte can reach
+ * the client: so the server never sees more requests in flight than the client has outstanding,
+ * and a test asserting a client's concurrency cap with peak_in_flight cannot fail through our own
+ * bookkeeping. */
 #include "server.h"
 
 #include <errno.h>
@@ -13,6 +16,7 @@
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,24 +28,21 @@
 #include "api.h"
 #include "audio.h"
 #include "clock.h"
+#include "convert.h"
 #include "espeak.h"
 #include "jsonw.h"
 #include "log.h"
 #include "mimic.h"
+#include "plan.h"
 #include "reqlog.h"
 #include "stats.h"
-#include "utf8.h"
 
 #define MAX_BODY_BYTES      (1024 * 1024)
 #define HANG_MS             600000
 #define TONE_MS             200
 #define TONE_RATE           22050
-#define MP3_MS_PER_CHAR     70        /* roughly espeak-ng's speaking rate */
-#define MP3_MIN_MS          200
-#define MP3_MAX_MS          600000
 #define IDLE_TIMEOUT_S      120       /* keep-alive connections idle longer are closed */
 #define WAV_HEADER_BYTES    44        /* the header audio_wav_from_pcm16 writes */
-#define MP3_FRAME_BYTES     417       /* one frame of audio_silent_mp3 */
 #define REQLOG_KEEP         256       /* speech requests /admin/requests remembers */
 #define REQLOG_BODY_MAX     65536     /* larger bodies are recorded by size only */
 #define STREAM_PIECE        4096      /* bytes per read of a streamed answer: several chunks */
@@ -52,18 +53,25 @@ struct server {
     struct faults      faults;
     uint64_t           rng;
     struct stats       stats;
+    struct plan        plan;          /* the account: concurrency slots, rate */
     struct reqlog      reqlog;
     char              *api_key;       /* NULL: no key required */
     struct buf         tone;          /* --tone's answer, rendered once: a benchmark's provider
                                        * should cost as little per request as it can */
+    struct buf         tone_mp3;      /* the same as MP3 */
+    int                max_connections;
+    _Atomic int        connections;   /* open, as libmicrohttpd reports them */
     int                stop_pipe[2];  /* written once at shutdown; never read, so it stays readable */
 };
 
 struct request {                      /* one HTTP request, MHD's req_cls */
     struct buf body;
     bool       too_big;               /* body passed MAX_BODY_BYTES; the rest was dropped */
+    bool       counted;               /* in the stats' in_flight: end it once (flight_end) */
+    bool       admitted;              /* holds a slot of the account */
 };
 
+/* A plain (no mimic) answer while it is built; sent as a struct mimic_answer. */
 struct answer {
     int         status;
     const char *content_type;
@@ -160,36 +168,46 @@ static bool key_ok(const struct server *s, struct MHD_Connection *c, const struc
     return v && strncasecmp(v, api->key_prefix, pn) == 0 && mimic_secret_equal(v + pn, s->api_key);
 }
 
-static int mp3_duration_ms(const char *text)
+/* The speech as MP3: the WAV encoded by libmp3lame through convert_audio (mono, 64 kbit/s, at
+ * the WAV's rate), so its duration is the speech's own. */
+static int wav_to_mp3(const struct buf *wav, struct buf *out, char *err, size_t errlen)
 {
-    size_t chars = utf8_count(text, strlen(text));
-    size_t ms = chars * MP3_MS_PER_CHAR;
-    return ms < MP3_MIN_MS ? MP3_MIN_MS : ms > MP3_MAX_MS ? MP3_MAX_MS : (int)ms;
+    int rc = convert_audio(wav->data, wav->len, CONVERT_IN_WAV, OUT_FORMAT_MP3, out, NULL, err, errlen);
+    return rc == 0 ? 0 : -1;   /* CONVERT_UNCHANGED cannot happen: a WAV is never an MP3 */
 }
 
-/* The audio itself. MP3 is silence of a plausible length: there is no MP3 encoder to hand. */
+/* The audio itself: espeak-ng or the tone, as WAV or encoded to MP3. */
 static int render(const struct server *s, const struct faults *f, const struct speech_request *req,
                   struct buf *out, char *err, size_t errlen)
 {
-    if (req->format == AUDIO_MP3) {
-        audio_silent_mp3(mp3_duration_ms(req->text), out);
-        return 0;
-    }
     if (f->tone) {
-        buf_append(out, s->tone.data, s->tone.len);
+        const struct buf *t = req->format == AUDIO_MP3 ? &s->tone_mp3 : &s->tone;
+        buf_append(out, t->data, t->len);
         return 0;
     }
-    return espeak_render_wav(req->text, req->voice, out, err, errlen);
+    if (req->format != AUDIO_MP3)
+        return espeak_render_wav(req->text, req->voice, out, err, errlen);
+    struct buf wav = {0};
+    int rc = espeak_render_wav(req->text, req->voice, &wav, err, errlen);
+    if (rc == 0)
+        rc = wav_to_mp3(&wav, out, err, errlen);
+    buf_free(&wav);
+    return rc;
 }
 
-/* Cuts audio so its header promises more than is sent: WAV keeps half its samples, MP3 half of
- * its first frame (a cut between whole frames would still be valid audio). */
+/* Cuts audio so it promises more than is sent: WAV keeps half its samples, MP3 half of its first
+ * frame (a cut between whole frames would still be valid audio; a client checks the first frame).
+ * The first frame is the shortest prefix audio_validate accepts. */
 static void cut_short(struct buf *audio, enum audio_format fmt)
 {
-    if (fmt == AUDIO_WAV && audio->len > WAV_HEADER_BYTES)
+    if (fmt == AUDIO_WAV && audio->len > WAV_HEADER_BYTES) {
         audio->len = WAV_HEADER_BYTES + (audio->len - WAV_HEADER_BYTES) / 2;
-    else if (fmt == AUDIO_MP3)
-        audio->len = (audio->len < MP3_FRAME_BYTES ? audio->len : MP3_FRAME_BYTES) / 2;
+    } else if (fmt == AUDIO_MP3) {
+        size_t first = 1;
+        while (first < audio->len && audio_validate(audio->data, first, AUDIO_MP3, NULL, 0) != 0)
+            first++;
+        audio->len = first / 2;
+    }
 }
 
 static void answer_audio(const struct server *s, const struct faults *f, const struct api_ops *api,
@@ -371,10 +389,28 @@ static int mimic_render(void *ctx, const char *text, const char *voice, struct b
     return espeak_render_wav(text, NULL, wav, err, errlen);
 }
 
-struct stream_body {                  /* a streamed answer's bytes, owned by its MHD response */
-    struct buf body;
-    size_t     limit;                 /* bytes to send */
-    bool       cut;                   /* then close without ending the body */
+/* ---- sending a speech answer ----------------------------------------------------------- */
+
+/* The request is done for the counters: out of in_flight, its account slot given back. Called
+ * when the reader hands out the body's last byte and again when the request completes (closed
+ * without an answer, or a body that never reached its end); only the first call counts. Both run
+ * on the connection's own thread. */
+static void flight_end(struct server *s, struct request *r)
+{
+    if (r->counted)
+        stats_end(&s->stats);
+    if (r->admitted)
+        plan_release(&s->plan);
+    r->counted = r->admitted = false;
+}
+
+struct stream_body {                  /* a speech answer's bytes, owned by its MHD response */
+    struct buf      body;
+    size_t          limit;            /* bytes to send */
+    bool            cut;              /* then close without ending the body */
+    struct server  *s;
+    struct request *r;                /* flight_end once the last byte is handed out; the reader
+                                       * never runs after the request completed */
 };
 
 /* libmicrohttpd's reader: pieces of the body; at `limit` either the end of the stream (the final
@@ -382,12 +418,16 @@ struct stream_body {                  /* a streamed answer's bytes, owned by its
 static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 {
     struct stream_body *sb = cls;
-    if (pos >= sb->limit)
+    if (pos >= sb->limit) {
+        flight_end(sb->s, sb->r);
         return sb->cut ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
+    }
     size_t n = sb->limit - (size_t)pos;
     n = n < max ? n : max;
     n = n < STREAM_PIECE ? n : STREAM_PIECE;
     memcpy(out, sb->body.data + pos, n);
+    if (pos + n >= sb->limit)
+        flight_end(sb->s, sb->r);   /* the last byte: it reaches the client only after this */
     return (ssize_t)n;
 }
 
@@ -398,8 +438,9 @@ static void stream_free(void *cls)
     free(sb);
 }
 
-/* A chunked answer (size unknown), or a sized one that is cut: both through the reader. */
-static struct MHD_Response *stream_response(struct mimic_answer *a)
+/* Every speech answer goes through the reader, so its last byte can end the request's flight:
+ * chunked (size unknown), sized, or sized and cut. */
+static struct MHD_Response *stream_response(struct server *s, struct request *r, struct mimic_answer *a)
 {
     struct stream_body *sb = calloc(1, sizeof *sb);
     if (!sb)
@@ -408,6 +449,8 @@ static struct MHD_Response *stream_response(struct mimic_answer *a)
     a->body = (struct buf){0};
     sb->cut = a->cut_at > 0 && a->cut_at < sb->body.len;
     sb->limit = sb->cut ? a->cut_at : sb->body.len;
+    sb->s = s;
+    sb->r = r;
     uint64_t size = a->chunked ? MHD_SIZE_UNKNOWN : sb->body.len;
     struct MHD_Response *resp = MHD_create_response_from_callback(size, STREAM_PIECE, stream_read, sb, stream_free);
     if (!resp)
@@ -415,15 +458,10 @@ static struct MHD_Response *stream_response(struct mimic_answer *a)
     return resp;
 }
 
-static enum MHD_Result send_mimic(struct MHD_Connection *c, struct mimic_answer *a)
+static enum MHD_Result send_speech(struct server *s, struct MHD_Connection *c, struct request *r,
+                                   struct mimic_answer *a)
 {
-    struct MHD_Response *resp;
-    if (a->chunked || a->cut_at > 0) {
-        resp = stream_response(a);
-    } else {
-        size_t len = a->body.len;
-        resp = MHD_create_response_from_buffer(len, buf_steal(&a->body), MHD_RESPMEM_MUST_FREE);
-    }
+    struct MHD_Response *resp = stream_response(s, r, a);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
@@ -434,26 +472,123 @@ static enum MHD_Result send_mimic(struct MHD_Connection *c, struct mimic_answer 
     return rc;
 }
 
-/* The mimic's answer to one speech request; reset and hang as in speech(). */
-static enum fault_action mimic_speech(struct server *s, struct MHD_Connection *c, const char *url,
-                                      const char *path_voice, const struct request *r, const struct faults *f,
-                                      struct mimic_answer *a)
+/* A plain answer in the shape send_speech takes. */
+static void plain_reply(struct answer *pa, struct mimic_answer *a)
 {
-    struct mimic_ctx ctx = {s, f};
-    struct mimic_env env = {&ctx, s->api_key, (long)atomic_load(&s->stats.in_flight), mimic_decide, mimic_render};
-    struct mimic_request rq = {
-        .method = "POST",
-        .url = url,
-        .elevenlabs = path_voice != NULL,
-        .path_voice = path_voice,
-        .output_format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "output_format"),
-        .key_value = MHD_lookup_connection_value(c, MHD_HEADER_KIND, mimic_key_header(f)),
-        .body = r->body.data,
-        .len = r->body.len,
-        .too_big = r->too_big,
-    };
-    mimic_handle(f, &env, &rq, a);
+    a->status = pa->status;
+    a->content_type = pa->content_type;
+    a->body = pa->body;
+    pa->body = (struct buf){0};
+    if (pa->retry_after != FAULTS_UNSET) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", pa->retry_after);
+        mimic_set_header(a, "Retry-After", v);
+    }
+}
+
+/* ---- one speech request ----------------------------------------------------------------- */
+
+struct speech_call {                  /* one speech request, as the steps below see it */
+    struct server         *s;
+    struct MHD_Connection *c;
+    const struct api_ops  *api;       /* the route's shape, without a mimic */
+    const struct faults   *f;         /* snapshot taken when it arrived */
+    struct request        *r;
+    struct mimic_request   rq;        /* the same, for the mimic */
+};
+
+/* The mimic's answer to one speech request; reset and hang as in speech(). */
+static enum fault_action mimic_speech(struct speech_call *sc, struct mimic_answer *a)
+{
+    struct mimic_ctx ctx = {sc->s, sc->f};
+    struct mimic_env env = {&ctx, sc->s->api_key, mimic_decide, mimic_render};
+    mimic_handle(sc->f, &env, &sc->rq, a);
     return a->action;
+}
+
+static enum fault_action plain_speech(struct speech_call *sc, struct mimic_answer *a)
+{
+    struct api_input in = {sc->r->body.data, sc->r->body.len, sc->rq.path_voice, sc->rq.output_format};
+    struct answer pa = {.retry_after = FAULTS_UNSET};
+    enum fault_action act = speech_decide(sc->s, sc->c, sc->api, &in, sc->r->too_big, sc->f, &pa);
+    plain_reply(&pa, a);
+    return act;
+}
+
+/* Whether the account judges this request: only one with the right key (on the mimic's own
+ * route); the others are answered at once (401, or the mimic's 404/422), with no slot, no token
+ * and no latency, so a wrong key learns nothing from timing and costs no thread for long. */
+static bool accountable(const struct speech_call *sc)
+{
+    if (!mimic_active(sc->f))
+        return key_ok(sc->s, sc->c, sc->api);
+    return mimic_route_ok(sc->f, sc->rq.elevenlabs) && mimic_key_accepted(sc->f, sc->s->api_key, sc->rq.key_value);
+}
+
+/* The account's refusal in the route's (or the mimic's) 429 shape. */
+static void throttle_answer(struct speech_call *sc, const struct plan_ticket *t, struct mimic_answer *a)
+{
+    bool concurrency = t->verdict == PLAN_TOO_MANY;
+    stats_count_throttled(&sc->s->stats, concurrency);
+    if (mimic_active(sc->f)) {
+        struct mimic_throttle mt = {concurrency, t->limit, sc->f->rate, t->wait_ms};
+        mimic_throttle(sc->f, &sc->rq, &mt, a);
+        return;
+    }
+    char msg[512];
+    if (concurrency)   /* ElevenLabs' text (help centre, "API Error Code 429"), with the limit in effect */
+        snprintf(msg, sizeof msg, "Too many concurrent requests. Your current subscription is associated with a "
+                 "maximum of %ld concurrent requests (running in parallel). This is done such that a single user "
+                 "does not overwhelm our systems and affect other users negatively. Please upgrade your "
+                 "subscription or contact sales if you want to increase this limit.", t->limit);
+    else
+        snprintf(msg, sizeof msg, "Rate limit reached: at most %g requests per second. Please try again in %lld ms.",
+                 sc->f->rate, (long long)t->wait_ms);
+    a->status = 429;
+    a->content_type = "application/json";
+    sc->api->throttle_body(&a->body, concurrency, msg);
+    if (concurrency)
+        return;
+    char v[32];
+    snprintf(v, sizeof v, "%d", plan_retry_after_s(t->wait_ms));
+    mimic_set_header(a, "Retry-After", v);
+    if (sc->api == &api_openai) {   /* OpenAI's own header for when the request budget is back */
+        snprintf(v, sizeof v, "%lldms", (long long)t->wait_ms);
+        mimic_set_header(a, "x-ratelimit-reset-requests", v);
+    }
+}
+
+/* current-concurrent-requests and maximum-concurrent-requests, on every answer while a
+ * concurrency limit is in effect (ElevenLabs sends them so clients can size their concurrency:
+ * elevenlabs/elevenlabs-docs PR #1021, models page). */
+static void account_headers(const struct plan_ticket *t, struct mimic_answer *a)
+{
+    if (t->limit <= 0)
+        return;
+    char v[24];
+    snprintf(v, sizeof v, "%ld", t->current);
+    mimic_set_header(a, "current-concurrent-requests", v);
+    snprintf(v, sizeof v, "%ld", t->limit);
+    mimic_set_header(a, "maximum-concurrent-requests", v);
+}
+
+/* Admits the request or refuses it (into a); true when it goes on to be served. */
+static bool admit(struct speech_call *sc, struct plan_ticket *t, struct mimic_answer *a)
+{
+    long limit = sc->f->max_concurrent > 0 ? sc->f->max_concurrent : mimic_plan_concurrency(sc->f);
+    if (!accountable(sc)) {
+        *t = (struct plan_ticket){PLAN_ADMITTED, plan_in_use(&sc->s->plan), limit, 0};
+        return true;
+    }
+    plan_admit(&sc->s->plan, limit, sc->f->rate, clock_mono_ms(), t);
+    sc->r->admitted = t->verdict == PLAN_ADMITTED;
+    if (sc->r->admitted) {
+        if (sc->f->latency_ms > 0)
+            wait_interruptible(sc->s, -1, sc->f->latency_ms);
+        return true;
+    }
+    throttle_answer(sc, t, a);
+    return false;
 }
 
 static enum MHD_Result speech(struct server *s, struct MHD_Connection *c, const struct api_ops *api,
@@ -464,18 +599,27 @@ static enum MHD_Result speech(struct server *s, struct MHD_Connection *c, const 
     f = s->faults;
     pthread_mutex_unlock(&s->lock);
     record_request(s, c, "POST", url, r);
-    stats_begin(&s->stats);
-    if (f.latency_ms > 0)
-        wait_interruptible(s, -1, f.latency_ms);
-    const char *of = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "output_format");
-    struct api_input in = {r->body.data, r->body.len, path_voice, of};
-    struct answer a = {.retry_after = FAULTS_UNSET};
-    struct mimic_answer ma = {0};
-    bool mimic = mimic_active(&f);
-    enum fault_action act = mimic ? mimic_speech(s, c, url, path_voice, r, &f, &ma)
-                                  : speech_decide(s, c, api, &in, r->too_big, &f, &a);
+    stats_begin(&s->stats, clock_wall_ms());
+    r->counted = true;
+    const char *key_header = mimic_key_header(&f);
+    struct speech_call sc = {s, c, api, &f, r, {
+        .method = "POST",
+        .url = url,
+        .elevenlabs = path_voice != NULL,
+        .path_voice = path_voice,
+        .output_format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "output_format"),
+        .key_value = key_header ? MHD_lookup_connection_value(c, MHD_HEADER_KIND, key_header) : NULL,
+        .body = r->body.data,
+        .len = r->body.len,
+        .too_big = r->too_big,
+    }};
+    struct plan_ticket t;
+    struct mimic_answer a = {0};
+    enum fault_action act = FAULT_NONE;
+    if (admit(&sc, &t, &a))
+        act = mimic_active(&f) ? mimic_speech(&sc, &a) : plain_speech(&sc, &a);
     if (act == FAULT_RESET || act == FAULT_HANG) {
-        mimic_answer_free(&ma);
+        mimic_answer_free(&a);
         if (act == FAULT_HANG) {
             stats_count_hang(&s->stats);
             wait_interruptible(s, connection_fd(c), HANG_MS);
@@ -483,17 +627,13 @@ static enum MHD_Result speech(struct server *s, struct MHD_Connection *c, const 
             stats_count_reset(&s->stats);
         }
         arm_reset(c);
-        stats_end(&s->stats, 0);
-        return MHD_NO;   /* libmicrohttpd closes the connection without an answer */
+        return MHD_NO;   /* libmicrohttpd closes the connection without an answer; on_completed ends it */
     }
-    if (mimic) {
-        stats_end(&s->stats, ma.status);
-        enum MHD_Result rc = send_mimic(c, &ma);
-        mimic_answer_free(&ma);
-        return rc;
-    }
-    stats_end(&s->stats, a.status);
-    return send_answer(c, &a);
+    stats_count_status(&s->stats, a.status);
+    account_headers(&t, &a);
+    enum MHD_Result rc = send_speech(s, c, r, &a);
+    mimic_answer_free(&a);
+    return rc;
 }
 
 /* ---- routes ----------------------------------------------------------------------------- */
@@ -526,9 +666,22 @@ static enum MHD_Result route_health(struct server *s, struct MHD_Connection *c, 
 static enum MHD_Result route_stats(struct server *s, struct MHD_Connection *c, const char *url, struct request *r)
 {
     (void)url, (void)r;
+    pthread_mutex_lock(&s->lock);
+    struct stats_account acct = {s->faults.max_concurrent > 0 ? s->faults.max_concurrent : mimic_plan_concurrency(&s->faults),
+                                 s->faults.rate, 0};
+    pthread_mutex_unlock(&s->lock);
+    acct.in_use = plan_in_use(&s->plan);
     struct buf b = {0};
-    stats_to_json(&s->stats, &b);
+    stats_to_json(&s->stats, &acct, clock_wall_ms(), &b);
     return send_json(c, 200, &b);
+}
+
+/* Zeroes everything recorded: the counters and the request log (not the account's live state). */
+static enum MHD_Result route_reset(struct server *s, struct MHD_Connection *c, const char *url, struct request *r)
+{
+    stats_reset(&s->stats);
+    reqlog_reset(&s->reqlog);
+    return route_stats(s, c, url, r);
 }
 
 static enum MHD_Result route_stats_reset(struct server *s, struct MHD_Connection *c, const char *url, struct request *r)
@@ -599,15 +752,33 @@ static const struct route routes[] = {
     {"GET", "/health", false, route_health},
     {"GET", "/admin/stats", false, route_stats},
     {"POST", "/admin/stats/reset", false, route_stats_reset},
+    {"POST", "/admin/reset", false, route_reset},
     {"GET", "/admin/faults", false, route_faults_get},
     {"POST", "/admin/faults", false, route_faults_post},
     {"GET", "/admin/requests", false, route_requests},
     {"POST", "/admin/requests/reset", false, route_requests_reset},
 };
 
+#define ADMIN_PREFIX "/admin/"
+
+/* With a key, every /admin/ route takes it too, in either header the speech routes read ("Authorization:
+ * Bearer KEY" or "xi-api-key: KEY"), compared in constant time: the admin routes change what
+ * every client gets and show what they sent. */
+static bool admin_key_ok(const struct server *s, struct MHD_Connection *c)
+{
+    if (!s->api_key)
+        return true;
+    const char *bearer = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    const char *xi = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "xi-api-key");
+    bool ok = bearer && strncasecmp(bearer, "Bearer ", 7) == 0 && mimic_secret_equal(bearer + 7, s->api_key);
+    return (xi && mimic_secret_equal(xi, s->api_key)) || ok;
+}
+
 static enum MHD_Result dispatch(struct server *s, struct MHD_Connection *c, const char *url, const char *method,
                                 struct request *r)
 {
+    if (strncmp(url, ADMIN_PREFIX, strlen(ADMIN_PREFIX)) == 0 && !admin_key_ok(s, c))
+        return send_plain_error(c, 401, "the admin routes need the server's API key (Authorization: Bearer or xi-api-key)");
     bool path_known = false;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct route *rt = &routes[i];
@@ -650,13 +821,39 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)c, (void)toe;
+    (void)c, (void)toe;
     struct request *r = *req_cls;
     if (r) {
+        flight_end(cls, r);
         buf_free(&r->body);
         free(r);
         *req_cls = NULL;
     }
+}
+
+/* --max-connections: counted as libmicrohttpd opens and closes them (both notifications and the
+ * accept policy below run in order, the opening ones on its listening thread), refused at accept
+ * beyond the cap: the socket is closed before a thread or a byte is spent on it. Answering 503
+ * would need a thread per refused connection, the very thing the cap protects. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)c, (void)socket_context;
+    struct server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+        atomic_fetch_add(&s->connections, 1);
+    else
+        atomic_fetch_sub(&s->connections, 1);
+}
+
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    (void)addr, (void)addrlen;
+    struct server *s = cls;
+    if (atomic_load(&s->connections) < s->max_connections)
+        return MHD_YES;
+    stats_count_refused_connection(&s->stats);
+    return MHD_NO;
 }
 
 static void server_free(struct server *s)
@@ -667,10 +864,20 @@ static void server_free(struct server *s)
         if (s->stop_pipe[i] >= 0)
             close(s->stop_pipe[i]);
     pthread_mutex_destroy(&s->lock);
+    stats_free(&s->stats);
+    plan_free(&s->plan);
     reqlog_free(&s->reqlog);
     free(s->api_key);
     buf_free(&s->tone);
+    buf_free(&s->tone_mp3);
     free(s);
+}
+
+/* Renders --tone's answers once: the WAV and its MP3. */
+static int tone_init(struct server *s, char *err, size_t errlen)
+{
+    audio_tone_wav(TONE_MS, TONE_RATE, &s->tone);
+    return wav_to_mp3(&s->tone, &s->tone_mp3, err, errlen);
 }
 
 struct server *server_start(const struct server_conf *conf, char *err, size_t errlen)
@@ -684,6 +891,8 @@ struct server *server_start(const struct server_conf *conf, char *err, size_t er
         return NULL;
     }
     pthread_mutex_init(&s->lock, NULL);
+    stats_init(&s->stats);
+    plan_init(&s->plan, clock_mono_ms());
     if (reqlog_init(&s->reqlog, REQLOG_KEEP) < 0) {
         snprintf(err, errlen, "out of memory");
         server_free(s);
@@ -691,8 +900,12 @@ struct server *server_start(const struct server_conf *conf, char *err, size_t er
     }
     s->faults = conf->faults;
     s->rng = conf->seed;
-    stats_init(&s->stats);
-    audio_tone_wav(TONE_MS, TONE_RATE, &s->tone);
+    s->max_connections = conf->max_connections > 0 ? conf->max_connections : SERVER_MAX_CONNECTIONS;
+    atomic_init(&s->connections, 0);
+    if (tone_init(s, err, errlen) < 0) {
+        server_free(s);
+        return NULL;
+    }
     if (conf->api_key && !(s->api_key = strdup(conf->api_key))) {
         snprintf(err, errlen, "out of memory");
         server_free(s);
@@ -701,8 +914,12 @@ struct server *server_start(const struct server_conf *conf, char *err, size_t er
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
     if (conf->family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, conf->listen_fd,
-                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+    /* libmicrohttpd's own cap, above ours, only so its default (about 1020) does not bind first;
+     * it lags ours because it counts a connection until its thread is joined. */
+    unsigned mhd_limit = (unsigned)s->max_connections + 64;
+    s->mhd = MHD_start_daemon(flags, 0, on_accept, s, on_request, s, MHD_OPTION_LISTEN_SOCKET, conf->listen_fd,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+                              on_connection, s, MHD_OPTION_CONNECTION_LIMIT, mhd_limit, MHD_OPTION_CONNECTION_TIMEOUT,
                               (unsigned)IDLE_TIMEOUT_S, MHD_OPTION_END);
     if (!s->mhd) {
         snprintf(err, errlen, "libmicrohttpd failed to start");

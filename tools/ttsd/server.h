@@ -9,9 +9,16 @@
  *   GET|POST /admin/faults                read / change faults (faults.h), answers the faults
  *   GET  /admin/stats, POST /admin/stats/reset   counters (stats.h)
  *   GET  /admin/requests, POST /admin/requests/reset   the last speech requests (reqlog.h)
+ *   POST /admin/reset                     both resets at once; answers the stats
  * With a mimic set (faults field "mimic", mimic.h) the two speech routes answer as that provider
  * does, chunked and cut mid-body where it says so; without one they answer as they always have.
- * Admin routes take no API key: the server listens on loopback unless told otherwise. */
+ * Either way the speech routes play one provider account (plan.h): the faults fields
+ * max_concurrent and rate (or an ElevenLabs mimic's plan) limit the requests that carry the right
+ * key, refused with the route's or the mimic's 429, and every answer carries
+ * current-concurrent-requests / maximum-concurrent-requests while a concurrency limit is in effect.
+ * With an API key, the /admin/ routes need it too (401 otherwise). A wrong key is answered at once:
+ * latency is served only to requests that passed the key check. Connections beyond
+ * max_connections are closed at accept, unanswered (counted as refused_connections). */
 #ifndef VOXCAST_TTSD_SERVER_H
 #define VOXCAST_TTSD_SERVER_H
 
@@ -25,8 +32,11 @@ struct server_conf {
     int           family;      /* its address family, AF_INET or AF_INET6 */
     struct faults faults;      /* faults at start */
     uint64_t      seed;        /* seed of the fault draws */
-    const char   *api_key;     /* key every speech request must carry, or NULL; copied */
+    const char   *api_key;     /* key every speech and admin request must carry, or NULL; copied */
+    int           max_connections;   /* open connections at once; 0: SERVER_MAX_CONNECTIONS */
 };
+
+#define SERVER_MAX_CONNECTIONS 1024
 
 /* Starts serving on conf->listen_fd. Returns the server, or NULL with err (the socket is then
  * still the caller's to close). */
