@@ -592,8 +592,9 @@ int store_campaign_create(struct store *s, const char *campaign, int64_t now_ms)
     return !created ? 1 : leftovers ? 2 : 0;
 }
 
-static const char *const counter_fields[] = {"created_at", "enqueued", "rejected",
-                                             "done",       "dlq",      "duplicates"};
+static const char *const counter_fields[] = {"created_at", "enqueued",   "rejected",       "done",
+                                             "dlq",        "duplicates", "audio_ms",       "completion",
+                                             "completed_mark"};
 
 int store_campaign_set(struct store *s, const char *campaign, const char *field, const char *value)
 {
@@ -646,21 +647,22 @@ int store_campaign_add_rejected(struct store *s, const char *campaign, int64_t n
     return r ? 0 : -1;
 }
 
-#define INFO_HMGET "HMGET %s created_at launch_state enqueued rejected done dlq duplicates"
+#define INFO_HMGET "HMGET %s created_at launch_state enqueued rejected done dlq duplicates audio_ms"
+#define INFO_FIELDS 8
 
 /* Fills *out from an INFO_HMGET reply; 1 when the record does not exist. */
 static int info_from_reply(const redisReply *r, const char *campaign, struct campaign_info *out)
 {
     memset(out, 0, sizeof *out);
     snprintf(out->id, sizeof out->id, "%s", campaign);
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 7)
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != INFO_FIELDS)
         return 1;
     int found = 0;
-    for (size_t i = 0; i < 7; i++)
+    for (size_t i = 0; i < INFO_FIELDS; i++)
         found |= r->element[i]->type != REDIS_REPLY_NIL;
     int64_t *nums[] = {&out->created_at_ms, NULL, &out->enqueued, &out->rejected,
-                       &out->done, &out->dlq, &out->duplicates};
-    for (size_t i = 0; i < 7; i++) {
+                       &out->done, &out->dlq, &out->duplicates, &out->audio_ms};
+    for (size_t i = 0; i < INFO_FIELDS; i++) {
         if (nums[i])
             *nums[i] = reply_int(r->element[i]);
     }
@@ -756,6 +758,8 @@ static int list_records(struct store *s, const redisReply *names, struct campaig
                 ci->dlq = reply_int(v);
             else if (strcmp(f, "duplicates") == 0)
                 ci->duplicates = reply_int(v);
+            else if (strcmp(f, "audio_ms") == 0)
+                ci->audio_ms = reply_int(v);
         }
     }
     *n = j;
@@ -897,6 +901,8 @@ int store_unlock(struct store *s, const char *campaign, enum store_lock which, c
 struct store_op {
     size_t  contact, contact_len; /* offsets into the arena */
     size_t  extra, extra_len;     /* provider or entry JSON */
+    size_t  event, event_len;     /* done, dlq: results event JSON ("" for none) */
+    int64_t audio_ms;             /* done: duration of the delivered audio */
     size_t  group;                /* index into groups */
     size_t  run;                  /* reserve, chunk ack: index into the group's runs */
     uint32_t chunk;               /* reserve, chunk ack: the run's chunk; 0 for none */
@@ -914,6 +920,7 @@ struct store_group {
     size_t            nruns;
     size_t            nops, nitems; /* ops of this group and the ARGV items they carry */
     int               parks;        /* has dlq ops: list the campaign in voxcast:dlq:campaigns */
+    struct store_completion done;   /* after exec: whether this batch completed the campaign */
 };
 
 struct exec_plan;
@@ -930,7 +937,7 @@ struct store_batch {
     struct exec_plan   *sent;        /* the calls store_batch_send wrote, until store_batch_wait */
 };
 
-#define GROUP_KEYS 10 /* meta state prov dlq dlq:e dlq:c dlq:seq applied:W runs chunks */
+#define GROUP_KEYS 11 /* meta state prov dlq dlq:e dlq:c dlq:seq applied:W runs chunks outbox */
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -1069,10 +1076,11 @@ static size_t add_op(struct store_batch *b, char kind, const char *campaign, con
     if (kind == 'D' || kind == 'Q') {
         op->extra_len = extra ? strlen(extra) : 0;
         op->extra = arena_put(b, extra ? extra : "", op->extra_len);
+        op->event = arena_put(b, "", 0);
     }
     struct store_group *g = &b->groups[op->group];
     g->nops++;
-    g->nitems += (kind == 'D' || kind == 'Q') ? 2 : 1;
+    g->nitems += kind == 'D' ? 4 : kind == 'Q' ? 3 : 1;
     g->parks |= kind == 'Q';
     return b->nops++;
 }
@@ -1126,6 +1134,32 @@ size_t store_batch_dlq(struct store_batch *b, const char *campaign, const char *
                        const char *entry_json)
 {
     return add_op(b, 'Q', campaign, NULL, 0, contact, len, entry_json);
+}
+
+/* Attaches a results event (and the audio's duration) to the done or dlq op just added. */
+static size_t set_result(struct store_batch *b, size_t i, int64_t audio_ms, const char *event)
+{
+    struct store_op *op = &b->ops[i];
+    if (op->group == SIZE_MAX)
+        return i;
+    op->audio_ms = audio_ms;
+    if (event && *event) {
+        op->event_len = strlen(event);
+        op->event = arena_put(b, event, op->event_len);
+    }
+    return i;
+}
+
+size_t store_batch_done_result(struct store_batch *b, const char *campaign, const char *contact,
+                               size_t len, const char *provider, int64_t audio_ms, const char *event_json)
+{
+    return set_result(b, store_batch_done(b, campaign, contact, len, provider), audio_ms, event_json);
+}
+
+size_t store_batch_dlq_result(struct store_batch *b, const char *campaign, const char *contact,
+                              size_t len, const char *entry_json, const char *event_json)
+{
+    return set_result(b, store_batch_dlq(b, campaign, contact, len, entry_json), 0, event_json);
 }
 
 /* The argument vectors of one exec: per group a script call, plus one SADD for parking groups.
@@ -1207,6 +1241,12 @@ static void plan_ops(struct exec_plan *p, const struct store_batch *b, size_t gi
         plan_arg(p, arena + op->contact, op->contact_len);
         if (op->kind == 'D' || op->kind == 'Q')
             plan_arg(p, arena + op->extra, op->extra_len);
+        if (op->kind == 'D') {
+            char *ms = p->small[p->nsmall++];
+            plan_arg(p, ms, (size_t)snprintf(ms, sizeof *p->small, "%" PRId64, op->audio_ms));
+        }
+        if (op->kind == 'D' || op->kind == 'Q')
+            plan_arg(p, arena + op->event, op->event_len);
     }
     if (count)
         plan_close_run(p, count_arg, count);
@@ -1226,6 +1266,7 @@ static void plan_group(struct exec_plan *p, const struct store_batch *b, size_t 
     plan_argf(p, "voxcast:{%s}:applied:%s", g->campaign, b->writer);
     plan_argf(p, "voxcast:{%s}:runs", g->campaign);
     plan_argf(p, "voxcast:{%s}:chunks", g->campaign);
+    plan_argf(p, "voxcast:{%s}:outbox", g->campaign);
     plan_argf(p, "%llu.%zu|", b->generation, g->nops);
     plan_arg(p, g->campaign, strlen(g->campaign));
     plan_argf(p, "%zu", g->nruns);
@@ -1272,7 +1313,7 @@ static void plan_build(struct exec_plan *p, const struct store_batch *b)
     p->argv = xrealloc(NULL, args * sizeof *p->argv);
     p->lens = xrealloc(NULL, args * sizeof *p->lens);
     p->strs = xrealloc(NULL, strs * sizeof *p->strs);
-    p->small = xrealloc(NULL, (2 * b->nops + 1) * sizeof *p->small);
+    p->small = xrealloc(NULL, (3 * b->nops + 1) * sizeof *p->small); /* kind, count, audio ms */
     for (size_t gi = 0; gi < b->ngroups; gi++) {
         if (b->groups[gi].nops == 0)
             continue;
@@ -1282,11 +1323,43 @@ static void plan_build(struct exec_plan *p, const struct store_batch *b)
     }
 }
 
-/* Copies a group's result digits into its ops. */
+/* Reads the script's completion suffix ("|L", or "|C" and four counts) into g->done. */
+static int take_completion(struct store_group *g, const char *suffix, size_t len)
+{
+    memset(&g->done, 0, sizeof g->done);
+    snprintf(g->done.campaign, sizeof g->done.campaign, "%s", g->campaign);
+    if (len == 0)
+        return 0;
+    if (len == 2 && memcmp(suffix, "|L", 2) == 0) {
+        g->done.state = STORE_DRAINED_LAUNCHING;
+        return 0;
+    }
+    char text[128];
+    if (len < 3 || len - 2 >= sizeof text || memcmp(suffix, "|C", 2) != 0)
+        return -1;
+    memcpy(text, suffix + 2, len - 2);
+    text[len - 2] = '\0';
+    return store_completion_parse(g->campaign, text, &g->done);
+}
+
+int store_completion_parse(const char *campaign, const char *text, struct store_completion *out)
+{
+    long long d, q, e, ms, at;
+    if (sscanf(text, "%lld %lld %lld %lld %lld", &d, &q, &e, &ms, &at) != 5)
+        return -1;
+    *out = (struct store_completion){.state = STORE_COMPLETED, .done = d, .dlq = q, .enqueued = e,
+                                     .audio_ms = ms, .at_ms = at};
+    snprintf(out->campaign, sizeof out->campaign, "%s", campaign);
+    return 0;
+}
+
+/* Copies a group's result characters into its ops, and its completion. */
 static int take_results(struct store *s, struct store_batch *b, size_t gi, const redisReply *r)
 {
-    if (r->type != REDIS_REPLY_STRING || r->len != b->groups[gi].nops) {
-        store_fail(s, "batch script: unexpected reply for campaign %s", b->groups[gi].campaign);
+    struct store_group *g = &b->groups[gi];
+    if (r->type != REDIS_REPLY_STRING || r->len < g->nops ||
+        take_completion(g, r->str + g->nops, r->len - g->nops) != 0) {
+        store_fail(s, "batch script: unexpected reply for campaign %s", g->campaign);
         return -1;
     }
     size_t j = 0;
@@ -1295,6 +1368,16 @@ static int take_results(struct store *s, struct store_batch *b, size_t gi, const
             b->ops[i].result = (uint8_t)(r->str[j++] - '0');
     }
     return 0;
+}
+
+size_t store_batch_ncampaigns(const struct store_batch *b)
+{
+    return b->ngroups;
+}
+
+const struct store_completion *store_batch_completion(const struct store_batch *b, size_t k)
+{
+    return k < b->ngroups ? &b->groups[k].done : NULL;
 }
 
 static void batch_forget_sent(struct store_batch *b)

@@ -13,7 +13,9 @@
  *   voxcast:campaigns            ZSET  campaign -> created_at_ms
  *   voxcast:dlq:campaigns        SET   campaigns that ever parked an entry (for "all campaigns")
  *   voxcast:{C}:meta             HASH  created_at, launch_state, enqueued, rejected, done, dlq,
- *                                      duplicates, free-form info fields
+ *                                      duplicates, audio_ms (total duration of the done audio),
+ *                                      completed_mark and completion (see store_batch_completion),
+ *                                      free-form info fields
  *   voxcast:{C}:state            HASH  contact -> state letter + run tag: "r" reserved, "p" pending,
  *                                      "d" done, "q" dlq, then the tag of the launch run that
  *                                      last reserved it ("p3"; no tag if never reserved)
@@ -27,6 +29,7 @@
  *   voxcast:{C}:dlq:c            HASH  entry id -> contact (so replay needs no JSON parsing)
  *   voxcast:{C}:dlq:seq          counter of entry seqs
  *   voxcast:{C}:dlq:replaying    HASH  entry id -> entry JSON, claimed by a running replay
+ *   voxcast:{C}:outbox           HASH  contact -> results event JSON not yet published (a week)
  *   voxcast:{C}:dlq:lock         replay lock token
  *   voxcast:{C}:launch:lock      launch lock token
  * Entry ids are "C:seq" (':' never occurs in a campaign id).
@@ -49,7 +52,9 @@
  *            the chunk was acknowledged already
  *   unreserve r -> none OK;  else NOOP
  *   done     r|none -> d (enqueued+1, done+1);  p -> d (done+1);  q -> d (dlq-1, done+1): OK and
- *            prov[provider]+1;  d -> d (duplicates+1) DUPLICATE
+ *            prov[provider]+1 and audio_ms + the op's duration (only here: a duplicate adds
+ *            nothing);  d -> d (duplicates+1) DUPLICATE (UNPUBLISHED when its results event is
+ *            still in the outbox, store_results.h)
  *   dlq      r|none -> q (enqueued+1, dlq+1);  p -> q (dlq+1): PARKED, entry stored under a new id;
  *            d|q -> unchanged, DUPLICATE, entry dropped
  *   replay   claim q -> p (dlq-1); unclaim_all p -> q (dlq+1); a claimed entry whose contact is
@@ -105,6 +110,7 @@ struct campaign_info {
     char    id[65];
     int64_t created_at_ms;    /* 0 when unknown */
     int64_t enqueued, rejected, done, dlq, duplicates;
+    int64_t audio_ms;         /* total duration of the campaign's done audio */
     char    launch_state[16]; /* "launching", "launched" or "" */
 };
 
@@ -165,7 +171,9 @@ enum store_result {
     STORE_PARKED,       /* dlq: the entry was stored */
     STORE_NOOP,         /* ack, unreserve: nothing to do in this state */
     STORE_INVALID,      /* the op names an invalid campaign or run id; it was not sent */
-    STORE_PENDING       /* not executed yet (or the last exec failed) */
+    STORE_PENDING,      /* not executed yet (or the last exec failed) */
+    STORE_UNPUBLISHED   /* done, dlq: a duplicate whose first outcome's results event is still
+                         * in the outbox (store_results.h): publish that one */
 };
 
 struct store_batch;
@@ -202,6 +210,15 @@ size_t store_batch_done(struct store_batch *b, const char *campaign, const char 
                         const char *provider);
 size_t store_batch_dlq(struct store_batch *b, const char *campaign, const char *contact, size_t len,
                        const char *entry_json);
+/* done and dlq for a publisher of the results stream: audio_ms joins the campaign's audio_ms on
+ * the contact's first done, and a non-empty event_json is stored in the campaign's outbox in the
+ * same step as the transition (OK, PARKED), so an outcome in Redis always has its event somewhere:
+ * in Kafka or in the outbox. A duplicate of a contact whose event is still in the outbox answers
+ * STORE_UNPUBLISHED. */
+size_t store_batch_done_result(struct store_batch *b, const char *campaign, const char *contact,
+                               size_t len, const char *provider, int64_t audio_ms, const char *event_json);
+size_t store_batch_dlq_result(struct store_batch *b, const char *campaign, const char *contact,
+                              size_t len, const char *entry_json, const char *event_json);
 
 /* Applies every op in one pipelined round trip: one Lua script call per campaign. Returns 0, or
  * -1 (store_error) after which nothing can be assumed applied or not. Retrying the same batch
@@ -221,6 +238,25 @@ int store_batch_wait(struct store *s, struct store_batch *b);
 
 /* Result of op i after a successful exec (STORE_PENDING before). */
 enum store_result store_batch_result(const struct store_batch *b, size_t i);
+
+/* Whether an exec completed a campaign: a batch that finishes contacts and leaves pending at 0
+ * says so, once per set of final counts (meta completed_mark holds "DONE DLQ" of the last one
+ * told, so a campaign completes again only when its counts changed, after a DLQ replay say).
+ * While the launch is still running the campaign is only DRAINED: the launch may enqueue more
+ * (store_completion_claim in store_results.h tells it once launched). A COMPLETED one also
+ * leaves its counts in meta `completion` until the publisher clears it. */
+enum store_completion_state { STORE_NOT_COMPLETE, STORE_DRAINED_LAUNCHING, STORE_COMPLETED };
+struct store_completion {
+    char                        campaign[65];
+    enum store_completion_state state;
+    int64_t                     done, dlq, enqueued, audio_ms; /* COMPLETED: counts at that moment */
+    int64_t                     at_ms;                         /* COMPLETED: Redis time of it */
+};
+/* Parses "DONE DLQ ENQUEUED AUDIO_MS AT_MS" (meta `completion`) into *out: 0, or -1. */
+int store_completion_parse(const char *campaign, const char *text, struct store_completion *out);
+/* Campaigns in the batch (k < ncampaigns) and what the last exec did to each. */
+size_t store_batch_ncampaigns(const struct store_batch *b);
+const struct store_completion *store_batch_completion(const struct store_batch *b, size_t k);
 
 /* ------------------------------------------------------------------ dead-letter queue */
 

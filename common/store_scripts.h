@@ -27,13 +27,26 @@ enum store_script_id {
 };
 
 /* One campaign's batch of transitions (see store.h for the state machine).
- * KEYS: 1 meta, 2 state, 3 prov, 4 dlq, 5 dlq:e, 6 dlq:c, 7 dlq:seq, 8 applied, 9 runs, 10 chunks
+ * KEYS: 1 meta, 2 state, 3 prov, 4 dlq, 5 dlq:e, 6 dlq:c, 7 dlq:seq, 8 applied, 9 runs, 10 chunks,
+ *       11 outbox
  * ARGV: 1 token "GEN.NOPS|", 2 campaign, 3 number of run ids R, 4..3+R run ids, then runs of
  *       same-kind ops: kind, count, items. Kinds: "R<run number>[/<chunk>]" | "N<run>/<chunk>" |
- *       "A" | "U" | "C" (items: contacts), "K<run>/<chunk>" (one empty item), "D" | "Q" (items:
- *       contact, provider | contact, entry JSON). N is R for contacts the caller knows have no
- *       state: their states are not read.
- * Returns one result digit per op (enum store_result).
+ *       "A" | "U" | "C" (items: contacts), "K<run>/<chunk>" (one empty item), "D" (items:
+ *       contact, provider, audio ms, results event) | "Q" (items: contact, entry JSON, results
+ *       event). N is R for contacts the caller knows have no state: their states are not read.
+ * Returns one result character per op ('0' + enum store_result), then, when this batch moved a
+ * contact to done or dlq and left the campaign's pending at 0 with counts not told before,
+ * "|L" while its launch is still running, or "|C" and the completion "DONE DLQ ENQUEUED
+ * AUDIO_MS AT_MS" once it has finished (kept in meta `completion` until the event is
+ * published; meta `completed_mark` = "DONE DLQ" of the last completion told, so the same final
+ * counts are told once, and counts changed later, by a DLQ replay say, are told again).
+ * Whether pending went to 0 in this very batch does not matter: a contact done before its
+ * launch chunk was acknowledged leaves pending at 0 throughout.
+ *
+ * Results outbox: a done or parked op with a non-empty event stores it in `outbox` (contact ->
+ * event JSON) in the same step as the state change; the publisher deletes it once Kafka has it.
+ * A duplicate (done or dlq) whose contact still has an outbox entry answers UNPUBLISHED,
+ * so a redelivery after a crash between this script and the event's delivery publishes it.
  *
  * A state value is its letter followed by the tag of the launch run that last reserved the
  * contact ("p3"); a run's tag is its number in `runs`. A reserve whose contact already carries
@@ -51,6 +64,7 @@ enum store_script_id {
  * so an exact retry of the writer's batch answers with the same results and changes nothing.
  * An error reply comes before any state or counter is written. */
 static const char store_lua_batch[] =
+    "redis.replicate_commands()\n"                 /* Redis 4: TIME below, before writes */
     "local tok = ARGV[1]\n"
     "local prev = redis.call('GET', KEYS[8])\n"
     "if prev and string.sub(prev, 1, #tok) == tok then return string.sub(prev, #tok + 1) end\n"
@@ -73,10 +87,10 @@ static const char store_lua_batch[] =
     "while i <= n do\n"
     "  local k, cnt = byte(ARGV[i]), tonumber(ARGV[i + 1])\n"
     "  if k == 68 or k == 81 then\n"
-    "    local list = {}\n"
-    "    for j = 1, cnt do list[j] = ARGV[i + 2 * j] end\n"
+    "    local w, list = k == 68 and 4 or 3, {}\n"
+    "    for j = 1, cnt do list[j] = ARGV[i + 2 + (j - 1) * w] end\n"
     "    load(list, 1, cnt)\n"
-    "    i = i + 2 + 2 * cnt\n"
+    "    i = i + 2 + w * cnt\n"
     "  else\n"
     "    if k ~= 75 and k ~= 78 then load(ARGV, i + 2, i + 1 + cnt) end\n"
     "    i = i + 2 + cnt\n"
@@ -117,8 +131,8 @@ static const char store_lua_batch[] =
     "  local s = find(v, '/', 3, true)\n"
     "  return s and sub(v, 2, s - 1) or sub(v, 2)\n"
     "end\n"
-    "local enq, done, dlq, dup, no = 0, 0, 0, 0, 0\n"
-    "local out, prov, parked, retag = {}, {}, {}, {p = {}, d = {}, q = {}}\n"
+    "local enq, done, dlq, dup, no, audio, fin = 0, 0, 0, 0, 0, 0, 0\n"
+    "local out, prov, parked, retag, box = {}, {}, {}, {p = {}, d = {}, q = {}}, {}\n"
     "local function to(letter, v)\n"                  /* letter .. v's tag, memoised */
     "  if not v then return letter end\n"
     "  local m = retag[letter]\n"
@@ -130,7 +144,7 @@ static const char store_lua_batch[] =
     "while i <= n do\n"
     "  local op = ARGV[i]\n"
     "  local k = byte(op)\n"
-    "  local w = (k == 68 or k == 81) and 2 or 1\n"
+    "  local w = k == 68 and 4 or k == 81 and 3 or 1\n"
     "  local stop = i + 1 + tonumber(ARGV[i + 1]) * w\n"
     "  local tag, ck, fresh, added\n"
     "  local reserve = k == 82 or k == 78\n"
@@ -173,16 +187,20 @@ static const char store_lua_batch[] =
     "    elseif b == 100 or (k == 81 and b == 113) then\n"           /* D, Q: duplicate */
     "      if k == 68 then dup = dup + 1 end\n"
     "      r = '5'\n"
+    "      if redis.call('HEXISTS', KEYS[11], c) == 1 then r = ':' end\n"
     "    elseif k == 68 then\n"                                      /* D done */
     "      if b == 113 then dlq = dlq - 1\n"
     "      elseif e ~= 112 then enq = enq + 1; if from then add(from, -1) end end\n"
-    "      done = done + 1; st[c] = to('d', v); r = '4'\n"
+    "      done = done + 1; fin = fin + 1; st[c] = to('d', v); r = '4'\n"
     "      local p = ARGV[j + 1]\n"
     "      if p ~= '' then prov[p] = (prov[p] or 0) + 1 end\n"
+    "      audio = audio + (tonumber(ARGV[j + 2]) or 0)\n"
+    "      if ARGV[j + 3] ~= '' then box[#box + 1] = c; box[#box + 1] = ARGV[j + 3] end\n"
     "    else\n"                                                     /* Q dlq */
     "      if e ~= 112 then enq = enq + 1; if from then add(from, -1) end end\n"
-    "      dlq = dlq + 1; st[c] = to('q', v); r = '6'\n"
+    "      dlq = dlq + 1; fin = fin + 1; st[c] = to('q', v); r = '6'\n"
     "      parked[#parked + 1] = c; parked[#parked + 1] = ARGV[j + 1]\n"
+    "      if ARGV[j + 2] ~= '' then box[#box + 1] = c; box[#box + 1] = ARGV[j + 2] end\n"
     "    end\n"
     "    no = no + 1; out[no] = r\n"
     "  end\n"
@@ -203,6 +221,8 @@ static const char store_lua_batch[] =
     "if dlq ~= 0 then redis.call('HINCRBY', KEYS[1], 'dlq', dlq) end\n"
     "if dup ~= 0 then redis.call('HINCRBY', KEYS[1], 'duplicates', dup) end\n"
     "for p, v in pairs(prov) do redis.call('HINCRBY', KEYS[3], p, v) end\n"
+    "if audio ~= 0 then redis.call('HINCRBY', KEYS[1], 'audio_ms', audio) end\n"
+    "if #box > 0 then chunked('HSET', KEYS[11], box); redis.call('EXPIRE', KEYS[11], 604800) end\n"
     "if #parked > 0 then\n"
     "  local cnt = #parked / 2\n"
     "  local last = redis.call('INCRBY', KEYS[7], cnt)\n"
@@ -219,6 +239,21 @@ static const char store_lua_batch[] =
     "  chunked('HSET', KEYS[6], cc)\n"
     "end\n"
     "local res = table.concat(out)\n"
+    "if fin > 0 then\n"                              /* this batch finished contacts: complete? */
+    "  local m = redis.call('HMGET', KEYS[1], 'enqueued', 'done', 'dlq', 'launch_state', 'completed_mark', 'audio_ms')\n"
+    "  local me, md, mq = tonumber(m[1]) or 0, tonumber(m[2]) or 0, tonumber(m[3]) or 0\n"
+    "  local mark = md .. ' ' .. mq\n"
+    "  if me - md - mq == 0 and m[5] ~= mark then\n"
+    "    if m[4] ~= 'launched' then res = res .. '|L'\n"
+    "    else\n"
+    "      local t = redis.call('TIME')\n"
+    "      local c = string.format('%d %d %d %d %d', md, mq, me, tonumber(m[6]) or 0,\n"
+    "                              tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"
+    "      redis.call('HSET', KEYS[1], 'completed_mark', mark, 'completion', c)\n"
+    "      res = res .. '|C' .. c\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
     "redis.call('SET', KEYS[8], tok .. res, 'EX', 3600)\n"
     "return res\n";
 

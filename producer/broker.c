@@ -2,7 +2,9 @@
  *
  * Hosts librdkafka's mock cluster (the real Kafka protocol on loopback TCP, in memory) so that
  * tests and demos run producers and a consumer group without a JVM. It creates the jobs topic
- * (the mock has no CreateTopics), prints the bootstrap address on stdout, and runs until
+ * (the mock has no CreateTopics) and results.topic (one partition: a dialer reads one ordered
+ * stream, so a campaign's completion comes after the contact events its consumer produced
+ * before it), prints the bootstrap address on stdout, and runs until
  * SIGINT/SIGTERM. With --control FIFO it takes "down ID" / "up ID" lines to stop and restart one
  * of its brokers, for fault drills. Limits (librdkafka 2.0.2): ~5 MiB per partition is kept and
  * older data silently dropped; nothing persists across restarts. */
@@ -34,8 +36,9 @@ static void broker_usage(FILE *out)
 {
     fputs("usage: voxcast broker [--partitions N] [--brokers N] [--bootstrap-file F] [--control FIFO]\n\n"
           "Runs an embedded Kafka cluster (librdkafka's mock cluster) on 127.0.0.1 for local runs,\n"
-          "demos and tests. Creates kafka.topic with N partitions (default 12), prints the bootstrap\n"
-          "address on stdout (and writes it to F), and runs until SIGINT or SIGTERM. In memory only:\n"
+          "demos and tests. Creates kafka.topic with N partitions (default 12) and results.topic\n"
+          "(unless set empty) with one partition, prints the bootstrap address on stdout (and writes\n"
+          "it to F), and runs until SIGINT or SIGTERM. In memory only:\n"
           "stopping it loses every topic and offset. Production uses real Kafka.\n\n"
           "  --partitions N      partitions of the jobs topic (default 12)\n"
           "  --brokers N         brokers in the cluster (default 1)\n"
@@ -173,6 +176,13 @@ int cmd_broker(int argc, char **argv, const struct config *cfg)
     const char *topic = config_get(cfg, "kafka.topic");
     if (!mc || rd_kafka_mock_topic_create(mc, topic, o.partitions, o.brokers < 3 ? o.brokers : 3)) {
         cmd_error("broker: cannot create the mock cluster or topic \"%s\"", topic);
+        rd_kafka_destroy(rk);
+        return EXIT_RUNTIME;
+    }
+    const char *results = config_get(cfg, "results.topic");
+    if (results && *results && rd_kafka_mock_topic_create(mc, results, 1, o.brokers < 3 ? o.brokers : 3)) {
+        cmd_error("broker: cannot create the results topic \"%s\"", results);
+        rd_kafka_mock_cluster_destroy(mc);
         rd_kafka_destroy(rk);
         return EXIT_RUNTIME;
     }
