@@ -30,6 +30,7 @@
 
 #include "audio.h"
 #include "le.h"
+#include "mpeg.h"
 
 #define BLOCK_FRAMES   2048          /* frames per decode / resample / encode step */
 #define MP3_BITRATE    64            /* kbit/s, mono: clear speech at any MPEG rate */
@@ -453,90 +454,17 @@ static void pipeline_free(struct pipeline *p)
 
 /* ---- MP3 frames --------------------------------------------------------------------------- */
 
-struct mp3_frame {
-    uint32_t len;        /* bytes */
-    uint32_t rate;       /* Hz */
-    uint32_t samples;    /* per frame */
-    uint16_t channels;
-    uint32_t side_info;  /* Layer III side information bytes after the header (no CRC) */
-};
-
-/* Parses the 4-byte MPEG audio frame header at h. Returns 0, or -1 when it is not one. */
-static int mp3_frame(const uint8_t *h, struct mp3_frame *f)
-{
-    static const uint16_t br_v1[3][16] = {
-        {0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448, 0},
-        {0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 0},
-        {0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 0}};
-    static const uint16_t br_v2[2][16] = {
-        {0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256, 0},
-        {0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160, 0}};
-    static const uint32_t rates[3] = {44100, 48000, 32000};
-    if (h[0] != 0xFF || (h[1] & 0xE0) != 0xE0)
-        return -1;
-    unsigned ver = (h[1] >> 3) & 3, layer = (h[1] >> 1) & 3;   /* ver 3: MPEG-1, 2: 2, 0: 2.5 */
-    unsigned bri = h[2] >> 4, sri = (h[2] >> 2) & 3, pad = (h[2] >> 1) & 1;
-    if (ver == 1 || layer == 0 || bri == 0 || bri == 15 || sri == 3 || (h[3] & 3) == 2)
-        return -1;
-    unsigned li = 3 - layer;                                    /* 0: Layer I .. 2: Layer III */
-    bool v1 = ver == 3;
-    uint32_t kbps = v1 ? br_v1[li][bri] : br_v2[li == 0 ? 0 : 1][bri];
-    f->rate = rates[sri] >> (v1 ? 0 : ver == 2 ? 1 : 2);
-    f->channels = (h[3] >> 6) == 3 ? 1 : 2;
-    if (li == 0) {
-        f->samples = 384;
-        f->len = (12000u * kbps / f->rate + pad) * 4;
-    } else {
-        f->samples = li == 2 && !v1 ? 576 : 1152;
-        f->len = (f->samples / 8) * 1000u * kbps / f->rate + pad;
-    }
-    f->side_info = v1 ? (f->channels == 1 ? 17 : 32) : (f->channels == 1 ? 9 : 17);
-    return f->len >= 4 ? 0 : -1;
-}
-
-/* A Xing/Info (LAME, ffmpeg) or VBRI (Fraunhofer) tag frame carries no audio of its own. */
-static bool mp3_is_tag_frame(const uint8_t *p, const struct mp3_frame *f)
-{
-    size_t x = 4 + f->side_info;
-    if (x + 4 <= f->len && (memcmp(p + x, "Xing", 4) == 0 || memcmp(p + x, "Info", 4) == 0))
-        return true;
-    return 36 + 4 <= f->len && memcmp(p + 36, "VBRI", 4) == 0;
-}
-
-static size_t id3v2_len(const uint8_t *p, size_t len)
-{
-    if (len < 10 || memcmp(p, "ID3", 3) != 0)
-        return 0;
-    size_t n = 10 + ((size_t)(p[6] & 0x7F) << 21 | (size_t)(p[7] & 0x7F) << 14 |
-                     (size_t)(p[8] & 0x7F) << 7 | (size_t)(p[9] & 0x7F));
-    if (p[5] & 0x10)
-        n += 10;   /* footer */
-    return n;
-}
-
 int convert_mp3_info(const void *data, size_t len, struct convert_info *out)
 {
     memset(out, 0, sizeof *out);
-    if (audio_validate(data, len, AUDIO_MP3, NULL, 0) != 0)
+    struct mpeg_stream ms;
+    if (audio_validate(data, len, AUDIO_MP3, NULL, 0) != 0 || mpeg_scan(data, len, &ms) != 0)
         return -1;
-    const uint8_t *p = data;
-    size_t off = id3v2_len(p, len);
-    uint64_t samples = 0;
-    struct mp3_frame first = {0}, f;
-    for (bool at_first = true; off + 4 <= len && mp3_frame(p + off, &f) == 0; at_first = false) {
-        if (f.len > len - off)
-            break;   /* not a whole frame */
-        if (at_first)
-            first = f;
-        if (!(at_first && mp3_is_tag_frame(p + off, &f)))
-            samples += f.samples;
-        off += f.len;
-    }
-    out->sample_rate = first.rate;
-    out->channels = first.channels;
+    out->sample_rate = ms.first.rate;
+    out->channels = ms.first.channels;
     out->codec = CONVERT_CODEC_MP3;
     out->bytes = len;
-    out->duration_ms = first.rate ? (int64_t)(samples * 1000 / first.rate) : 0;
+    out->duration_ms = (int64_t)(ms.samples * 1000 / ms.first.rate);
     return 0;
 }
 
