@@ -476,6 +476,48 @@ int audio_wav_from_pcm(const void *pcm, size_t len, int sample_rate, int channel
     return 0;
 }
 
+/* The 58-byte header of a mono 8-bit G.711 WAV: RIFF, an 18-byte fmt chunk (cbSize 0) and a
+ * fact chunk (sample frames), as the WAV spec asks of every codec other than PCM. */
+#define WAV_G711_HEADER_LEN 58
+
+static void wav_g711_header(uint8_t h[WAV_G711_HEADER_LEN], uint32_t data_len, uint32_t rate,
+                            uint16_t tag)
+{
+    memcpy(h, "RIFF", 4);
+    put_le32(h + 4, WAV_G711_HEADER_LEN - 8u + data_len);
+    memcpy(h + 8, "WAVEfmt ", 8);
+    put_le32(h + 16, 18);                    /* fmt chunk size */
+    put_le16(h + 20, tag);
+    put_le16(h + 22, 1);                     /* mono */
+    put_le32(h + 24, rate);
+    put_le32(h + 28, rate);                  /* byte rate: one byte a sample */
+    put_le16(h + 32, 1);                     /* block align */
+    put_le16(h + 34, 8);                     /* bits per sample */
+    put_le16(h + 36, 0);                     /* cbSize: no extra format bytes */
+    memcpy(h + 38, "fact", 4);
+    put_le32(h + 42, 4);
+    put_le32(h + 46, data_len);              /* sample frames */
+    memcpy(h + 50, "data", 4);
+    put_le32(h + 54, data_len);
+}
+
+int audio_wav_from_ulaw(const void *ulaw, size_t len, int sample_rate, struct buf *out, char *err,
+                        size_t errlen)
+{
+    if (sample_rate < 1000 || sample_rate > 768000)
+        return fail(err, errlen, "µ-law sample rate %d Hz is not sane", sample_rate);
+    if (len == 0 || !ulaw)
+        return fail(err, errlen, "µ-law body is empty, no audio");
+    if (len > UINT32_MAX - WAV_G711_HEADER_LEN)
+        return fail(err, errlen, "µ-law body of %zu bytes is too large for a WAV", len);
+    uint8_t h[WAV_G711_HEADER_LEN];
+    wav_g711_header(h, (uint32_t)len, (uint32_t)sample_rate, WAV_TAG_MULAW);
+    buf_reserve(out, sizeof h + len);
+    buf_append(out, h, sizeof h);
+    buf_append(out, ulaw, len);
+    return 0;
+}
+
 void audio_tone_wav(int duration_ms, int sample_rate, struct buf *out)
 {
     int rate = sample_rate > 0 ? sample_rate : 22050;

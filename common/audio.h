@@ -5,8 +5,8 @@
  * status already sent. audio_validate() is the one place that decides "this body is a whole audio
  * file", so the consumer can classify such a 200 as a retryable failure. Streamed WAV answers carry
  * placeholder sizes in their header; audio_wav_seal() writes the true ones before a file is saved,
- * audio_wav_from_pcm() wraps headerless PCM answers, and audio_wav_info() reads rate, channels and
- * duration. The generators build the tiny files voxcast-ttsd and the tests need (a tone, MP3
+ * audio_wav_from_pcm() and audio_wav_from_ulaw() wrap headerless PCM and µ-law answers, and
+ * audio_wav_info() reads rate, channels and duration. The generators build the tiny files voxcast-ttsd and the tests need (a tone, MP3
  * silence) without any encoder library. Everything here is pure and thread-safe. */
 #ifndef VOXCAST_AUDIO_H
 #define VOXCAST_AUDIO_H
@@ -78,6 +78,14 @@ int audio_wav_seal(struct buf *wav, char *err, size_t errlen);
  * WAV, or sample_rate (1000-768000) or channels (1-16) is out of range. */
 int audio_wav_from_pcm(const void *pcm, size_t len, int sample_rate, int channels,
                        struct buf *out, char *err, size_t errlen);
+
+/* Appends to out a WAV holding raw G.711 µ-law bytes ulaw[0..len) (mono, 8 bits a sample, no
+ * header): RIFF, an 18-byte fmt chunk with format tag 7, a fact chunk and the data, sizes true
+ * (58 bytes of header). This is how ElevenLabs' `ulaw_8000` answers (raw µ-law at 8 kHz) are
+ * saved as the WAV every telephony reader plays. Returns 0, or -1 with err and out untouched when
+ * len is 0 or too large for a WAV, or sample_rate is outside 1000-768000. */
+int audio_wav_from_ulaw(const void *ulaw, size_t len, int sample_rate, struct buf *out, char *err,
+                        size_t errlen);
 
 /* What a WAV holds. codec is the format tag (1 PCM, 3 IEEE float, 6 A-law, 7 mu-law, ...), the
  * sub-format's tag for WAVE_FORMAT_EXTENSIBLE. */

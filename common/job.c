@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convert.h"
 #include "jsonw.h"
 #include "names.h"
 #include "utf8.h"
@@ -155,8 +156,9 @@ static int job_decode_format(json_t *o, struct job *j, char *err, size_t errlen)
     size_t len = 3;
     if (job_get_str(o, "format", false, &s, &len, err, errlen) < 0)
         return -1;
-    if (strcmp(s, "wav") != 0 && strcmp(s, "mp3") != 0)
-        return job_fail(err, errlen, "\"%s\" must be wav or mp3", "format");
+    enum out_format f;
+    if (out_format_parse(s, &f) != 0)
+        return job_fail(err, errlen, "\"%s\" must be one of %s", "format", JOB_FORMATS);
     return job_take(&j->format, s, len, err, errlen);
 }
 

@@ -1,7 +1,7 @@
 /* job.h - the Kafka job, schema v1: decode + validate, encode.
  *
  * Launch encodes one job per contact, the consumer decodes each message it receives and DLQ
- * replay re-encodes. This module is the one place that knows the schema (CONTRACT.md, "The
+ * replay re-encodes. This module is the one place that knows the schema (docs/contract.md, "The
  * job"), so every side applies exactly the same rules:
  *
  *   v            required, the integer 1
@@ -12,7 +12,9 @@
  *                HTTP requests, so a line break must never get that far)
  *   model        optional, the same rule: a logical model (`launch --model`), which each
  *                provider translates through provider.NAME.models, as it does voices
- *   format       optional, "wav" (the default) or "mp3"
+ *   format       optional, one of the output formats of convert.h: "wav" (the default: the
+ *                provider's own WAV), "mp3", "ulaw_8000", "alaw_8000" (G.711 WAV, 8 kHz mono),
+ *                "wav_8000", "wav_16000" (16-bit PCM WAV, mono, at that rate)
  *   meta         optional object, carried through untouched; any other type is an invalid job
  *                (a list or a number cannot be extended later without breaking readers)
  *   enqueued_at  optional string (no format check: it is informational)
@@ -33,6 +35,8 @@
 #define JOB_CAMPAIGN_MAX 64          /* bytes */
 #define JOB_CONTACT_MAX 256          /* bytes */
 #define JOB_OPTION_MAX 256           /* bytes of voice, lang and model */
+/* The format names a job may carry (out_format_parse), as error messages list them. */
+#define JOB_FORMATS "wav, mp3, ulaw_8000, alaw_8000, wav_8000, wav_16000"
 
 struct job {
     int     v;                       /* 1 */
@@ -42,7 +46,7 @@ struct job {
     char   *voice;                   /* optional, owned, NULL if absent */
     char   *lang;                    /* optional, owned, NULL if absent */
     char   *model;                   /* optional logical model, owned, NULL if absent */
-    char   *format;                  /* "wav" (default when absent) or "mp3", owned */
+    char   *format;                  /* one of JOB_FORMATS, "wav" when absent, owned */
     json_t *meta;                    /* optional object (owned reference) or NULL */
     char   *enqueued_at;             /* optional, owned, NULL if absent */
     int     replay;                  /* >= 0, default 0 */
@@ -59,8 +63,8 @@ bool job_contact_valid(const char *s, size_t len);
  * frees it with job_free) and returns 0. On failure returns -1, leaves *out zeroed (nothing to
  * free) and writes to err which rule broke, e.g. `missing field "text"`, `"v" must be 1`,
  * `"campaign" must be 1-64 of [A-Za-z0-9._-]`, `"text" is 5001 characters, over the limit of
- * 5000`, `"format" must be wav or mp3`, `not valid UTF-8`, `invalid JSON at line 1 column 7:
- * ...`. */
+ * 5000`, `"format" must be one of wav, mp3, ulaw_8000, ...` (all of JOB_FORMATS), `not valid
+ * UTF-8`, `invalid JSON at line 1 column 7: ...`. */
 int job_decode(const char *data, size_t len, size_t max_text_chars, struct job *out, char *err,
                size_t errlen);
 

@@ -8,11 +8,18 @@
  * configured url may name the spot with "{voice_id}"
  * (https://api.elevenlabs.io/v1/text-to-speech/{voice_id}) or end where the voice goes.
  *
- * The output format is a query parameter. WAV jobs ask for pcm_24000, raw 16-bit mono PCM that
- * every tier may request (wav_44100 and pcm_44100 need the Pro tier; lower tiers get 403
- * subscription_required), wrapped in a WAV header in provider.c; 24 kHz is also OpenAI's rate,
- * so a failover chain writes files of one rate. provider.NAME.output_format (pcm_<rate> or
- * wav_<rate>) overrides it, and an output_format already in the url wins over both.
+ * The output format is a query parameter (elevenlabs/elevenlabs-python
+ * src/elevenlabs/text_to_speech/types/text_to_speech_convert_request_output_format.py lists
+ * mp3_<rate>_<kbps>, pcm_8000 ... pcm_48000, ulaw_8000, alaw_8000, opus_48000_<kbps>). A job's
+ * format is asked for natively where the API has it: mp3 as mp3_44100_128, ulaw_8000 as
+ * ulaw_8000 (raw µ-law bytes, no header, wrapped in a µ-law WAV header in provider.c), wav_8000
+ * and wav_16000 as pcm_8000 and pcm_16000. alaw_8000 asks for pcm_8000 and the writer encodes
+ * A-law from it: the same rate, so nothing is resampled. Plain WAV jobs ask for pcm_24000, raw
+ * 16-bit mono PCM that every tier may request (wav_44100 and pcm_44100 need the Pro tier; lower
+ * tiers get 403 subscription_required), wrapped in a WAV header in provider.c; 24 kHz is also
+ * OpenAI's rate, so a failover chain writes files of one rate. provider.NAME.output_format
+ * (pcm_<rate> or wav_<rate>) overrides that for plain WAV jobs, and an output_format already in
+ * the url wins over everything (the writer converts what it makes into the job's format).
  *
  * Text limits per model, from ElevenLabs' model documentation: eleven_v3 3,000 characters
  * (elevenlabs/elevenlabs-docs PR 1458), eleven_multilingual_v2 10,000, eleven_flash_v2_5 and
@@ -120,20 +127,45 @@ static const char *url_output_format(const char *url)
     return NULL;
 }
 
-/* Decides the format (the url's, else the configured one for WAV, else the type's) and adds
- * it to the query unless the url already chose one. */
-static void put_output_format(struct buf *url, const struct provider *pv, enum audio_format fmt,
+/* The output_format that answers a job of format fmt with the least work left to the writer. */
+static const char *native_format(const struct provider *pv, enum out_format fmt)
+{
+    switch (fmt) {
+    case OUT_FORMAT_MP3:       return "mp3_44100_128";
+    case OUT_FORMAT_ULAW_8000: return "ulaw_8000";
+    case OUT_FORMAT_ALAW_8000: /* A-law is encoded from 8 kHz PCM: no resampling */
+    case OUT_FORMAT_WAV_8000:  return "pcm_8000";
+    case OUT_FORMAT_WAV_16000: return "pcm_16000";
+    case OUT_FORMAT_WAV:       break;
+    }
+    return pv->output_format ? pv->output_format : ELEVENLABS_WAV;
+}
+
+/* What an answer in output format `name` holds: mp3_*, raw µ-law, raw PCM (pcm_rate) or WAV. */
+static void answer_kind(const char *name, struct provider_asked *asked)
+{
+    asked->pcm_rate = strncmp(name, "pcm_", 4) == 0 ? atoi(name + 4) : 0;
+    if (strncmp(name, "mp3_", 4) == 0)
+        asked->kind = CONVERT_IN_MP3;
+    else if (strcmp(name, "ulaw_8000") == 0)
+        asked->kind = CONVERT_IN_ULAW_8000;
+    else
+        asked->kind = CONVERT_IN_WAV;
+}
+
+/* Decides the format (the url's, else the job's native one, see native_format) and adds it to
+ * the query unless the url already chose one. */
+static void put_output_format(struct buf *url, const struct provider *pv, enum out_format fmt,
                               struct provider_asked *asked)
 {
     const char *in_url = url_output_format(url->data);
-    const char *name = fmt == AUDIO_MP3 ? "mp3_44100_128"
-                       : pv->output_format ? pv->output_format : ELEVENLABS_WAV;
+    const char *name = native_format(pv, fmt);
     if (in_url)
         snprintf(asked->output_format, sizeof asked->output_format, "%.*s",
                  (int)strcspn(in_url, "&#"), in_url);
     else
         snprintf(asked->output_format, sizeof asked->output_format, "%s", name);
-    asked->pcm_rate = strncmp(asked->output_format, "pcm_", 4) == 0 ? atoi(asked->output_format + 4) : 0;
+    answer_kind(asked->output_format, asked);
     if (in_url)
         return;
     if (!strchr(url->data, '?'))
@@ -145,15 +177,17 @@ static void put_output_format(struct buf *url, const struct provider *pv, enum a
 
 static const char *accept_for(const struct provider_asked *asked)
 {
-    if (strncmp(asked->output_format, "mp3", 3) == 0)
+    if (asked->kind == CONVERT_IN_MP3)
         return "audio/mpeg";
+    if (asked->kind == CONVERT_IN_ULAW_8000)
+        return "audio/basic";   /* µ-law's media type (RFC 2046) */
     return asked->pcm_rate > 0 ? "*/*" : "audio/wav";
 }
 
 static int elevenlabs_build(const struct provider *pv, const struct job *job,
                             struct provider_request *req, char *err, size_t errlen)
 {
-    enum audio_format fmt;
+    enum out_format fmt;
     struct provider_asked *asked = &req->asked;
     if (provider_job_format(job, &fmt, err, errlen) ||
         provider_voice_for(pv, job, asked->voice, sizeof asked->voice, err, errlen) ||
@@ -203,7 +237,6 @@ static int elevenlabs_check_format(const char *name, const char *format, char *e
 const struct provider_ops provider_elevenlabs_ops = {
     .type_name = "elevenlabs",
     .http = true,
-    .wav_only = false,
     .default_max_text_chars = ELEVENLABS_MAX,
     .model_limits = elevenlabs_limits,
     .n_model_limits = sizeof elevenlabs_limits / sizeof elevenlabs_limits[0],

@@ -183,13 +183,9 @@ void provider_espeak_free(struct espeak_worker *w)
 static int espeak_start(struct provider *pv, const struct job *job, void *task, char *err,
                         size_t errlen)
 {
-    enum audio_format fmt;
+    enum out_format fmt;   /* espeak renders 22 kHz WAV; the writer converts it to fmt */
     if (provider_job_format(job, &fmt, err, errlen))
         return -1;
-    if (fmt != AUDIO_WAV) {
-        snprintf(err, errlen, "espeak renders WAV only");
-        return -1;
-    }
     struct providers *ps = pv->owner;
     if (!ps->espeak && !(ps->espeak = worker_new(err, errlen)))
         return -1;
@@ -257,7 +253,6 @@ void provider_espeak_drain(struct providers *ps, attempt_done_fn done, void *ctx
 const struct provider_ops provider_espeak_ops = {
     .type_name = "espeak",
     .http = false,
-    .wav_only = true,
     .default_max_text_chars = 0,
     .max_text_bytes = ESPEAK_MAX_TEXT_BYTES,
     .start = espeak_start,

@@ -4,9 +4,13 @@
  * servers, so the defaults are OpenAI's and the key is optional (a local server needs none).
  *
  * Request: {"model","input","voice","response_format"}. The voice and model are the job's
- * logical names translated by provider.NAME.voices / .models (provider_voice_for). WAV jobs ask
- * for "wav" (OpenAI streams it with 0xFFFFFFFF placeholder sizes, sealed in provider.c) unless
- * provider.NAME.output_format says "pcm": raw 16-bit mono at 24 kHz, wrapped in a WAV header.
+ * logical names translated by provider.NAME.voices / .models (provider_voice_for). MP3 jobs ask
+ * for "mp3", which the speech endpoint encodes itself (OpenAI API reference,
+ * audio/createSpeech: response_format mp3, opus, aac, flac, wav, pcm). Every other job asks
+ * for "wav" (24 kHz mono; OpenAI streams it with 0xFFFFFFFF placeholder sizes, sealed in
+ * provider.c) unless provider.NAME.output_format says "pcm": raw 16-bit mono at 24 kHz, wrapped
+ * in a WAV header. The endpoint has no 8 kHz or G.711 output, so the telephony formats
+ * (ulaw_8000, alaw_8000, wav_8000, wav_16000) are converted from that WAV by the writer.
  *
  * Text limits per model: OpenAI documents 4096 characters for `input`; gpt-4o-mini-tts also
  * stops at 2000 input tokens ("Input of 2132 tokens is over the maximum input limit of 2000
@@ -81,19 +85,21 @@ static const struct classify_rule openai_rules[] = {
     { 422, NULL, NULL, "*", NULL, CLASS_PROVIDER, CAUSE_FIELD, "FastAPI validation errors" },
 };
 
-/* The response_format and, for raw PCM, its rate. */
-static void openai_format(const struct provider *pv, enum audio_format fmt,
+/* The response_format, the kind of answer it makes and, for raw PCM, its rate. */
+static void openai_format(const struct provider *pv, enum out_format fmt,
                           struct provider_asked *asked)
 {
-    const char *name = fmt == AUDIO_MP3 ? "mp3" : pv->output_format ? pv->output_format : "wav";
+    bool mp3 = fmt == OUT_FORMAT_MP3;
+    const char *name = mp3 ? "mp3" : pv->output_format ? pv->output_format : "wav";
     snprintf(asked->output_format, sizeof asked->output_format, "%s", name);
     asked->pcm_rate = strcmp(name, "pcm") == 0 ? OPENAI_PCM_RATE : 0;
+    asked->kind = mp3 ? CONVERT_IN_MP3 : CONVERT_IN_WAV;
 }
 
 static int openai_build(const struct provider *pv, const struct job *job,
                         struct provider_request *req, char *err, size_t errlen)
 {
-    enum audio_format fmt;
+    enum out_format fmt;
     struct provider_asked *asked = &req->asked;
     if (provider_job_format(job, &fmt, err, errlen) ||
         provider_voice_for(pv, job, asked->voice, sizeof asked->voice, err, errlen) ||
@@ -139,7 +145,6 @@ static int openai_check_format(const char *name, const char *format, char *err, 
 const struct provider_ops provider_openai_ops = {
     .type_name = "openai",
     .http = true,
-    .wav_only = false,
     .default_max_text_chars = OPENAI_MAX_CHARS,
     .model_limits = openai_limits,
     .n_model_limits = sizeof openai_limits / sizeof openai_limits[0],

@@ -21,6 +21,7 @@
 #include "audio.h"
 #include "buf.h"
 #include "classify.h"
+#include "convert.h"
 #include "job.h"
 #include "provider.h"
 
@@ -31,12 +32,18 @@ struct espeak_worker;
 
 /* What an attempt asked the provider for, kept with the transfer until its answer is read: the
  * answer is judged by it (the voice a "voice not found" names, the model whose text limit was
- * passed) and, for raw PCM, made into a WAV file at the rate that was asked. */
+ * passed, the kind of audio it must be) and, for raw PCM or µ-law, made into a WAV file at the
+ * rate that was asked. The job's own format is the writer's business (writer.h): it converts
+ * whatever file the answer makes into it, so a provider is asked for the job's format natively
+ * where it has it and for its own WAV otherwise. */
 struct provider_asked {
     char voice[PROVIDER_NAME_MAX];  /* as sent, after the voices map; "" when none */
     char model[PROVIDER_NAME_MAX];  /* as sent, after the models map */
     char output_format[32];         /* the provider's own format name: "wav", "pcm", "pcm_24000" */
     int  pcm_rate;                  /* > 0: the answer is raw 16-bit mono PCM at this rate */
+    enum convert_input kind;        /* CONVERT_IN_WAV (also raw PCM, see pcm_rate),
+                                     * CONVERT_IN_MP3, or CONVERT_IN_ULAW_8000: raw µ-law at
+                                     * 8 kHz, wrapped in a µ-law WAV header */
 };
 
 /* One HTTP request as a provider wants it sent: always a POST. */
@@ -57,7 +64,6 @@ struct provider_model_limit {
 struct provider_ops {
     const char *type_name;               /* "openai", ... (the provider.NAME.type value) */
     bool        http;                    /* needs provider.NAME.url; runs on the curl multi */
-    bool        wav_only;                /* refuses mp3 jobs (provider_accepts) */
     int64_t     default_max_text_chars;  /* when max_text_chars is 0 and no model row fits */
     const struct provider_model_limit *model_limits;  /* per model; NULL: none */
     size_t      n_model_limits;
@@ -103,8 +109,8 @@ struct providers {
 int provider_http_start(struct provider *pv, const struct job *job, void *task, char *err,
                         size_t errlen);
 
-/* Parses job->format (NULL means wav). -1 + err for anything but "wav" or "mp3". */
-int provider_job_format(const struct job *job, enum audio_format *out, char *err, size_t errlen);
+/* Parses job->format (NULL means wav). -1 + err for a name out_format_parse() does not know. */
+int provider_job_format(const struct job *job, enum out_format *out, char *err, size_t errlen);
 
 /* The voice and model to send for job, by the voicemap resolution rule (voicemap.h): the map's
  * entry, else provider.NAME.voice/.model, else the job's name when the provider declares

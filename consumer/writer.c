@@ -1,6 +1,7 @@
 /* writer.c - the audio-writing thread; see writer.h. */
 #include "writer.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,8 +10,31 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audio.h"
+#include "convert.h"
+#include "log.h"
+#include "sha256.h"
+
+/* The writer's conversion helpers: while the writer thread converts a batch, up to
+ * WRITER_HELPERS_MAX more threads take tasks of the same batch (fork-join), so conversion runs
+ * on as many cores as the machine has to spare, and the batch is still written as one (one
+ * syncfs) once every task of it is converted. convert_audio() keeps no shared state. */
+#define WRITER_HELPERS_MAX 3
+
+struct helpers {
+    pthread_t       threads[WRITER_HELPERS_MAX];
+    size_t          n;             /* started */
+    pthread_mutex_t lock;
+    pthread_cond_t  work;          /* a batch to share, or stop */
+    pthread_cond_t  finished;      /* no task of the batch is being converted any more */
+    struct task    *next;          /* the batch's next task no thread has taken */
+    size_t          busy;          /* tasks taken and not yet converted */
+    bool            stop;
+};
+
 struct writer {
     pthread_t       thread;
+    struct helpers  helpers;
     pthread_mutex_t lock;
     pthread_cond_t  wake;
     pthread_cond_t  idle;          /* signalled after each batch */
@@ -29,15 +53,172 @@ static void append(struct task **list, struct task *more)
     *list = more;
 }
 
-/* Writes one batch; marks each task written or not. Returns the first error, "" if none. */
-static void write_batch(struct sink *sink, struct task *batch, char *err, size_t errlen)
+/* The job's output format; a decoded job's name always parses (job.h), NULL means wav. */
+static enum out_format task_format(const struct task *t)
 {
+    enum out_format f = OUT_FORMAT_WAV;
+    if (t->job.format && out_format_parse(t->job.format, &f) != 0)
+        f = OUT_FORMAT_WAV;
+    return f;
+}
+
+/* With debug logging: one line per converted file, the provider's audio beside what is saved
+ * (an operator comparing durations, the format test reading them). */
+static void log_conversion(const struct task *t, const struct audio_info *from,
+                           const struct convert_info *to)
+{
+    log_debug("audio converted", LOGS("campaign", t->job.campaign), LOGS("contact", t->job.contact),
+              LOGS("format", out_format_name(task_format(t))), LOGN("from_rate", from->sample_rate),
+              LOGN("from_codec", from->codec), LOGN("from_ms", from->duration_ms),
+              LOGN("rate", to->sample_rate), LOGN("duration_ms", to->duration_ms),
+              LOGN("bytes", to->bytes));
+}
+
+/* Makes t's audio the file its job asked for and notes what that file is: duration (from the
+ * audio), bytes and SHA-256. A provider's answer is a whole WAV or MP3 file (provider.h), so
+ * "RIFF" tells the two apart. Doing it again on converted audio is CONVERT_UNCHANGED, so a
+ * batch that is written again is not converted twice. -1 + err when the audio will not become
+ * that format. */
+static int convert_task(struct task *t, char *err, size_t errlen)
+{
+    bool riff = t->audio.len >= 4 && memcmp(t->audio.data, "RIFF", 4) == 0;
+    struct audio_info from = {0};
+    bool debug = riff && log_enabled(LOG_DEBUG) &&
+                 audio_wav_info(t->audio.data, t->audio.len, &from) == 0;
+    struct buf out = {0};
+    struct convert_info info;
+    int rc = convert_audio(t->audio.data, t->audio.len, riff ? CONVERT_IN_WAV : CONVERT_IN_MP3,
+                           task_format(t), &out, &info, err, errlen);
+    if (rc < 0)
+        return -1;
+    if (rc == 0) {
+        buf_free(&t->audio);
+        t->audio = out;
+        if (debug)
+            log_conversion(t, &from, &info);
+    }
+    t->duration_ms = info.duration_ms;
+    t->bytes = t->audio.len;
+    sha256_hex(t->audio.data, t->audio.len, t->sha256);
+    return 0;
+}
+
+/* The answer cannot become the job's format: the task goes back unrendered (writer.h). */
+static void reject(struct task *t, const char *why)
+{
+    t->outcome = OUTCOME_NONE;
+    snprintf(t->error, sizeof t->error, "the audio cannot be converted to %s: %s",
+             out_format_name(task_format(t)), why);
+    buf_free(&t->audio);
+    t->duration_ms = 0;
+    t->bytes = 0;
+    t->sha256[0] = '\0';
+}
+
+static void convert_one(struct task *t)
+{
+    char why[200];
+    if (t->outcome == OUTCOME_DONE && convert_task(t, why, sizeof why) != 0)
+        reject(t, why);
+}
+
+/* Converts tasks of the shared batch until every one is taken; h->lock held on entry and exit.
+ * The batch's links are only read (conversion never touches t->next). */
+static void convert_shared(struct helpers *h)
+{
+    struct task *t;
+    while ((t = h->next) != NULL) {
+        h->next = t->next;
+        h->busy++;
+        pthread_mutex_unlock(&h->lock);
+        convert_one(t);
+        pthread_mutex_lock(&h->lock);
+        h->busy--;
+    }
+    if (h->busy == 0)
+        pthread_cond_broadcast(&h->finished);
+}
+
+static void *helper_run(void *arg)
+{
+    struct helpers *h = arg;
+    pthread_setname_np(pthread_self(), "vx-convert");
+    pthread_mutex_lock(&h->lock);
+    while (!h->stop) {
+        if (h->next)
+            convert_shared(h);
+        else
+            pthread_cond_wait(&h->work, &h->lock);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+/* One helper per core beside the writer's own, at most WRITER_HELPERS_MAX; a helper that
+ * cannot start is done without (the writer thread converts alone). */
+static void helpers_start(struct helpers *h)
+{
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->work, NULL);
+    pthread_cond_init(&h->finished, NULL);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = cores > 1 ? (size_t)(cores - 1) : 0;
+    if (want > WRITER_HELPERS_MAX)
+        want = WRITER_HELPERS_MAX;
+    while (h->n < want && pthread_create(&h->threads[h->n], NULL, helper_run, h) == 0)
+        h->n++;
+}
+
+static void helpers_stop(struct helpers *h)
+{
+    pthread_mutex_lock(&h->lock);
+    h->stop = true;
+    pthread_cond_broadcast(&h->work);
+    pthread_mutex_unlock(&h->lock);
+    for (size_t i = 0; i < h->n; i++)
+        pthread_join(h->threads[i], NULL);
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->work);
+    pthread_cond_destroy(&h->finished);
+}
+
+/* Converts every task of batch, on this thread and the helpers; returns when all are done. */
+static void convert_batch(struct helpers *h, struct task *batch)
+{
+    pthread_mutex_lock(&h->lock);
+    h->next = batch;
+    if (h->n > 0 && batch && batch->next)
+        pthread_cond_broadcast(&h->work);
+    convert_shared(h);
+    while (h->busy > 0)
+        pthread_cond_wait(&h->finished, &h->lock);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static void set_uri(const struct sink *sink, struct task *t)
+{
+    char uri[PATH_MAX + 16];
+    sink_uri(sink, t->job.campaign, t->job.contact, strlen(t->job.contact),
+             out_format_ext(task_format(t)), uri, sizeof uri);
+    free(t->uri);
+    t->uri = uri[0] ? strdup(uri) : NULL;
+}
+
+/* Converts, then writes one batch; marks each task written or not. Returns the first error,
+ * "" if none. */
+static void write_batch(struct writer *w, struct task *batch, char *err, size_t errlen)
+{
+    struct sink *sink = w->sink;
     err[0] = '\0';
+    convert_batch(&w->helpers, batch);
     bool staged = false;
     for (struct task *t = batch; t; t = t->next) {
         t->file_written = false;
+        if (t->outcome != OUTCOME_DONE)
+            continue;
         if (!err[0] && sink_stage(sink, t->job.campaign, t->job.contact, strlen(t->job.contact),
-                                  t->job.format, t->audio.data, t->audio.len, err, errlen) == 0)
+                                  out_format_ext(task_format(t)), t->audio.data, t->audio.len,
+                                  err, errlen) == 0)
             staged = true;
     }
     char commit_err[512];
@@ -49,14 +230,19 @@ static void write_batch(struct sink *sink, struct task *batch, char *err, size_t
     if (err[0])
         return; /* the staged ones are in place, but simpler to write the whole batch again */
     for (struct task *t = batch; t; t = t->next) {
+        if (t->outcome != OUTCOME_DONE)
+            continue;
         t->file_written = true;
         buf_free(&t->audio);
+        set_uri(sink, t);
     }
 }
 
 static void *run(void *arg)
 {
     struct writer *w = arg;
+    /* named, so `top -H` and bench/convert.sh can tell its CPU from the loop's */
+    pthread_setname_np(pthread_self(), "vx-writer");
     pthread_mutex_lock(&w->lock);
     for (;;) {
         while (!w->stop && !w->todo)
@@ -68,7 +254,7 @@ static void *run(void *arg)
         w->busy = true;
         pthread_mutex_unlock(&w->lock);
         char err[512];
-        write_batch(w->sink, batch, err, sizeof err);
+        write_batch(w, batch, err, sizeof err);
         pthread_mutex_lock(&w->lock);
         append(&w->done, batch);
         w->busy = false;
@@ -97,8 +283,10 @@ struct writer *writer_new(struct sink *sink, int wake_fd, char *err, size_t errl
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->wake, NULL);
     pthread_cond_init(&w->idle, NULL);
+    helpers_start(&w->helpers);
     if (pthread_create(&w->thread, NULL, run, w) != 0) {
         snprintf(err, errlen, "cannot start the audio writer thread");
+        helpers_stop(&w->helpers);
         pthread_mutex_destroy(&w->lock);
         pthread_cond_destroy(&w->wake);
         pthread_cond_destroy(&w->idle);
@@ -119,6 +307,7 @@ void writer_free(struct writer *w, struct task **left)
     pthread_cond_signal(&w->wake);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->thread, NULL);
+    helpers_stop(&w->helpers);
     append(&w->done, w->todo);
     *left = w->done;
     sink_free(w->sink);

@@ -1,11 +1,19 @@
-/* writer.h - audio files written on a thread of their own.
+/* writer.h - audio converted into the job's format and written, on a thread of their own.
  *
  * The consumer's loop hands over the tasks whose audio must be written (writer_submit) and takes
  * them back once their files are in place (writer_collect), so the file system's work - on ext4
- * about a quarter of a job's cost - runs beside the loop instead of inside it. Whatever is
- * waiting when the thread wakes is written as one batch through the sink (sink.h: one syncfs per
- * batch when fsync is on). A task is the writer's between submit and collect: the loop must not
- * touch it. The thread wakes the loop by writing a byte to wake_fd. */
+ * about a quarter of a job's cost - and the conversion run beside the loop instead of inside it.
+ * Whatever is waiting when the thread wakes is one batch: each task's audio (a whole WAV or MP3
+ * file, as provider.h delivers it) is first converted into its job's format (convert.h:
+ * ulaw_8000, alaw_8000, wav_8000, wav_16000, mp3; nothing is done when it already is that
+ * format), then the batch is written through the sink (sink.h: one syncfs per batch when fsync
+ * is on) under <name>.<out_format_ext()>, so every WAV kind ends in .wav. A task is the
+ * writer's between submit and collect: the loop must not touch it. The thread wakes the loop by
+ * writing a byte to wake_fd.
+ *
+ * Conversion costs 80-500 µs of CPU a job (bench/convert.sh) and made the one writer thread the
+ * consumer's bottleneck, so a batch is converted on a small pool (one helper thread per core
+ * beside the writer's own, at most three, named "vx-convert"), then written as one. */
 #ifndef VOXCAST_WRITER_H
 #define VOXCAST_WRITER_H
 
@@ -32,9 +40,18 @@ void writer_submit(struct writer *w, struct task *head);
  * then returns them all. True when the writer is idle. */
 bool writer_wait_idle(struct writer *w, int timeout_ms);
 
-/* Takes back the tasks handled since the last call, as a list (NULL if none): file_written is
- * true and the audio freed for each one whose file is in place; false, with the reason in err
- * (when err is not NULL and the first failure of the call), for each one to write again later. */
+/* Takes back the tasks handled since the last call, as a list (NULL if none), each in one of
+ * three states:
+ *   - written: file_written is true, the audio freed, and what was delivered is filled in:
+ *     uri (sink_uri), duration_ms (computed from the audio as saved), bytes and sha256 (hex of
+ *     the exact bytes written);
+ *   - not written: file_written false, outcome still OUTCOME_DONE, the audio kept (already
+ *     converted), the reason in err (when err is not NULL and the first failure of the call):
+ *     to write again later;
+ *   - not convertible: outcome OUTCOME_NONE, the audio freed, t->error saying why ("the audio
+ *     cannot be converted to ulaw_8000: ..."). The provider's answer passed audio_validate but
+ *     will not become the job's format: the loop treats that as a retryable failure of the
+ *     provider that rendered it (t->pidx) and renders the job again. */
 struct task *writer_collect(struct writer *w, char *err, size_t errlen);
 
 #endif

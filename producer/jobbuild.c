@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "convert.h"
 #include "job.h"
 #include "utf8.h"
 
@@ -39,8 +40,9 @@ static int check_spec(const struct jobbuild_spec *s, char *err, size_t errlen)
             snprintf(err, errlen, "--meta: a column name must be non-empty UTF-8");
             return -1;
         }
-    if (s->format && strcmp(s->format, "wav") != 0 && strcmp(s->format, "mp3") != 0) {
-        snprintf(err, errlen, "--format must be wav or mp3, not \"%s\"", s->format);
+    enum out_format f;
+    if (s->format && out_format_parse(s->format, &f) != 0) {
+        snprintf(err, errlen, "--format must be one of %s, not \"%s\"", JOB_FORMATS, s->format);
         return -1;
     }
     return 0;

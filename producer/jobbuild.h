@@ -29,7 +29,7 @@ struct jobbuild_spec {                /* all borrowed: they must outlive the bui
     const char            *voice;     /* optional (NULL): the logical voice of every job */
     const char            *lang;      /* optional */
     const char            *model;     /* optional: the logical model of every job */
-    const char            *format;    /* "wav" or "mp3"; NULL means wav */
+    const char            *format;    /* one of JOB_FORMATS (job.h); NULL means wav */
     const char            *enqueued_at; /* optional, informational */
     size_t                 max_text_chars; /* job.max_text_chars; 0: no limit */
 };
@@ -43,7 +43,7 @@ typedef const char *(*jobbuild_slot_fn)(void *ctx, size_t slot, size_t *len);
 /* A builder for spec (copied; its strings are borrowed). NULL + err when an option could never
  * make a valid job: a meta name that is empty or not UTF-8 ("--meta: ..."), a voice, lang or
  * model that is not 1-256 bytes of UTF-8 without control characters ("--voice: ..."), a format
- * other than wav and mp3. */
+ * that is not one of JOB_FORMATS. */
 struct jobbuild *jobbuild_new(const struct jobbuild_spec *spec, char *err, size_t errlen);
 void jobbuild_free(struct jobbuild *jb);                        /* NULL-safe */
 

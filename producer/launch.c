@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "cmd.h"
 #include "contacts.h"
+#include "convert.h"
 #include "idset.h"
 #include "job.h"
 #include "jobbuild.h"
@@ -104,7 +105,7 @@ static void launch_usage(FILE *out)
 {
     fputs("usage: voxcast launch --campaign ID --contacts FILE (--template TEXT | --template-file F)\n"
           "                      [--id-column contact_id] [--voice V] [--lang L] [--model M]\n"
-          "                      [--format wav|mp3] [--meta COLUMN]... [--rejects FILE] [--resume]\n"
+          "                      [--format FORMAT] [--meta COLUMN]... [--rejects FILE] [--resume]\n"
           "                      [--dry-run] [--json]\n\n"
           "Enqueues one voice-message job per contact to Kafka (key = contact id). FILE is CSV with a\n"
           "header row (RFC 4180) or JSON Lines (.jsonl); every column is a template variable:\n"
@@ -121,7 +122,10 @@ static void launch_usage(FILE *out)
           "                       which each provider maps through provider.NAME.voices (given the\n"
           "                       consumers' configuration, launch says what each provider makes of it)\n"
           "  --model M            the logical model of every job, mapped through provider.NAME.models\n"
-          "  --format wav|mp3     audio format (default wav)\n"
+          "  --format FORMAT      the audio every contact gets (default wav): wav (the provider's\n"
+          "                       own), mp3, ulaw_8000 or alaw_8000 (G.711 WAV, 8 kHz mono: what\n"
+          "                       Twilio, Asterisk and most carriers play), wav_8000 or wav_16000\n"
+          "                       (16-bit PCM WAV, mono); every WAV kind ends in .wav\n"
           "  --meta COLUMN        carry this column in the job's meta object (repeatable; a value\n"
           "                       that is not UTF-8 or holds a NUL byte is left out)\n"
           "  --rejects FILE       write rejected rows as CSV: line,contact,reason\n"
@@ -197,8 +201,9 @@ static int check_opts(const struct launch_opts *o)
         cmd_error("launch: give exactly one of --template and --template-file");
         return -1;
     }
-    if (strcmp(o->format, "wav") != 0 && strcmp(o->format, "mp3") != 0) {
-        cmd_error("launch: --format must be wav or mp3, not \"%s\"", o->format);
+    enum out_format f;
+    if (out_format_parse(o->format, &f) != 0) {
+        cmd_error("launch: --format must be one of %s, not \"%s\"", JOB_FORMATS, o->format);
         return -1;
     }
     return 0;

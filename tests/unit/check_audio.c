@@ -14,6 +14,7 @@
 #include "audio.h"
 #include "buf.h"
 #include "check_main.h"
+#include "convert.h"
 #include "espeak.h"
 
 static char err[256];
@@ -732,6 +733,66 @@ START_TEST(pcm_elevenlabs_16k_wrapped)
 }
 END_TEST
 
+/* ElevenLabs output_format=ulaw_8000 answers raw G.711 µ-law bytes, 8 kHz mono, no header
+ * (elevenlabs-python text_to_speech_convert_request_output_format.py). Wrapped: RIFF, an 18-byte
+ * fmt chunk with tag 7, a fact chunk, the data as sent; sizes true; and libsndfile (through
+ * convert_audio) reads it as the same audio as the raw bytes. */
+START_TEST(ulaw_wrapped)
+{
+    struct buf raw = {0}, b = {0};
+    for (int i = 0; i < 4000; i++)           /* half a second of assorted µ-law codes */
+        buf_putc(&raw, (char)(uint8_t)(i * 37 + 11));
+    buf_puts(&b, "x");
+    ck_assert_int_eq(audio_wav_from_ulaw(raw.data, raw.len, 8000, &b, err, sizeof err), 0);
+    ck_assert_uint_eq(b.len, 1 + 58 + 4000);
+    struct buf w = {0};
+    buf_append(&w, b.data + 1, b.len - 1);
+    static const uint8_t want[58] = {
+        'R', 'I', 'F', 'F', 0xD2, 0x0F, 0, 0, 'W', 'A', 'V', 'E',      /* 50 + 4000 */
+        'f', 'm', 't', ' ', 18, 0, 0, 0, 7, 0, 1, 0,                   /* tag 7, mono */
+        0x40, 0x1F, 0, 0, 0x40, 0x1F, 0, 0, 1, 0, 8, 0, 0, 0,          /* 8000 Hz, 8000 B/s, 8 bit */
+        'f', 'a', 'c', 't', 4, 0, 0, 0, 0xA0, 0x0F, 0, 0,              /* 4000 sample frames */
+        'd', 'a', 't', 'a', 0xA0, 0x0F, 0, 0,
+    };
+    ck_assert_mem_eq(w.data, want, sizeof want);
+    ck_assert_mem_eq(w.data + 58, raw.data, raw.len);
+    ck_assert_int_eq(check_wav(&w), 0);
+    struct audio_info in;
+    ck_assert_int_eq(audio_wav_info(w.data, w.len, &in), 0);
+    ck_assert_uint_eq(in.codec, 7);
+    ck_assert_uint_eq(in.sample_rate, 8000);
+    ck_assert_uint_eq(in.bits, 8);
+    ck_assert_uint_eq(in.data_bytes, 4000);
+    ck_assert_int_eq(in.duration_ms, 500);
+    /* already a ulaw_8000 file: nothing to convert */
+    struct buf out = {0}, pcm_a = {0}, pcm_b = {0};
+    struct convert_info ci;
+    ck_assert_int_eq(convert_audio(w.data, w.len, CONVERT_IN_WAV, OUT_FORMAT_ULAW_8000, &out, &ci,
+                                   err, sizeof err), CONVERT_UNCHANGED);
+    ck_assert_int_eq(ci.duration_ms, 500);
+    /* decoded by libsndfile, it is the audio of the raw bytes */
+    ck_assert_int_eq(convert_audio(w.data, w.len, CONVERT_IN_WAV, OUT_FORMAT_WAV_8000, &pcm_a, NULL,
+                                   err, sizeof err), 0);
+    ck_assert_int_eq(convert_audio(raw.data, raw.len, CONVERT_IN_ULAW_8000, OUT_FORMAT_WAV_8000,
+                                   &pcm_b, NULL, err, sizeof err), 0);
+    ck_assert_uint_eq(pcm_a.len, pcm_b.len);
+    ck_assert_mem_eq(pcm_a.data, pcm_b.data, pcm_a.len);
+    /* refused: empty, insane rate; out untouched */
+    buf_reset(&out);
+    buf_puts(&out, "keep");
+    ck_assert_int_eq(audio_wav_from_ulaw(raw.data, 0, 8000, &out, err, sizeof err), -1);
+    ck_assert_str_eq(err, "µ-law body is empty, no audio");
+    ck_assert_int_eq(audio_wav_from_ulaw(raw.data, raw.len, 999, &out, err, sizeof err), -1);
+    ck_assert_uint_eq(out.len, 4);
+    buf_free(&out);
+    buf_free(&pcm_a);
+    buf_free(&pcm_b);
+    buf_free(&w);
+    buf_free(&b);
+    buf_free(&raw);
+}
+END_TEST
+
 START_TEST(pcm_refused)
 {
     struct buf b = {0};
@@ -1073,6 +1134,7 @@ static Suite *audio_suite(void)
     tcase_add_test(streamed, pcm_openai_24k_wrapped);
     tcase_add_test(streamed, pcm_elevenlabs_16k_wrapped);
     tcase_add_test(streamed, pcm_refused);
+    tcase_add_test(streamed, ulaw_wrapped);
     tcase_add_test(streamed, wav_seal_random_bodies);
     suite_add_tcase(s, streamed);
 

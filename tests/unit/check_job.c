@@ -276,12 +276,25 @@ END_TEST
 
 START_TEST(test_format_rule)
 {
-    field_fails("format", "\"ogg\"", "\"format\" must be wav or mp3");
-    field_fails("format", "\"WAV\"", "\"format\" must be wav or mp3");
-    field_fails("format", "\"\"", "\"format\" must be wav or mp3");
-    field_fails("format", "\"wav \"", "\"format\" must be wav or mp3");
-    decode_ok(with_field("format", "\"mp3\""));
-    ck_assert_str_eq(job.format, "mp3");
+    const char *want = "\"format\" must be one of wav, mp3, ulaw_8000, alaw_8000, wav_8000, "
+                       "wav_16000";
+    field_fails("format", "\"ogg\"", want);
+    field_fails("format", "\"WAV\"", want);
+    field_fails("format", "\"\"", want);
+    field_fails("format", "\"wav \"", want);
+    field_fails("format", "\"ulaw\"", want);
+    field_fails("format", "\"ulaw_16000\"", want);
+    field_fails("format", "\"pcm_8000\"", want);
+    field_fails("format", "\"ULAW_8000\"", want);
+    /* every name of the contract decodes and is kept as it was spelt */
+    static const char *names[] = {"wav", "mp3", "ulaw_8000", "alaw_8000", "wav_8000", "wav_16000"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char quoted[32];
+        snprintf(quoted, sizeof quoted, "\"%s\"", names[i]);
+        decode_ok(with_field("format", quoted));
+        ck_assert_str_eq(job.format, names[i]);
+        job_free(&job);
+    }
 }
 END_TEST
 
