@@ -7,13 +7,18 @@
  *   3. Timers: tasks whose backoff or pacing delay is over go back to the ready queue.
  *   4. Schedule: start attempts for ready tasks under the consumer's concurrency, each provider's
  *      cap, its token bucket, its 429 pause and its breaker; an open breaker sends the task on to
- *      the next provider at once.
+ *      the next provider at once. With breaker.shared the breakers are first synced with the
+ *      fleet's in Redis (breaker_shared.h: at most every 250 ms, one round trip).
  *   5. Drive transfers; finished attempts are classified: retry later, fail over, or finish.
- *   6. Flush: write the finished tasks' audio (aside, one sync, rename), then their outcomes to
- *      Redis in one round trip, and only then mark their offsets finished and store the
- *      contiguous prefix per partition. Nothing is committed whose outcome is not in Redis.
- *   7. Flow control: pause the assigned partitions when the buffer is full, Redis is down or
- *      every breaker is open; resume below half the buffer. Then sleep until something happens.
+ *   6. Flush: write the finished tasks' audio (files: aside, one sync, rename; S3: one signed PUT
+ *      each, concurrently, each answered 200), then their outcomes to Redis in one round trip,
+ *      and only then mark their offsets finished and store the contiguous prefix per partition.
+ *      Nothing is committed whose outcome is not in Redis. With a results stream (results.h) the
+ *      outcome's event rides in the same Redis step, and the offset waits for Kafka to
+ *      acknowledge that event.
+ *   7. Flow control: pause the assigned partitions when the buffer is full, Redis is down, the
+ *      audio store fails (nothing new is rendered either) or every breaker is open; resume below
+ *      half the buffer. Then sleep until something happens.
  */
 #include "engine.h"
 
@@ -27,6 +32,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "breaker_shared.h"
 #include "clock.h"
 #include "hash.h"
 #include "httpd.h"
@@ -36,8 +42,10 @@
 #include "metrics.h"
 #include "offsets.h"
 #include "provider.h"
+#include "results.h"
 #include "sink.h"
 #include "store.h"
+#include "store_results.h"
 #include "task.h"
 #include "timerheap.h"
 #include "writer.h"
@@ -73,12 +81,15 @@ struct engine {
     bool                             redis_ok;
     int64_t                          redis_retry_at, redis_backoff_ms;
     struct providers                *providers;
+    struct breaker_shared           *bshared;       /* NULL: breaker.shared = false */
     struct metrics                  *metrics;
     struct httpd                    *httpd;
     struct offsets                  *offsets;
     struct timerheap                *timers;
     struct writer                   *writer;        /* audio files, on their own thread */
+    struct results                  *results;       /* results stream; NULL when disabled */
     int64_t                          write_retry_at; /* a write failed: try again from then */
+    bool                             audio_down;    /* the last audio write failed: paused */
     struct tasklist                  checking, ready, finishing;
     struct tasklist                  to_write;      /* rendered, audio not handed to the writer */
     struct idset                    *inflight;      /* campaign NUL contact of tasks past the check */
@@ -96,6 +107,7 @@ struct engine {
     int                              breaker_seen[64];
     int64_t                          n_done, n_dlq, n_dup, n_invalid;
     int64_t                          last_summary_ms, last_summary_finished;
+    char                             account_id[128]; /* this consumer in the fleet's accounts */
 };
 
 /* ---------------------------------------------------------------- task lists */
@@ -248,6 +260,8 @@ static void revoke_partitions(struct engine *E, rd_kafka_topic_partition_list_t 
     if (!E->redis_ok)
         E->redis_retry_at = 0; /* worth a reconnect now rather than at the next back-off step */
     flush_finished(E, true);
+    /* their results events get half a second, so their offsets go out with this commit too */
+    results_drain(E->results, E->redis_ok ? E->store : NULL, 500);
     rd_kafka_resp_err_t e = rd_kafka_commit(E->rk, NULL, 1 /* async: a sync commit waits forever without brokers */);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("commit on revoke failed", LOGS("error", rd_kafka_err2str(e)));
@@ -439,6 +453,145 @@ static void run_checks(struct engine *E)
 
 enum start_result { STARTED, BLOCKED, MOVED };
 
+/* ---------------------------------------------------------------- fleet accounts */
+
+static size_t provider_index(struct engine *E, const struct provider *pv);
+
+/* Provider accounts are shared with every consumer on this Redis (account.h, store_account.h):
+ * slots, tokens, the 429 pause and the learned limit are synced for all providers in one round
+ * trip per ACCOUNT_SYNC_MS, and an attempt starts only within this consumer's share. */
+
+/* An id unique in the fleet: host, pid and a random part (a restarted pid is a new consumer). */
+static void account_identity(struct engine *E)
+{
+    char host[64] = "";
+    if (gethostname(host, sizeof host - 1) != 0 || !host[0])
+        snprintf(host, sizeof host, "host");
+    snprintf(E->account_id, sizeof E->account_id, "%s:%ld:%08llx", host, (long)getpid(),
+             (unsigned long long)(E->rng & 0xffffffffULL));
+}
+
+static void publish_account(struct engine *E, size_t i, const struct provider *pv)
+{
+    const struct account *a = &pv->account;
+    int limit = account_limit(a);
+    bool learned = a->learned > 0 && (a->configured == 0 || a->learned < a->configured);
+    int in_flight = !account_active(a) || a->local || a->last_sync_ms == 0 ? pv->in_flight : a->fleet_in_flight;
+    metrics_set_account(E->metrics, i, in_flight, limit > 0 ? limit : -1, learned, a->local);
+}
+
+static void accounts_local(struct engine *E, int64_t now)
+{
+    for (size_t i = 0; i < providers_count(E->providers); i++) {
+        struct provider *pv = providers_at(E->providers, i);
+        if (!account_active(&pv->account))
+            continue;
+        if (!pv->account.local)
+            log_warn("redis unreachable: provider account on a local share", LOGS("provider", pv->name),
+                     LOGN("slots", account_local_share(account_limit(&pv->account), pv->account.alive)),
+                     LOGN("consumers_seen", pv->account.alive));
+        account_go_local(&pv->account, now);
+        publish_account(E, i, pv);
+    }
+}
+
+/* The per-tick call: when any account is due, syncs every active one in one round trip. */
+static void sync_accounts(struct engine *E, int64_t now)
+{
+    size_t n = providers_count(E->providers), k = 0;
+    const char *names[METRICS_MAX_PROVIDERS];
+    struct provider *pvs[METRICS_MAX_PROVIDERS];
+    struct store_account_want want[METRICS_MAX_PROVIDERS];
+    struct store_account_grant grant[METRICS_MAX_PROVIDERS];
+    bool due = false;
+    for (size_t i = 0; i < n && k < METRICS_MAX_PROVIDERS; i++) {
+        struct provider *pv = providers_at(E->providers, i);
+        due = due || account_sync_due(&pv->account, now);
+        if (account_active(&pv->account))
+            pvs[k++] = pv;
+        else
+            publish_account(E, i, pv); /* no account: /health shows this consumer's own count */
+    }
+    if (!due)
+        return;
+    if (!redis_usable(E)) {
+        accounts_local(E, now);
+        return;
+    }
+    for (size_t j = 0; j < k; j++) {
+        names[j] = pvs[j]->name;
+        account_sync_want(&pvs[j]->account, &want[j]);
+    }
+    metrics_account_sync(E->metrics);
+    if (store_account_sync(E->store, E->account_id, ACCOUNT_LEASE_TTL_MS, -1, names, want, grant, k) != 0) {
+        redis_down(E, "account sync");
+        accounts_local(E, now);
+        return;
+    }
+    for (size_t j = 0; j < k; j++) {
+        if (pvs[j]->account.local)
+            log_info("redis reachable again: provider account shared with the fleet",
+                     LOGS("provider", pvs[j]->name));
+        int learned = pvs[j]->account.learned;
+        account_sync_apply(&pvs[j]->account, &want[j], &grant[j], now);
+        if (pvs[j]->account.learned != learned)
+            log_info("provider account limit learned", LOGS("provider", pvs[j]->name), LOGN("from", learned),
+                     LOGN("to", pvs[j]->account.learned), LOGN("configured", pvs[j]->account.configured));
+        publish_account(E, provider_index(E, pvs[j]), pvs[j]);
+    }
+}
+
+/* Wakes the loop for the next sync: tasks waiting for a slot or token start after it. */
+static int64_t account_timeout(struct engine *E, int64_t now, int64_t timeout)
+{
+    for (size_t i = 0; i < providers_count(E->providers); i++) {
+        int64_t at = account_next_sync_ms(&providers_at(E->providers, i)->account);
+        if (at - now < timeout)
+            timeout = at - now;
+    }
+    return timeout;
+}
+
+/* STARTED when the account lets an attempt start now (account_started() follows the start);
+ * BLOCKED while this consumer has no slot or token (the task stays ready; the next sync brings
+ * more); MOVED when the fleet is paused (the task waits out the pause). */
+static enum start_result account_gate(struct engine *E, struct task *t, struct provider *pv, int64_t now)
+{
+    int64_t wait = account_admit(&pv->account, now);
+    if (wait < 0)
+        return BLOCKED;
+    if (wait > 0) {
+        defer(E, t, now + wait);
+        return MOVED;
+    }
+    return STARTED;
+}
+
+/* An answer's news for the account: a 429 counts in voxcast_provider_throttled_total, a
+ * rate-limit 429 with Retry-After pauses the fleet (a concurrency 429 is answered by the limit,
+ * not by waiting), and the answer feeds the learned limit. */
+static void account_answer(struct engine *E, struct provider *pv, const struct attempt_result *r, int64_t now)
+{
+    if (r->http_status == 429)
+        metrics_throttled(E->metrics, provider_index(E, pv));
+    bool throttled = r->cls == CLASS_THROTTLED;
+    account_done(&pv->account, r->cls == CLASS_OK, throttled && !r->concurrency_limited,
+                 throttled && r->concurrency_limited, r->max_concurrent, r->retry_after_ms, now);
+}
+
+/* A clean stop gives this consumer's slots back at once instead of after the lease expiry. */
+static void leave_accounts(struct engine *E)
+{
+    const char *names[METRICS_MAX_PROVIDERS];
+    size_t k = 0;
+    for (size_t i = 0; i < providers_count(E->providers) && k < METRICS_MAX_PROVIDERS; i++)
+        if (account_active(&providers_at(E->providers, i)->account))
+            names[k++] = providers_at(E->providers, i)->name;
+    if (k && E->redis_ok && store_account_leave(E->store, E->account_id, names, k) != 0)
+        log_warn("could not give provider account slots back; they expire by themselves",
+                 LOGS("error", store_error(E->store)));
+}
+
 static void failover(struct engine *E, struct task *t)
 {
     t->pidx++;
@@ -447,7 +600,7 @@ static void failover(struct engine *E, struct task *t)
         metrics_failover(E->metrics);
 }
 
-/* Whether every provider of the chain declined the job: it cannot render it (format, length),
+/* Whether every provider of the chain declined the job: it cannot render it (text length),
  * or it is in one of the masks (open breaker, provider-level refusal, "too long"). */
 static bool all_declined(struct engine *E, const struct task *t, uint64_t masks)
 {
@@ -488,7 +641,7 @@ static void wait_for_probe(struct engine *E, struct task *t, uint64_t wait)
  * provider-level (a voice, model, plan or account answer: their misconfiguration, not the
  * contact's) when no provider took the job otherwise: every one refused, was open, or cannot
  * take it. Otherwise the job is dead-lettered: non_retryable when no provider would take it
- * (format, length, or "too long" answers), else retry_exhausted. */
+ * (text length, or "too long" answers), else retry_exhausted. */
 static void chain_exhausted(struct engine *E, struct task *t)
 {
     uint64_t masks = t->skipped_open | t->refused | t->too_long;
@@ -497,7 +650,7 @@ static void chain_exhausted(struct engine *E, struct task *t)
         return;
     }
     if (t->attempts == 0) {
-        task_set_dlq(t, "non_retryable", "no configured provider accepts this job (format or text length)");
+        task_set_dlq(t, "non_retryable", "no configured provider accepts this job (text length)");
     } else if (t->too_long && all_declined(E, t, t->too_long)) {
         char why[sizeof t->error];
         snprintf(why, sizeof why, "no configured provider accepts this job: %.200s", t->error);
@@ -526,6 +679,7 @@ static enum start_result start_attempt(struct engine *E, struct task *t, struct 
         return MOVED;
     }
     pv->in_flight++;
+    account_started(&pv->account, now);
     E->running++;
     t->state = TASK_RUNNING;
     return STARTED;
@@ -541,7 +695,7 @@ static enum start_result try_start(struct engine *E, struct task *t, int64_t now
             t->tries = 0;
             continue;
         }
-        if (pv->breaker.state == BREAKER_OPEN && now < breaker_next_probe_ms(&pv->breaker)) {
+        if (breaker_refuses(&pv->breaker, now)) { /* open here, or for the fleet (breaker_shared.h) */
             if (t->pidx < 64)
                 t->skipped_open |= (uint64_t)1 << t->pidx;
             failover(E, t);
@@ -553,6 +707,9 @@ static enum start_result try_start(struct engine *E, struct task *t, int64_t now
         }
         if (pv->concurrency_cap > 0 && pv->in_flight >= pv->concurrency_cap)
             return BLOCKED;
+        enum start_result gate = account_gate(E, t, pv, now);
+        if (gate != STARTED)
+            return gate;
         if (!breaker_allow(&pv->breaker, now))
             return BLOCKED; /* half-open with its probe out: wait for the verdict */
         return start_attempt(E, t, pv, now);
@@ -566,8 +723,8 @@ static enum start_result try_start(struct engine *E, struct task *t, int64_t now
  * walking a queue of hundreds of waiting tasks per finished job was a tenth of the CPU. */
 static void schedule(struct engine *E, int64_t now)
 {
-    if (E->running >= E->concurrency || !E->ready.head)
-        return;
+    if (E->running >= E->concurrency || !E->ready.head || E->audio_down)
+        return; /* (audio_down: what is rendered now could not be stored) */
     struct tasklist all = list_take(&E->ready);
     struct task *t = all.head;
     size_t left = all.n;
@@ -722,6 +879,7 @@ static void on_attempt_done(void *ctx, void *task, struct provider *pv, struct a
     struct task *t = task;
     int64_t now = clock_mono_ms();
     pv->in_flight--;
+    account_answer(E, pv, r, now);
     E->running--;
     count_request(E, pv, r);
     breaker_record(&pv->breaker, classify_breaker_verdict(r->cls), now);
@@ -769,40 +927,86 @@ static void on_attempt_done(void *ctx, void *task, struct provider *pv, struct a
 
 /* ---------------------------------------------------------------- outcomes */
 
+/* The writer could not convert the provider's answer into the job's format (writer.h): that
+ * answer was not usable after all, so it counts as a retryable failure of the provider that
+ * rendered it (still t->pidx) and the job is rendered again, here or on the next provider. */
+static void render_again(struct engine *E, struct task *t)
+{
+    int64_t now = clock_mono_ms();
+    struct provider *pv = providers_at(E->providers, t->pidx);
+    t->outcome = OUTCOME_NONE;
+    if (!pv) {
+        make_ready(E, t);
+        return;
+    }
+    breaker_record(&pv->breaker, BREAKER_FAILURE, now);
+    task_note_attempt(t, pv->name, 200, classify_name(CLASS_RETRY), t->error, 0);
+    log_warn("provider audio not convertible; rendering again", LOGS("provider", pv->name),
+             LOGS("campaign", t->job.campaign), LOGS("error", t->error));
+    retry_or_failover(E, t, pv, now + backoff_delay_ms(E->base_ms, E->max_ms, t->tries, &E->rng));
+}
+
+/* The audio store (disk or S3) failed a batch: as during a Redis outage, consumption pauses
+ * (control_flow) and nothing new is rendered (schedule), while the batch is written again every
+ * second; nothing is dead-lettered for it. Logged when the outage starts and when it ends. */
+static void note_audio_store(struct engine *E, const char *err, const struct task *back)
+{
+    bool wrote = false;
+    for (; back && !wrote; back = back->next)
+        wrote = back->file_written;
+    if (err[0]) {
+        if (!E->audio_down)
+            log_error("cannot write audio; will retry", LOGS("error", err), LOGB("consumption_paused", true));
+        else
+            log_debug("audio store still failing", LOGS("error", err));
+        E->audio_down = true;
+        E->write_retry_at = clock_mono_ms() + 1000;
+    } else if (wrote && E->audio_down) {
+        log_info("audio store works again: resuming");
+        E->audio_down = false;
+    }
+}
+
 /* Hands rendered audio to the writer thread, and takes back what it wrote: written tasks go on
  * to Redis, the others are handed over again a second later. */
 static void exchange_files(struct engine *E)
 {
     char err[512];
     struct task *t = writer_collect(E->writer, err, sizeof err);
-    if (err[0]) {
-        log_error("cannot write audio; will retry", LOGS("error", err));
-        E->write_retry_at = clock_mono_ms() + 1000;
-    }
+    note_audio_store(E, err, t);
     for (struct task *next; t; t = next) {
         next = t->next;
-        list_push(t->file_written ? &E->finishing : &E->to_write, t);
+        if (t->outcome != OUTCOME_DONE)
+            render_again(E, t);
+        else
+            list_push(t->file_written ? &E->finishing : &E->to_write, t);
     }
     if (E->to_write.head && clock_mono_ms() >= E->write_retry_at)
         writer_submit(E->writer, list_take(&E->to_write).head);
 }
 
+/* The results event goes into the same Redis step as the outcome (the outbox: results.h). */
 static void add_outcome(struct engine *E, struct task *t, int64_t now_wall)
 {
     const char *campaign = task_campaign(t), *contact = task_contact(t);
+    struct buf ev = {0};
+    if (E->results && t->valid && t->outcome != OUTCOME_DUPLICATE)
+        results_event(&ev, t, now_wall);
     if (t->outcome == OUTCOME_DLQ) {
         char *entry = task_dlq_entry(t, now_wall);
-        store_batch_dlq(E->batch, campaign, contact, strlen(contact), entry);
+        store_batch_dlq_result(E->batch, campaign, contact, strlen(contact), entry, ev.data);
         free(entry);
     } else {
-        store_batch_done(E->batch, campaign, contact, strlen(contact),
-                         t->outcome == OUTCOME_DONE ? t->provider : NULL);
+        store_batch_done_result(E->batch, campaign, contact, strlen(contact),
+                                t->outcome == OUTCOME_DONE ? t->provider : NULL,
+                                t->outcome == OUTCOME_DONE ? t->duration_ms : 0, ev.data);
     }
+    buf_free(&ev);
 }
 
 static void count_outcome(struct engine *E, struct task *t, enum store_result r)
 {
-    bool dup = t->outcome == OUTCOME_DUPLICATE || r == STORE_DUPLICATE;
+    bool dup = t->outcome == OUTCOME_DUPLICATE || r == STORE_DUPLICATE || r == STORE_UNPUBLISHED;
     if (dup) {
         E->n_dup++;
         metrics_job(E->metrics, METRICS_DUPLICATE);
@@ -816,6 +1020,94 @@ static void count_outcome(struct engine *E, struct task *t, enum store_result r)
                  LOGS("reason", t->reason), LOGS("provider", t->provider), LOGN("http_status", t->http_status),
                  LOGN("attempt", t->attempts), LOGS("error", t->error));
     }
+}
+
+/* ---------------------------------------------------------------- results stream */
+
+/* The outcome is in Redis (and its event delivered, when there is one): the offset may go. */
+static void outcome_stored(struct engine *E, struct task *t)
+{
+    if (!task_revoked(E, t)) {
+        offsets_done(E->offsets, t->partition, t->offset);
+        store_offsets(E, t->partition);
+    }
+    release(E, t);
+}
+
+/* Delivery report of a results event: a task's offset is stored only now. */
+static void on_published(void *ctx, void *opaque)
+{
+    if (opaque)
+        outcome_stored(ctx, opaque);
+}
+
+static void drop_task(void *opaque)
+{
+    task_free(opaque);
+}
+
+/* A redelivered job whose event may never have reached Kafka also republishes its campaign's
+ * completion if that is unpublished too (results.h). */
+static void republish_completion(struct engine *E, const char *campaign)
+{
+    struct store_completion c;
+    if (store_completion_get(E->store, campaign, &c) == 0)
+        results_publish_completion(E->results, &c);
+}
+
+/* Hands a task to the results publisher when its outcome is new (the event Redis put in the
+ * outbox, rebuilt byte for byte from the same task and time) or when it is a duplicate whose
+ * first event is still in the outbox (that event, read back). Its offset is stored on delivery
+ * (on_published). False when there is nothing to publish: the caller stores the offset. */
+static bool publish_outcome(struct engine *E, struct task *t, enum store_result r, int64_t now_wall)
+{
+    if (!E->results || !t->valid)
+        return false;
+    const char *campaign = task_campaign(t), *contact = task_contact(t);
+    struct buf ev = {0};
+    if ((r == STORE_OK || r == STORE_PARKED) && t->outcome != OUTCOME_DUPLICATE) {
+        results_event(&ev, t, now_wall);
+    } else if (r == STORE_UNPUBLISHED) {
+        char *json = NULL;
+        int rc = store_outbox_get(E->store, campaign, contact, strlen(contact), &json);
+        if (rc < 0) {
+            redis_down(E, "reading the results outbox");
+            list_push(&E->finishing, t); /* asked again with the next batch */
+            return true;
+        }
+        if (rc == 1)
+            return false; /* delivered and cleared meanwhile */
+        buf_puts(&ev, json);
+        free(json);
+        republish_completion(E, campaign);
+    } else {
+        return false;
+    }
+    results_publish(E->results, campaign, contact, ev.data, ev.len, t);
+    buf_free(&ev);
+    return true;
+}
+
+/* After the batch's contact events: a campaign this batch completed is told (key = campaign);
+ * one that drained while its launch was running is watched until the launch finishes. */
+static void publish_completions(struct engine *E)
+{
+    for (size_t k = 0; k < store_batch_ncampaigns(E->batch); k++) {
+        const struct store_completion *c = store_batch_completion(E->batch, k);
+        if (c->state == STORE_COMPLETED && E->results)
+            results_publish_completion(E->results, c);
+        else if (c->state == STORE_COMPLETED)
+            log_info("campaign complete", LOGS("campaign", c->campaign), LOGN("done", c->done),
+                     LOGN("dlq", c->dlq), LOGN("audio_ms", c->audio_ms));
+        else if (c->state == STORE_DRAINED_LAUNCHING && E->results)
+            results_watch(E->results, c->campaign, clock_mono_ms());
+    }
+}
+
+static void poll_results(struct engine *E, int64_t now)
+{
+    if (E->results)
+        results_poll(E->results, E->redis_ok ? E->store : NULL, now);
 }
 
 static void flush_finished(struct engine *E, bool force)
@@ -835,13 +1127,12 @@ static void flush_finished(struct engine *E, bool force)
     size_t i = 0;
     for (struct task *t = all.head, *next; t; t = next, i++) {
         next = t->next;
-        count_outcome(E, t, store_batch_result(E->batch, i));
-        if (!task_revoked(E, t)) {
-            offsets_done(E->offsets, t->partition, t->offset);
-            store_offsets(E, t->partition);
-        }
-        release(E, t);
+        enum store_result r = store_batch_result(E->batch, i);
+        count_outcome(E, t, r);
+        if (!publish_outcome(E, t, r, now_wall))
+            outcome_stored(E, t);
     }
+    publish_completions(E);
 }
 
 /* ---------------------------------------------------------------- loop */
@@ -859,7 +1150,7 @@ static bool all_breakers_open(struct engine *E, int64_t now)
 
 static void control_flow(struct engine *E, int64_t now)
 {
-    bool blocked = E->stopping || !E->redis_ok || all_breakers_open(E, now);
+    bool blocked = E->stopping || !E->redis_ok || E->audio_down || all_breakers_open(E, now);
     if (blocked)
         set_paused(E, true);
     else if (E->tasks <= E->buffer_cap / 2)
@@ -875,10 +1166,15 @@ static int next_timeout(struct engine *E, int64_t now)
         timeout = E->full_since_ms + PAUSE_AFTER_MS - now;
     if (timerheap_next_due(E->timers, &due))
         timeout = due - now < timeout ? due - now : timeout;
+    if (breaker_shared_next_ms(E->bshared) - now < timeout)
+        timeout = breaker_shared_next_ms(E->bshared) - now;
     if (!E->redis_ok && E->redis_retry_at - now < timeout)
         timeout = E->redis_retry_at - now;
+    timeout = account_timeout(E, now, timeout);
     if (E->to_write.head && E->write_retry_at - now < timeout) /* a failed write's retry */
         timeout = E->write_retry_at - now;
+    if (results_next_due_ms(E->results) - now < timeout) /* a results retry, claim or clear */
+        timeout = results_next_due_ms(E->results) - now;
     const struct tasklist *lists[2] = {&E->checking, &E->finishing};
     for (int i = 0; i < 2; i++) /* batching windows; also retries when Redis failed */
         if (lists[i]->head && lists[i]->since_ms + BATCH_WAIT_MS - now < timeout)
@@ -929,7 +1225,7 @@ static void summary(struct engine *E, int64_t now)
              LOGD("rate_per_s", secs > 0 ? (double)(finished - E->last_summary_finished) / secs : 0.0),
              LOGN("queued", E->ready.n), LOGN("retry_waiting", timerheap_len(E->timers)),
              LOGN("checking", E->checking.n), LOGN("finishing", E->finishing.n), LOGB("paused", E->paused),
-             LOGB("redis_ok", E->redis_ok));
+             LOGB("redis_ok", E->redis_ok), LOGB("audio_ok", !E->audio_down));
     E->last_summary_ms = now;
     E->last_summary_finished = finished;
 }
@@ -939,12 +1235,15 @@ static void tick(struct engine *E)
     poll_kafka(E);
     run_checks(E);
     int64_t now = clock_mono_ms();
+    breaker_shared_tick(E->bshared, now); /* the fleet's breakers, before anything is started */
     fire_timers(E, now);
+    sync_accounts(E, now); /* this consumer's share of each provider account */
     schedule(E, now);
     providers_drive(E->providers, on_attempt_done, E);
     schedule(E, clock_mono_ms()); /* slots freed by finished attempts */
     exchange_files(E);
     flush_finished(E, false);
+    poll_results(E, clock_mono_ms());
     publish_breakers(E);
     metrics_set_in_flight(E->metrics, (int64_t)E->tasks);
     now = clock_mono_ms();
@@ -983,6 +1282,11 @@ int engine_run(struct engine *E)
         providers_wait(E->providers, E->wake[0], next_timeout(E, clock_mono_ms()));
     }
     flush_finished(E, true);
+    int64_t left = E->stop_deadline - clock_mono_ms(); /* results: their offsets come with them */
+    if (results_drain(E->results, E->redis_ok ? E->store : NULL, left > 1000 ? (int)left : 1000) > 0)
+        log_warn("results events not delivered before stopping; their jobs will be redelivered",
+                 LOGN("undelivered", results_in_flight(E->results)));
+    leave_accounts(E);
     rd_kafka_resp_err_t e = rd_kafka_commit(E->rk, NULL, 1 /* async: a sync commit waits forever without brokers */);
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("final commit failed", LOGS("error", rd_kafka_err2str(e)));
@@ -1051,6 +1355,7 @@ static int read_settings(struct engine *E, char *err, size_t errlen)
     E->summary_ms = config_int(E->cfg, "consumer.summary_interval_ms");
     E->max_text = (size_t)config_int(E->cfg, "job.max_text_chars");
     E->rng = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
+    account_identity(E);
     return 0;
 }
 
@@ -1071,6 +1376,27 @@ static int start_http(struct engine *E, char *err, size_t errlen)
     return 0;
 }
 
+/* breaker.shared: every provider's breaker is the fleet's (breaker_shared.h), through a Redis
+ * connection of its own, so a breaker sync never disturbs a batch in flight. */
+static int share_breakers(struct engine *E, char *err, size_t errlen)
+{
+    if (!config_bool(E->cfg, "breaker.shared"))
+        return 0;
+    E->bshared = breaker_shared_new(config_get(E->cfg, "redis.url"));
+    if (!E->bshared) {
+        snprintf(err, errlen, "breaker.shared: out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < providers_count(E->providers); i++) {
+        struct provider *pv = providers_at(E->providers, i);
+        if (breaker_shared_add(E->bshared, pv->name, &pv->breaker) != 0) {
+            snprintf(err, errlen, "breaker.shared: cannot share the breaker of provider %s", pv->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 struct engine *engine_new(const struct config *cfg, char *err, size_t errlen, int *exit_code)
 {
     struct engine *E = calloc(1, sizeof *E);
@@ -1078,10 +1404,10 @@ struct engine *engine_new(const struct config *cfg, char *err, size_t errlen, in
     E->kafka_ok = E->redis_ok = true;
     E->wake[0] = E->wake[1] = -1;
     *exit_code = 2; /* configuration errors first */
-    if (read_settings(E, err, errlen) != 0)
+    if (read_settings(E, err, errlen) != 0 || sink_check(cfg, err, errlen) != 0)
         goto fail;
     E->providers = providers_new(cfg, err, errlen);
-    if (!E->providers)
+    if (!E->providers || share_breakers(E, err, errlen) != 0)
         goto fail;
     *exit_code = 1;
     if (pipe2(E->wake, O_NONBLOCK | O_CLOEXEC) != 0 || start_http(E, err, errlen) != 0)
@@ -1094,9 +1420,12 @@ struct engine *engine_new(const struct config *cfg, char *err, size_t errlen, in
     E->offsets = offsets_new();
     E->timers = timerheap_new();
     E->inflight = idset_new();
-    E->writer = writer_new(sink_new(config_get(cfg, "output.dir"), config_bool(cfg, "output.fsync")),
-                           E->wake[1], err, errlen);
+    struct sink *sink = sink_open(cfg, err, errlen); /* output.uri (checked above) */
+    E->writer = sink ? writer_new(sink, E->wake[1], err, errlen) : NULL;
     if (!E->writer)
+        goto fail;
+    E->results = results_new(cfg, E->wake[1], on_published, E, err, errlen);
+    if (!E->results && err[0])
         goto fail;
     metrics_set_health_inputs(E->metrics, true, true);
     return E;
@@ -1143,6 +1472,8 @@ void engine_free(struct engine *E)
     if (!E)
         return;
     bool closed = E->rk ? close_consumer(E) : true;
+    results_free(E->results, drop_task); /* undelivered: their jobs come back to the group */
+    breaker_shared_free(E->bshared); /* borrows the providers' breakers */
     providers_free(E->providers); /* aborts transfers of tasks freed below */
     free_list(&E->checking);
     free_list(&E->ready);

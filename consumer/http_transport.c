@@ -41,6 +41,7 @@ struct xfer {
     char               retry_after[64];
     char               retry_after_ms[32];
     char               reset_requests[32];
+    char               max_concurrent[16];
     char               content_type[96];
     char               errbuf[CURL_ERROR_SIZE];
 };
@@ -220,11 +221,13 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
         x->retry_after[0] = '\0';
         x->retry_after_ms[0] = '\0';
         x->reset_requests[0] = '\0';
+        x->max_concurrent[0] = '\0';
         x->content_type[0] = '\0';
     }
     header_value(line, n, "Retry-After", x->retry_after, sizeof x->retry_after);
     header_value(line, n, "retry-after-ms", x->retry_after_ms, sizeof x->retry_after_ms);
     header_value(line, n, "x-ratelimit-reset-requests", x->reset_requests, sizeof x->reset_requests);
+    header_value(line, n, "maximum-concurrent-requests", x->max_concurrent, sizeof x->max_concurrent);
     header_value(line, n, "Content-Type", x->content_type, sizeof x->content_type);
     return n;
 }
@@ -418,6 +421,7 @@ static void fill_response(struct xfer *x, CURLcode code, struct http_response *r
         snprintf(r->retry_after, sizeof r->retry_after, "%s", x->retry_after);
         snprintf(r->retry_after_ms, sizeof r->retry_after_ms, "%s", x->retry_after_ms);
         snprintf(r->reset_requests, sizeof r->reset_requests, "%s", x->reset_requests);
+        snprintf(r->max_concurrent, sizeof r->max_concurrent, "%s", x->max_concurrent);
         snprintf(r->content_type, sizeof r->content_type, "%s", x->content_type);
         r->body = x->body;
         x->body = (struct buf){0};

@@ -43,6 +43,7 @@ struct http_response {
     char                  retry_after[64];  /* Retry-After value of the final answer, or "" */
     char                  retry_after_ms[32]; /* retry-after-ms (OpenAI), or "" */
     char                  reset_requests[32]; /* x-ratelimit-reset-requests (OpenAI), or "" */
+    char                  max_concurrent[16]; /* maximum-concurrent-requests (ElevenLabs), or "" */
     char                  content_type[96]; /* Content-Type of the final answer, or "" */
     struct buf            body;             /* owned; the done callback may take it */
 };

@@ -55,6 +55,11 @@ struct metrics_provider {
     _Atomic uint64_t    retries;
     _Atomic int         state;                       /* 0 closed, 1 half-open, 2 open */
     _Atomic int         consecutive_failures;
+    _Atomic uint64_t    throttled;                   /* 429 answers */
+    _Atomic int64_t     account_in_flight;           /* across the fleet, as of the last sync */
+    _Atomic int64_t     account_limit;               /* -1: none */
+    atomic_bool         account_learned;
+    atomic_bool         account_local;               /* Redis away: on a local share */
     char                last_error[METRICS_ERROR_MAX + 1]; /* under error_lock; "" none */
 };
 
@@ -63,6 +68,7 @@ struct metrics {
     struct metrics_provider providers[METRICS_MAX_PROVIDERS];
     _Atomic uint64_t        jobs[METRICS_OUTCOMES];
     _Atomic uint64_t        failovers;
+    _Atomic uint64_t        account_syncs;           /* Redis round trips for the accounts */
     _Atomic int64_t         in_flight;
     atomic_bool             redis_ok;
     atomic_bool             kafka_ok;
@@ -79,7 +85,7 @@ struct metrics *metrics_new(const char *const *provider_names, size_t n)
     for (size_t i = 0; i < n; i++)
         if (!provider_names[i])
             return NULL;
-    /* calloc gives zero for every atomic, which is a valid initial value for each of them. */
+    /* calloc gives zero for every atomic, a valid initial value for each but account_limit. */
     struct metrics *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
@@ -94,6 +100,7 @@ struct metrics *metrics_new(const char *const *provider_names, size_t n)
     }
     m->nproviders = n;
     for (size_t i = 0; i < n; i++) {
+        atomic_store_explicit(&m->providers[i].account_limit, -1, memory_order_relaxed); /* none known */
         m->providers[i].name = strdup(provider_names[i]);
         if (!m->providers[i].name) {
             metrics_free(m);
@@ -211,6 +218,30 @@ void metrics_set_breaker(struct metrics *m, size_t provider, int state, int cons
         return;
     atomic_store_explicit(&p->state, state, memory_order_relaxed);
     atomic_store_explicit(&p->consecutive_failures, consecutive_failures, memory_order_relaxed);
+}
+
+void metrics_throttled(struct metrics *m, size_t provider)
+{
+    struct metrics_provider *p = provider_at(m, provider);
+    if (p)
+        count(&p->throttled);
+}
+
+void metrics_set_account(struct metrics *m, size_t provider, int64_t in_flight, int64_t limit, bool learned,
+                         bool local)
+{
+    struct metrics_provider *p = provider_at(m, provider);
+    if (!p)
+        return;
+    atomic_store_explicit(&p->account_in_flight, in_flight, memory_order_relaxed);
+    atomic_store_explicit(&p->account_limit, limit >= 0 ? limit : -1, memory_order_relaxed);
+    atomic_store_explicit(&p->account_learned, learned, memory_order_relaxed);
+    atomic_store_explicit(&p->account_local, local, memory_order_relaxed);
+}
+
+void metrics_account_sync(struct metrics *m)
+{
+    count(&m->account_syncs);
 }
 
 void metrics_set_health_inputs(struct metrics *m, bool redis_ok, bool kafka_ok)
@@ -335,6 +366,21 @@ static int64_t get_retries(struct metrics_provider *p)
     return (int64_t)load(&p->retries);
 }
 
+static int64_t get_throttled(struct metrics_provider *p)
+{
+    return (int64_t)load(&p->throttled);
+}
+
+static int64_t get_account_limit(struct metrics_provider *p)
+{
+    return atomic_load_explicit(&p->account_limit, memory_order_relaxed);
+}
+
+static int64_t get_account_in_flight(struct metrics_provider *p)
+{
+    return atomic_load_explicit(&p->account_in_flight, memory_order_relaxed);
+}
+
 void metrics_render(struct metrics *m, struct buf *out)
 {
     render_jobs(m, out);
@@ -346,6 +392,17 @@ void metrics_render(struct metrics *m, struct buf *out)
                         "Consecutive failures counted by the circuit breaker.", get_failures);
     render_per_provider(m, out, "voxcast_retries_total", "counter",
                         "Provider requests retried after a retryable failure.", get_retries);
+    render_per_provider(m, out, "voxcast_provider_throttled_total", "counter",
+                        "Provider answers 429 (too many requests).", get_throttled);
+    render_per_provider(m, out, "voxcast_account_limit", "gauge",
+                        "The provider account's concurrency limit in force across the fleet (-1: none).",
+                        get_account_limit);
+    render_per_provider(m, out, "voxcast_account_in_flight", "gauge",
+                        "Requests in flight to the provider account across the fleet, as of the last sync.",
+                        get_account_in_flight);
+    family(out, "voxcast_account_syncs_total", "counter",
+           "Redis round trips syncing provider accounts with the fleet.");
+    buf_printf(out, "voxcast_account_syncs_total %" PRIu64 "\n", load(&m->account_syncs));
     family(out, "voxcast_failovers_total", "counter",
            "Jobs moved on to the next provider in failover order.");
     buf_printf(out, "voxcast_failovers_total %" PRIu64 "\n", load(&m->failovers));
@@ -371,6 +428,26 @@ static enum metrics_status health_status(const int *states, size_t n, bool redis
     return unwell > 0 ? METRICS_DEGRADED : METRICS_OK;
 }
 
+/* "account":{"in_flight":N,"limit":N|null,"learned":bool,"local_share":bool} */
+static void health_account(struct metrics_provider *p, struct buf *out)
+{
+    jsonw_key(out, "account");
+    buf_putc(out, '{');
+    jsonw_key(out, "in_flight");
+    jsonw_int(out, get_account_in_flight(p));
+    jsonw_key(out, "limit");
+    int64_t limit = get_account_limit(p);
+    if (limit >= 0)
+        jsonw_int(out, limit);
+    else
+        buf_puts(out, "null");
+    jsonw_key(out, "learned");
+    buf_puts(out, atomic_load_explicit(&p->account_learned, memory_order_relaxed) ? "true" : "false");
+    jsonw_key(out, "local_share");
+    buf_puts(out, atomic_load_explicit(&p->account_local, memory_order_relaxed) ? "true" : "false");
+    buf_putc(out, '}');
+}
+
 static void health_providers(struct metrics *m, const int *states, struct buf *out)
 {
     jsonw_key(out, "providers");
@@ -392,6 +469,7 @@ static void health_providers(struct metrics *m, const int *states, struct buf *o
         else
             buf_puts(out, "null");
         pthread_mutex_unlock(&m->error_lock);
+        health_account(&m->providers[i], out);
         buf_putc(out, '}');
     }
     buf_putc(out, ']');

@@ -74,6 +74,19 @@ void metrics_set_breaker(struct metrics *m, size_t provider, int state, int cons
 #define METRICS_ERROR_MAX 255
 void metrics_set_last_error(struct metrics *m, size_t provider, const char *cause);
 
+/* Counts one 429 answer of `provider` (voxcast_provider_throttled_total{provider}). */
+void metrics_throttled(struct metrics *m, size_t provider);
+
+/* Sets `provider`'s account view (account.h): requests in flight across the fleet
+ * (voxcast_account_in_flight), the limit in force (voxcast_account_limit; < 0: none, null on
+ * /health), whether it was learned, and whether Redis is away and the consumer runs on a local
+ * share. /health shows them as the provider's "account" object. */
+void metrics_set_account(struct metrics *m, size_t provider, int64_t in_flight, int64_t limit, bool learned,
+                         bool local);
+
+/* Counts one Redis round trip syncing the provider accounts (voxcast_account_syncs_total). */
+void metrics_account_sync(struct metrics *m);
+
 /* Tells /health whether Redis and Kafka are reachable now. */
 void metrics_set_health_inputs(struct metrics *m, bool redis_ok, bool kafka_ok);
 

@@ -148,6 +148,26 @@ static int init_endpoint(struct provider *pv, const struct config *cfg, char *er
     return 0;
 }
 
+/* The account shared with the fleet: provider.NAME.account_concurrency, .account_rate and
+ * .adaptive. espeak runs in process and has no account. */
+static int init_account(struct provider *pv, const struct config *cfg, char *err, size_t errlen)
+{
+    int64_t limit;
+    if (int_field(cfg, pv->name, "account_concurrency", 0, 1000000, &limit, err, errlen))
+        return -1;
+    double rate = config_provider_double(cfg, pv->name, "account_rate");
+    if (!isfinite(rate) || rate < 0) {
+        snprintf(err, errlen, "provider.%s.account_rate: must be >= 0 (0: unlimited)", pv->name);
+        return -1;
+    }
+    const char *ad = config_provider(cfg, pv->name, "adaptive");
+    bool adaptive = ad && (strcmp(ad, "true") == 0 || strcmp(ad, "1") == 0 || strcmp(ad, "yes") == 0);
+    if (pv->type == PROVIDER_ESPEAK)
+        limit = 0, rate = 0, adaptive = false;
+    account_init(&pv->account, (int)limit, rate, adaptive, clock_mono_ms());
+    return 0;
+}
+
 /* Limits and policy state: timeouts, caps, rate, breaker. */
 static int init_policy(struct provider *pv, const struct config *cfg, char *err, size_t errlen)
 {
@@ -156,7 +176,8 @@ static int init_policy(struct provider *pv, const struct config *cfg, char *err,
         int_field(cfg, pv->name, "timeout_per_char_ms", 0, 60000, &per_char, err, errlen) ||
         int_field(cfg, pv->name, "connect_timeout_ms", 1, LONG_MAX, &connect, err, errlen) ||
         int_field(cfg, pv->name, "concurrency", 0, INT_MAX, &cap, err, errlen) ||
-        int_field(cfg, pv->name, "max_text_chars", 0, INT64_MAX, &max_chars, err, errlen))
+        int_field(cfg, pv->name, "max_text_chars", 0, INT64_MAX, &max_chars, err, errlen) ||
+        init_account(pv, cfg, err, errlen) != 0)
         return -1;
     double rate = config_provider_double(cfg, pv->name, "rate");
     if (!isfinite(rate) || rate < 0) {
@@ -351,13 +372,13 @@ size_t providers_active(const struct providers *ps)
 
 /* ---- attempts ---- */
 
-int provider_job_format(const struct job *job, enum audio_format *out, char *err, size_t errlen)
+int provider_job_format(const struct job *job, enum out_format *out, char *err, size_t errlen)
 {
     if (!job->format) {
-        *out = AUDIO_WAV;
+        *out = OUT_FORMAT_WAV;
         return 0;
     }
-    if (audio_format_parse(job->format, out) != 0) {
+    if (out_format_parse(job->format, out) != 0) {
         snprintf(err, errlen, "unknown audio format \"%.16s\"", job->format);
         return -1;
     }
@@ -401,10 +422,8 @@ int64_t provider_text_limit(const struct provider *pv, const struct job *job)
 
 bool provider_accepts(const struct provider *pv, const struct job *job)
 {
-    enum audio_format f;
+    enum out_format f;   /* any provider serves any format: the writer converts (writer.h) */
     if (!job->text || provider_job_format(job, &f, NULL, 0) != 0)
-        return false;
-    if (pv->ops->wav_only && f != AUDIO_WAV)
         return false;
     size_t bytes = strlen(job->text);
     if (pv->ops->max_text_bytes && bytes > pv->ops->max_text_bytes)
@@ -467,7 +486,6 @@ const char *provider_request_find(const struct provider_request *req, const char
 struct http_attempt {              /* the transfer's ctx; freed when it is delivered or dropped */
     struct provider      *pv;
     void                 *task;
-    enum audio_format     format;
     struct provider_asked asked;   /* what build asked for: judges and shapes the answer */
 };
 
@@ -494,7 +512,7 @@ size_t provider_max_body(size_t chars)
 int provider_http_start(struct provider *pv, const struct job *job, void *task, char *err,
                         size_t errlen)
 {
-    enum audio_format fmt;
+    enum out_format fmt;
     if (provider_job_format(job, &fmt, err, errlen))
         return -1;
     struct provider_request req = {0};
@@ -503,7 +521,7 @@ int provider_http_start(struct provider *pv, const struct job *job, void *task, 
     if (!a)
         snprintf(err, errlen, "out of memory");
     if (rc == 0) {
-        *a = (struct http_attempt){.pv = pv, .task = task, .format = fmt, .asked = req.asked};
+        *a = (struct http_attempt){.pv = pv, .task = task, .asked = req.asked};
         size_t chars = utf8_count(job->text, strlen(job->text));
         struct http_request hr = {
             .url = req.url.data, .headers = req.headers,
@@ -588,30 +606,52 @@ static bool is_text_type(const char *content_type)
 }
 
 /* The audio of a 2xx answer as the file will hold it, in *out; false + verr when the body is
- * not whole audio. Raw PCM (asked.pcm_rate) is wrapped in a WAV header at the rate that was
- * asked, unless the server sent a WAV after all; a WAV's streamed placeholder sizes are sealed
- * to the true ones, so strict readers see its real length. The body is moved, not copied,
- * when it is kept as it is. */
+ * not whole audio. Raw PCM (asked.pcm_rate) and raw µ-law (CONVERT_IN_ULAW_8000) are wrapped
+ * in a WAV header at the rate that was asked, unless the server sent a WAV after all; a WAV's
+ * streamed placeholder sizes are sealed to the true ones, so strict readers see its real
+ * length. The body is moved, not copied, when it is kept as it is. So the audio of a result is
+ * always a whole WAV or MP3 file, whatever the job's format: that is the writer's to make. */
 static bool answer_audio(const struct http_attempt *a, struct http_response *resp, struct buf *out,
                          char *verr, size_t verrlen)
 {
     const char *body = resp->body.data ? resp->body.data : "";
     bool riff = resp->body.len >= 4 && memcmp(body, "RIFF", 4) == 0;
-    if (a->format == AUDIO_WAV && a->asked.pcm_rate > 0 && !riff) {
+    enum convert_input kind = a->asked.kind;
+    bool raw = kind == CONVERT_IN_ULAW_8000 || (kind == CONVERT_IN_WAV && a->asked.pcm_rate > 0);
+    if (raw && !riff) {
         if (is_text_type(resp->content_type)) {
             snprintf(verr, verrlen, "not audio");
             return false;
         }
+        if (kind == CONVERT_IN_ULAW_8000)
+            return audio_wav_from_ulaw(body, resp->body.len, 8000, out, verr, verrlen) == 0;
         return audio_wav_from_pcm(body, resp->body.len, a->asked.pcm_rate, 1, out, verr,
                                   verrlen) == 0;
     }
-    if (audio_validate(body, resp->body.len, a->format, verr, verrlen) != 0)
+    enum audio_format format = kind == CONVERT_IN_MP3 ? AUDIO_MP3 : AUDIO_WAV;
+    if (audio_validate(body, resp->body.len, format, verr, verrlen) != 0)
         return false;
-    if (a->format == AUDIO_WAV && audio_wav_seal(&resp->body, verr, verrlen) != 0)
+    if (format == AUDIO_WAV && audio_wav_seal(&resp->body, verr, verrlen) != 0)
         return false;
     *out = resp->body;
     resp->body = (struct buf){0};
     return true;
+}
+
+/* What an answer says about the account's concurrency, for the fleet's learned limit:
+ * ElevenLabs sends maximum-concurrent-requests (and current-concurrent-requests) on its answers,
+ * and names a 429 for concurrency too_many_concurrent_requests in detail.status
+ * (concurrent_limit_exceeded in its newer error shape; ElevenLabs API reference, errors). Other
+ * 429s are a rate signal only; OpenAI's insufficient_quota is neither (classify.h). */
+static void account_signals(const struct http_response *resp, struct attempt_result *r)
+{
+    char *end;
+    long max = strtol(resp->max_concurrent, &end, 10);
+    r->max_concurrent = end != resp->max_concurrent && max > 0 && max <= 1000000 ? (int)max : 0;
+    const char *body = resp->body.data;
+    r->concurrency_limited = resp->status == 429 && body &&
+                             (memmem(body, resp->body.len, "too_many_concurrent_requests", 28) ||
+                              memmem(body, resp->body.len, "concurrent_limit_exceeded", 25));
 }
 
 static void http_result(const struct http_attempt *a, struct http_response *resp,
@@ -628,6 +668,7 @@ static void http_result(const struct http_attempt *a, struct http_response *resp
         return;
     }
     r->http_status = resp->status;
+    account_signals(resp, r);
     struct retry_hints hints = {
         .retry_after_ms = resp->retry_after_ms,
         .retry_after = resp->retry_after,

@@ -3,10 +3,11 @@
  * A provider is configured by provider.NAME.* keys and is one of three types:
  *   openai      POST {"model","input","voice","response_format"} with Authorization: Bearer
  *   elevenlabs  POST {url with {voice_id}}?output_format= {"text","model_id"} with xi-api-key
- *   espeak      libespeak-ng in process, on a worker thread (WAV only)
+ *   espeak      libespeak-ng in process, on a worker thread (its own WAV)
  * The job's voice and model are logical names, translated per provider (provider.NAME.voices /
- * .models, voicemap.h); raw PCM answers are wrapped and streamed WAVs sealed, so the audio of a
- * result is always a file as it will be saved. Variation lives in a small ops table per type
+ * .models, voicemap.h); raw PCM and µ-law answers are wrapped and streamed WAVs sealed, so the
+ * audio of a result is always a whole WAV or MP3 file, which the writer converts into the job's
+ * format (writer.h). Variation lives in a small ops table per type
  * (build the request, refine the classification from the error body), not in switches. HTTP attempts run concurrently in the caller's thread through one curl multi
  * handle (keep-alive, connection reuse); espeak attempts run on a worker thread that wakes the
  * loop through an eventfd. Either way an attempt ends in exactly one call of the done callback,
@@ -21,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "account.h"
 #include "breaker.h"
 #include "buf.h"
 #include "classify.h"
@@ -52,6 +54,7 @@ struct provider {
     struct ratelimit           rate;
     struct breaker             breaker;
     int64_t                    not_before_ms;   /* 429 pacing: start nothing before this */
+    struct account             account;         /* the fleet's share of the provider account */
     char                       last_error[256]; /* the last provider-level cause; "" none yet */
     uint64_t                   causes_logged[8]; /* hashes of causes already logged (a ring) */
     unsigned                   ncauses_logged;
@@ -69,6 +72,8 @@ struct attempt_result {
     char               cause[256];      /* PROVIDER/SKIP: what the answer names, secret-free
                                            ("voice 'alloy' not found ..."); "" otherwise */
     struct buf         audio;           /* validated audio on CLASS_OK */
+    bool               concurrency_limited; /* a 429 naming concurrency (too_many_concurrent_requests) */
+    int                max_concurrent;  /* maximum-concurrent-requests header; 0 when absent */
 };
 
 typedef void (*attempt_done_fn)(void *ctx, void *task, struct provider *pv, struct attempt_result *r);
@@ -83,8 +88,9 @@ void providers_free(struct providers *ps);           /* cancels transfers, joins
 size_t providers_count(const struct providers *ps);
 struct provider *providers_at(struct providers *ps, size_t i);
 
-/* False when this provider cannot render the job at all (espeak and mp3, text longer than its
- * limit): the engine skips it without counting a failure. */
+/* False when this provider cannot render the job at all (text longer than its limit): the
+ * engine skips it without counting a failure. Any provider serves any format: what it answers
+ * is converted into the job's format by the writer (writer.h). */
 bool provider_accepts(const struct provider *pv, const struct job *job);
 
 /* The text limit in characters for job on this provider: provider.NAME.max_text_chars when set,

@@ -25,6 +25,7 @@
 #include "cmd.h"
 #include "progress.h"
 #include "store.h"
+#include "store_account.h"
 
 struct status_opts {
     const char *campaign;
@@ -116,7 +117,51 @@ static bool is_complete(const struct campaign_info *ci)
     return pending_of(ci) == 0 && strcmp(ci->launch_state, "launched") == 0;
 }
 
-static void put_json(const struct campaign_info *ci, json_t *by_provider)
+/* ---------------------------------------------------------------- provider accounts */
+
+/* Each provider account's limit and in-flight count across the fleet (store_account.h), as
+ * {"NAME":{"limit":N|null,"learned":bool,"in_flight":N,"consumers":N},...}; NULL on a Redis
+ * error (the campaign's counts are still worth showing). */
+static json_t *accounts_json(struct store *s)
+{
+    struct store_account_view *v;
+    size_t n;
+    if (store_account_list(s, -1, &v, &n) != 0)
+        return NULL;
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++)
+        json_object_set_new(o, v[i].provider,
+                            json_pack("{s:o,s:b,s:i,s:i}", "limit", v[i].limit > 0 ? json_integer(v[i].limit) : json_null(),
+                                      "learned", v[i].learned > 0 && (v[i].configured == 0 || v[i].learned < v[i].configured),
+                                      "in_flight", v[i].in_flight, "consumers", v[i].alive));
+    free(v);
+    return o;
+}
+
+/* "  accounts: NAME IN/LIMIT in flight (learned), N consumers; ..." when any provider synced. */
+static void put_accounts_text(json_t *accounts)
+{
+    if (!accounts || json_object_size(accounts) == 0)
+        return;
+    const char *name;
+    json_t *a;
+    struct buf b = {0};
+    json_object_foreach(accounts, name, a) {
+        json_t *limit = json_object_get(a, "limit");
+        char lim[24] = "unlimited";
+        if (json_is_integer(limit))
+            snprintf(lim, sizeof lim, "%lld", (long long)json_integer_value(limit));
+        long long consumers = (long long)json_integer_value(json_object_get(a, "consumers"));
+        buf_printf(&b, "%s%s %lld/%s in flight%s, %lld consumer%s", b.len ? "; " : "", name,
+                   (long long)json_integer_value(json_object_get(a, "in_flight")), lim,
+                   json_is_true(json_object_get(a, "learned")) ? " (learned)" : "", consumers,
+                   consumers == 1 ? "" : "s");
+    }
+    printf("  accounts: %s\n", b.data);
+    buf_free(&b);
+}
+
+static void put_json(const struct campaign_info *ci, json_t *by_provider, json_t *accounts)
 {
     /* "o" steals the reference: a new one either way, so the list's empty objects are freed too */
     json_t *prov = by_provider ? json_incref(by_provider) : json_object();
@@ -129,7 +174,11 @@ static void put_json(const struct campaign_info *ci, json_t *by_provider)
     char created[32];
     clock_iso8601(ci->created_at_ms, created);
     json_object_set_new(o, "created_at", json_string(created));
-    char *s = json_dumps(o, JSON_COMPACT);
+    /* total duration of the done audio, counted once per contact (store.h: audio_ms) */
+    json_object_set_new(o, "audio_seconds", json_real((double)ci->audio_ms / 1000.0));
+    if (accounts)
+        json_object_set(o, "accounts", accounts);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)); /* audio_seconds 0.4, not 0.400...02 */
     puts(s);
     free(s);
     json_decref(o);
@@ -257,6 +306,13 @@ static void put_text(const struct campaign_info *ci, json_t *by_provider, const 
         printf("  %s\n", reasons.data);
     if (ci->duplicates)
         printf("  duplicate deliveries skipped: %lld\n", (long long)ci->duplicates);
+    if (ci->audio_ms >= 60000) {
+        char audio[32];
+        progress_duration((double)ci->audio_ms / 1000.0, audio);
+        printf("  audio: %s in all (%.1f s)\n", audio, (double)ci->audio_ms / 1000.0);
+    } else if (ci->audio_ms > 0) {
+        printf("  audio: %.1f s in all\n", (double)ci->audio_ms / 1000.0);
+    }
     buf_free(&prov);
     buf_free(&reasons);
 }
@@ -281,12 +337,16 @@ static int show_one(struct store *s, const struct status_opts *o)
     json_t *prov = NULL;
     struct reasons why = {.dlq_mark = -1};
     int rc = fetch(s, o->campaign, &ci, &prov);
-    if (rc == EXIT_OK && o->json)
-        put_json(&ci, prov);
-    else if (rc == EXIT_OK && reasons_refresh(s, o->campaign, ci.dlq, &why) == 0)
+    json_t *accounts = rc == EXIT_OK ? accounts_json(s) : NULL;
+    if (rc == EXIT_OK && o->json) {
+        put_json(&ci, prov, accounts);
+    } else if (rc == EXIT_OK && reasons_refresh(s, o->campaign, ci.dlq, &why) == 0) {
         put_text(&ci, prov, &why);
-    else if (rc == EXIT_OK)
+        put_accounts_text(accounts);
+    } else if (rc == EXIT_OK) {
         rc = EXIT_RUNTIME;
+    }
+    json_decref(accounts);
     json_decref(prov);
     return rc;
 }
@@ -311,13 +371,18 @@ static int show_list(struct store *s, const struct status_opts *o)
                "PENDING", "REJECTED");
     for (size_t i = 0; i < n; i++) {
         if (o->json)
-            put_json(&list[i], NULL);
+            put_json(&list[i], NULL, NULL);
         else
             put_row(&list[i]);
     }
     if (!o->json && n == 0)
         printf("(no campaigns)\n");
     free(list);
+    if (!o->json) {
+        json_t *accounts = accounts_json(s);
+        put_accounts_text(accounts);
+        json_decref(accounts);
+    }
     return EXIT_OK;
 }
 

@@ -223,6 +223,14 @@ static enum MHD_Result route(struct server *s, struct MHD_Connection *c, const c
         static const int16_t pcm[240] = {0, 1000, -1000, 2000, -2000};  /* 10 ms at 24 kHz */
         return reply(c, 200, "audio/pcm", pcm, sizeof pcm, NULL);
     }
+    if (strncmp(url, "/ulaw/", 6) == 0) {
+        /* ElevenLabs output_format=ulaw_8000: raw G.711 µ-law, no header, audio/basic
+         * (elevenlabs-python text_to_speech_convert_request_output_format.py) */
+        static const uint8_t ulaw[80] = {0xFF, 0x7F, 0x80, 0x00, 0x3C, 0xBC};   /* 10 ms */
+        return reply(c, 200, "audio/basic", ulaw, sizeof ulaw, NULL);
+    }
+    if (strncmp(url, "/ulawjson/", 10) == 0)
+        return reply_text(c, 200, "application/json", "{\"detail\":\"not audio\"}", NULL);
     if (strcmp(url, "/stream") == 0) {
         /* as OpenAI and Kokoro stream a WAV: RIFF and data sizes 0xFFFFFFFF */
         struct buf w = {0};
@@ -522,7 +530,7 @@ START_TEST(test_accepts)
     job_of(&three, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"h\\u00e9\\u20ac\"}");
     job_of(&four, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"h\\u00e9\\u20acx\"}");
     ck_assert(provider_accepts(es, &wav));
-    ck_assert(!provider_accepts(es, &mp3));       /* espeak renders WAV only */
+    ck_assert(provider_accepts(es, &mp3));        /* espeak's WAV is encoded by the writer */
     ck_assert(provider_accepts(tts, &mp3));
     ck_assert(provider_accepts(small, &three));   /* 3 characters, 6 bytes */
     ck_assert(!provider_accepts(small, &four));
@@ -667,6 +675,37 @@ START_TEST(test_elevenlabs_build)
                      "https://api.elevenlabs.io/v1/text-to-speech/R%20id%2F1%3Fx?output_format=mp3_44100_128");
     ck_assert_str_eq(provider_request_find(&req, "Accept"), "audio/mpeg");
     provider_request_free(&req);
+    providers_free(ps);
+}
+END_TEST
+
+/* Each job format asks ElevenLabs for its native output_format (µ-law raw, telephony rates as
+ * PCM, MP3); plain WAV keeps pcm_24000. */
+START_TEST(test_elevenlabs_native_formats)
+{
+    static const struct { const char *format, *asked, *accept; int pcm_rate; enum convert_input kind; } rows[] = {
+        {"wav", "pcm_24000", "*/*", 24000, CONVERT_IN_WAV},
+        {"mp3", "mp3_44100_128", "audio/mpeg", 0, CONVERT_IN_MP3},
+        {"ulaw_8000", "ulaw_8000", "audio/basic", 0, CONVERT_IN_ULAW_8000},
+        {"alaw_8000", "pcm_8000", "*/*", 8000, CONVERT_IN_WAV},
+        {"wav_8000", "pcm_8000", "*/*", 8000, CONVERT_IN_WAV},
+        {"wav_16000", "pcm_16000", "*/*", 16000, CONVERT_IN_WAV},
+    };
+    struct providers *ps = eleven_chain("http://h/v/{voice_id}", "y");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char job[160], url[128];
+        snprintf(job, sizeof job, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"Hello\","
+                 "\"format\":\"%s\"}", rows[i].format);
+        snprintf(url, sizeof url, "http://h/v/Rachel?output_format=%s", rows[i].asked);
+        struct provider_request req;
+        build(providers_at(ps, 0), job, &req);
+        ck_assert_str_eq(req.url.data, url);
+        ck_assert_str_eq(req.asked.output_format, rows[i].asked);
+        ck_assert_int_eq(req.asked.pcm_rate, rows[i].pcm_rate);
+        ck_assert_int_eq(req.asked.kind, rows[i].kind);
+        ck_assert_str_eq(provider_request_find(&req, "Accept"), rows[i].accept);
+        provider_request_free(&req);
+    }
     providers_free(ps);
 }
 END_TEST
@@ -1348,6 +1387,43 @@ START_TEST(test_http_pcm_and_stream)
 }
 END_TEST
 
+/* A ulaw_8000 job asks ElevenLabs for raw µ-law: the answer is saved behind a µ-law WAV header,
+ * the bytes as sent; a JSON 200 where µ-law was asked is not audio (retryable). */
+START_TEST(test_http_ulaw_wrapped)
+{
+    struct server s;
+    server_start(&s);
+    struct providers *ps = new_ok((const char *[]){"providers=el,bad", "provider.el.type=elevenlabs",
+                                                   url_kv("el", &s, "/ulaw/{voice_id}", 0), "provider.el.voice=x",
+                                                   "provider.bad.type=elevenlabs", "provider.bad.voice=x",
+                                                   url_kv("bad", &s, "/ulawjson/{voice_id}", 1), NULL});
+    struct job j;
+    job_of(&j, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"Hello\",\"format\":\"ulaw_8000\"}");
+    struct collector col = {0};
+    int a, b;
+    start_ok(providers_at(ps, 0), &j, &a);
+    start_ok(providers_at(ps, 1), &j, &b);
+    run_until(ps, &col, 2);
+    const struct attempt_result *ra = result_of(&col, &a), *rb = result_of(&col, &b);
+    ck_assert_msg(ra->cls == CLASS_OK, "%s", ra->error);
+    ck_assert_uint_eq(ra->audio.len, 58 + 80);
+    struct audio_info info;
+    ck_assert_int_eq(audio_wav_info(ra->audio.data, ra->audio.len, &info), 0);
+    ck_assert_uint_eq(info.codec, 7);
+    ck_assert_uint_eq(info.sample_rate, 8000);
+    ck_assert_int_eq(info.duration_ms, 10);
+    static const uint8_t head[6] = {0xFF, 0x7F, 0x80, 0x00, 0x3C, 0xBC};
+    ck_assert_mem_eq(ra->audio.data + 58, head, sizeof head);
+    ck_assert_int_eq(rb->cls, CLASS_RETRY);
+    ck_assert_int_eq(rb->http_status, 200);
+    ck_assert_msg(strstr(rb->error, "not audio") != NULL, "%s", rb->error);
+    collector_free(&col);
+    job_free(&j);
+    providers_free(ps);
+    server_stop(&s);
+}
+END_TEST
+
 /* A "voice not found" answer over the wire: provider-level, with the voice that was sent named. */
 START_TEST(test_http_voice_not_found)
 {
@@ -1456,16 +1532,16 @@ START_TEST(test_espeak_attempt)
     job_of(&j, "{\"v\":1,\"campaign\":\"c\",\"contact\":\"1\",\"text\":\"Hello world\",\"lang\":\"en\"}");
     job_of(&mp3, JOB_MP3);
     char err[128] = "";
-    ck_assert_int_eq(provider_start(pv, &mp3, &mp3, err, sizeof err), -1);
-    ck_assert_str_eq(err, "espeak renders WAV only");
+    (void)err;
     struct collector col = {0};
-    int tasks[2];
+    int tasks[3];
     start_ok(pv, &j, &tasks[0]);
     start_ok(pv, &j, &tasks[1]);
-    ck_assert_uint_eq(providers_active(ps), 2);
-    run_until(ps, &col, 2);
+    start_ok(pv, &mp3, &tasks[2]);   /* any format: espeak answers WAV, the writer converts */
+    ck_assert_uint_eq(providers_active(ps), 3);
+    run_until(ps, &col, 3);
     ck_assert_uint_eq(providers_active(ps), 0);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         const struct attempt_result *r = result_of(&col, &tasks[i]);
         char verr[128] = "";
         ck_assert_msg(r->cls == CLASS_OK, "espeak: %s", r->error);
@@ -1532,6 +1608,7 @@ static Suite *provider_suite(void)
     tcase_add_test(req, test_openai_build_voices);
     tcase_add_test(req, test_elevenlabs_build);
     tcase_add_test(req, test_elevenlabs_urls);
+    tcase_add_test(req, test_elevenlabs_native_formats);
     tcase_add_test(req, test_openai_quota_quirk);
     tcase_add_test(req, test_start_bad_format);
     tcase_add_test(req, test_config_voices);
@@ -1551,6 +1628,7 @@ static Suite *provider_suite(void)
     tcase_add_test(http, test_http_429s);
     tcase_add_test(http, test_http_elevenlabs);
     tcase_add_test(http, test_http_pcm_and_stream);
+    tcase_add_test(http, test_http_ulaw_wrapped);
     tcase_add_test(http, test_http_voice_not_found);
     tcase_add_test(http, test_transport_body_cap);
     tcase_add_test(http, test_free_in_flight);
