@@ -1,24 +1,36 @@
 #!/usr/bin/env bash
 # bench/consumer.sh - consumer throughput, memory and latency, each against a baseline measured
 # in the same run:
-#   1. engine overhead: one consumer, an instant provider (voxcast-ttsd --tone), concurrency 64:
-#      jobs/s and peak RSS for 10k and 100k jobs (and 1M with FULL=1), and at concurrency 256;
-#      beside wrk against the same endpoint (the ceiling) and a straightforward Python asyncio
-#      worker doing the same work (bench/baseline_worker.py, the baseline);
+#   1. engine overhead: one consumer, an instant provider (voxcast-ttsd --tone), concurrency 64,
+#      PARTITIONS (24) partitions, the DEFAULT configuration (output.fsync on): for 10k and N
+#      (100k) jobs (and 1M with FULL=1), and N at concurrency 256: jobs/s from process start
+#      (group join included) and from "partitions assigned", CPU per job (user+sys of the whole
+#      process, all threads, start to exit, from GNU time) and peak RSS; one extra row with
+#      output.fsync=false, labelled. Beside wrk against the same endpoint (the ceiling) and a
+#      straightforward Python asyncio worker doing the same work (bench/baseline_worker.py, the
+#      baseline, BASE_N jobs), timed the same way (process start to exit, GNU time);
 #   2. latency-bound: provider latency 100 ms, concurrency 128: jobs/s against the ideal C/L;
 #   3. failover cost: the same campaign with the primary refusing connections vs healthy.
-# Needs wrk and Debian's python3-confluent-kafka python3-aiohttp python3-redis.
+# Needs Debian's python3-confluent-kafka python3-aiohttp python3-redis (and wrk for the ceiling).
+# Audio goes under AUDIO_ROOT (default: the run's temporary folder). CPU per job depends on the
+# file system: on an ext4 without a journal, creating files where many were deleted in the last
+# minutes costs several times more (ext4 skips recently deleted inodes one by one), so compare
+# runs on the same AUDIO_ROOT, ideally a file system nothing else writes to.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${VOXCAST_BIN:-$PWD/bin}
+N=${N:-100000}
+PARTITIONS=${PARTITIONS:-24}
 work=$(mktemp -d /tmp/voxcast-bench.XXXXXX)
+audio_root=${AUDIO_ROOT:-$work}/voxcast-bench-$$
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work" "$audio_root"' EXIT
 
 free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
 wait_line() { grep -q -m1 -E -- "$2" < <(timeout "${3:-30}" tail -n +1 -F "$1" 2>/dev/null); }
 now() { date +%s.%N; }
 ratio() { echo "$1 / $2" | bc -l | xargs printf '%.2f'; }
+calc() { echo "$1" | bc -l | xargs printf "${2:-%.0f}"; }
 
 redis_port=$(free_port 21000)
 redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no >"$work/redis.log" 2>&1 &
@@ -26,9 +38,9 @@ pids+=($!)
 wait_line "$work/redis.log" 'Ready to accept'
 export VOXCAST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
 
-start_broker() { # new broker per phase: nothing of a previous phase is left in the topic
+start_broker() { # start_broker [PARTITIONS]: new broker per phase, nothing of a previous phase left
 	[ -n "${broker_pid:-}" ] && kill "$broker_pid" && wait "$broker_pid" 2>/dev/null || true
-	"$BIN/voxcast" broker --partitions 12 >"$work/broker.out" 2>/dev/null &
+	"$BIN/voxcast" broker --partitions "${1:-12}" >"$work/broker.out" 2>/dev/null &
 	broker_pid=$!
 	pids+=($!)
 	wait_line "$work/broker.out" '^127'
@@ -50,73 +62,106 @@ launch() { # launch CAMPAIGN N
 	"$BIN/voxcast" launch --campaign "$1" --contacts "$work/c.csv" --template 'Hi {{first_name}}, your order ships today.' --json >/dev/null
 }
 
-# run_consumer CAMPAIGN N ARGS...: prints "jobs/s peak_rss_MiB seconds"
+# run_consumer CAMPAIGN N ARGS...: the consumer with the default configuration but for ARGS;
+# prints "jobs/s_from_start jobs/s_from_assigned cpu_us_per_job peak_rss_MiB seconds_from_assigned".
+# CPU is user+sys of the whole process (every thread, start to exit) as GNU time reports it.
 run_consumer() {
 	local campaign=$1 n=$2
 	shift 2
 	# each run writes its own folder, removed only at exit: on an ext4 without a journal, inodes
-	# freed less than ~30 s ago are skipped one by one when allocating (recently_deleted), so
+	# freed in the last minutes are skipped one by one when allocating (recently_deleted), so
 	# deleting one run's files would slow the next run's file creation several times over
-	/usr/bin/time -f '%M' -o "$work/rss" "$BIN/voxcast-consumer" -X http.listen= -X "output.dir=$work/audio-$campaign" \
-		-X output.fsync=false "$@" 2>"$work/consumer.log" &
+	# http.listen stays on as by default (its thread included), on a free port
+	local ts ta t1
+	ts=$(now)
+	/usr/bin/time -f '%e %U %S %M' -o "$work/time" "$BIN/voxcast-consumer" -X http.listen=127.0.0.1:0 \
+		-X "output.dir=$audio_root/$campaign" "$@" 2>"$work/consumer.log" &
 	local pid=$!
-	wait_line "$work/consumer.log" '"partitions assigned"'
-	local t0 t1
-	t0=$(now)
+	wait_line "$work/consumer.log" '"partitions assigned"' 60
+	ta=$(now)
 	"$BIN/voxcast" status "$campaign" --wait --interval 0.05 --timeout 900 >/dev/null
 	t1=$(now)
 	pkill -TERM -P "$pid" # the consumer under GNU time
 	wait "$pid" || true
-	printf '%.0f %.1f %.2f\n' "$(echo "$n / ($t1 - $t0)" | bc -l)" "$(echo "$(tail -n 1 "$work/rss") / 1024" | bc -l)" "$(echo "$t1 - $t0" | bc -l)"
+	local _e u s m
+	read -r _e u s m <"$work/time"
+	printf '%.0f %.0f %.1f %.1f %.2f\n' "$(calc "$n / ($t1 - $ts)")" "$(calc "$n / ($t1 - $ta)")" \
+		"$(calc "($u + $s) * 1000000 / $n" %.1f)" "$(calc "$m / 1024" %.1f)" "$(calc "$t1 - $ta" %.2f)"
+}
+
+# run_baseline N: the Python worker over the campaign "base", timed like the consumer; prints
+# "jobs/s_from_start jobs/s_from_first_message cpu_us_per_job peak_rss_MiB"
+run_baseline() {
+	local n=$1 ts t1 own
+	ts=$(now)
+	own=$(/usr/bin/time -f '%e %U %S %M' -o "$work/time-base" /usr/bin/python3 bench/baseline_worker.py \
+		"$VOXCAST_KAFKA_BOOTSTRAP_SERVERS" "$redis_port" "$url" "$audio_root/base" 64 "$n")
+	t1=$(now)
+	local _e u s m
+	read -r _e u s m <"$work/time-base"
+	printf '%.0f %s %.1f %.1f\n' "$(calc "$n / ($t1 - $ts)")" "$own" "$(calc "($u + $s) * 1000000 / $n" %.1f)" \
+		"$(calc "$m / 1024" %.1f)"
 }
 
 start_ttsd INSTANT --tone
 url="http://127.0.0.1:$INSTANT/v1/audio/speech"
 primary=(-X providers=primary -X provider.primary.type=openai -X "provider.primary.url=$url")
 
-echo "== 1. engine overhead (instant provider)"
+echo "== 1. engine overhead (instant provider, $PARTITIONS partitions, default configuration)"
 printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = %s\n' \
 	"'{\"model\":\"tts-1\",\"input\":\"Hi N1, your order ships today.\",\"voice\":\"alloy\",\"response_format\":\"wav\"}'" >"$work/post.lua"
-ceiling=$(wrk -t2 -c64 -d5s -s "$work/post.lua" "$url" | awk '/Requests\/sec/ {printf "%.0f", $2}')
-echo "ceiling: wrk -c64 against the provider: $ceiling requests/s"
+if command -v wrk >/dev/null; then
+	ceiling=$(wrk -t2 -c64 -d5s -s "$work/post.lua" "$url" | awk '/Requests\/sec/ {printf "%.0f", $2}')
+	echo "ceiling: wrk -c64 against the provider: $ceiling requests/s"
+else
+	echo "ceiling: wrk not installed, skipped"
+fi
 
-start_broker
+start_broker "$PARTITIONS"
 base_n=${BASE_N:-10000}
 launch base "$base_n"
-baseline=$(/usr/bin/python3 bench/baseline_worker.py "$VOXCAST_KAFKA_BOOTSTRAP_SERVERS" "$redis_port" "$url" "$work/base-audio" 64 "$base_n")
-echo "baseline: python asyncio worker, concurrency 64, $base_n jobs: $baseline jobs/s"
+read -r base_start base_first base_cpu base_rss < <(run_baseline "$base_n")
+echo "baseline: python asyncio worker, concurrency 64, $base_n jobs: $base_start jobs/s from process start" \
+	"($base_first from its first message), $base_cpu us CPU per job, peak RSS $base_rss MiB"
 
-sizes=(10000 100000)
+row() { # row N CONCURRENCY LABEL ARGS...
+	local n=$1 c=$2 label=$3
+	shift 3
+	start_broker "$PARTITIONS"
+	local campaign="e$n-c$c-${label//=/-}" rs ra cpu rss secs
+	launch "$campaign" "$n"
+	read -r rs ra cpu rss secs < <(run_consumer "$campaign" "$n" "${primary[@]}" -X "consumer.concurrency=$c" "$@")
+	printf '%-8s %-4s %-13s %11s %14s %10s %9s %8s %10s %10s\n' "$n" "$c" "$label" "$rs" "$ra" "$cpu" "$rss" "$secs" \
+		"$(ratio "$rs" "$base_start")x" "$(ratio "$base_cpu" "$cpu")x"
+}
+echo "jobs/s: from process start (group join included) / from \"partitions assigned\"; CPU: us per job, whole process"
+printf '%-8s %-4s %-13s %11s %14s %10s %9s %8s %10s %10s\n' jobs conc config "jobs/s(start)" "jobs/s(assigned)" \
+	"CPU_us/job" "RSS_MiB" seconds "vs_base" "CPU_less"
+sizes=(10000 "$N")
 [ -n "${FULL:-}" ] && sizes+=(1000000)
-printf '%-10s %-11s %10s %12s %10s %14s\n' jobs concurrency jobs/s peak_rss_MiB seconds "vs baseline"
 for n in "${sizes[@]}"; do
-	start_broker
-	launch "e$n" "$n"
-	read -r rate rss secs < <(run_consumer "e$n" "$n" "${primary[@]}" -X consumer.concurrency=64)
-	printf '%-10s %-11s %10s %12s %10s %13sx\n' "$n" 64 "$rate" "$rss" "$secs" "$(ratio "$rate" "$baseline")"
+	row "$n" 64 default
 done
-start_broker
-launch c256 100000
-read -r rate rss secs < <(run_consumer c256 100000 "${primary[@]}" -X consumer.concurrency=256)
-printf '%-10s %-11s %10s %12s %10s %13sx\n' 100000 256 "$rate" "$rss" "$secs" "$(ratio "$rate" "$baseline")"
+row "$N" 64 fsync=false -X output.fsync=false
+row "$N" 256 default
 
 echo "== 2. latency-bound: provider latency 100 ms, concurrency 128 (ideal C/L = 1280 jobs/s)"
 start_ttsd SLOW --tone --latency-ms 100
 start_broker
 launch slow 20000
-read -r rate rss secs < <(run_consumer slow 20000 -X providers=primary -X provider.primary.type=openai \
+read -r _ rate _ rss secs < <(run_consumer slow 20000 -X output.fsync=false -X providers=primary -X provider.primary.type=openai \
 	-X "provider.primary.url=http://127.0.0.1:$SLOW/v1/audio/speech" -X consumer.concurrency=128)
 echo "latency-bound: $rate jobs/s = $(ratio "$rate" 1280) of the ideal 1280 (peak RSS $rss MiB)"
 
 echo "== 3. failover cost: primary refusing connections vs healthy (20000 jobs, concurrency 64)"
 start_ttsd SECOND --tone
 dead=$(free_port 22000)
-two=(-X "providers=primary,secondary" -X provider.primary.type=openai -X provider.secondary.type=openai
+two=(-X output.fsync=false -X "providers=primary,secondary" -X provider.primary.type=openai -X provider.secondary.type=openai
 	-X "provider.secondary.url=http://127.0.0.1:$SECOND/v1/audio/speech" -X consumer.concurrency=64)
 start_broker
 launch healthy 20000
-read -r rate_h _ secs_h < <(run_consumer healthy 20000 "${two[@]}" -X "provider.primary.url=$url")
+read -r _ rate_h _ _ secs_h < <(run_consumer healthy 20000 "${two[@]}" -X "provider.primary.url=$url")
 start_broker
 launch refused 20000
-read -r rate_r _ secs_r < <(run_consumer refused 20000 "${two[@]}" -X "provider.primary.url=http://127.0.0.1:$dead/v1/audio/speech")
+read -r _ rate_r _ _ secs_r < <(run_consumer refused 20000 "${two[@]}" -X "provider.primary.url=http://127.0.0.1:$dead/v1/audio/speech")
 echo "healthy primary: $secs_h s ($rate_h jobs/s); primary refusing: $secs_r s ($rate_r jobs/s); ratio $(ratio "$secs_r" "$secs_h")"

@@ -25,6 +25,7 @@ struct file_sink {
     char          *uri_base;       /* "file://" + the absolute dir ("" when getcwd failed) */
     bool           fsync;
     bool           no_tmpfile;     /* the file system (or /proc) cannot do unnamed files */
+    bool           no_empty_path;  /* linkat(AT_EMPTY_PATH) refused: link through /proc */
     struct staged *items;
     size_t         n, cap;
     unsigned long  seq;            /* unique temp names within this process */
@@ -162,17 +163,35 @@ static int name_aside(struct file_sink *s, struct staged *it)
     return 0;
 }
 
+/* Links the unnamed file fd at path. linkat(fd, "", AT_EMPTY_PATH) links the descriptor
+ * itself; resolving "/proc/self/fd/N" instead was a fifth of the call's CPU (a procfs walk per
+ * file). Kernels before 6.10 allow AT_EMPTY_PATH only with CAP_DAC_READ_SEARCH (ENOENT without
+ * it): the /proc form is then used, and once it has worked where AT_EMPTY_PATH did not, always. */
+static int link_fd(struct file_sink *s, int fd, const char *path)
+{
+    if (!s->no_empty_path) {
+        if (linkat(fd, "", AT_FDCWD, path, AT_EMPTY_PATH) == 0)
+            return 0;
+        if (errno != ENOENT && errno != EPERM && errno != EINVAL)
+            return -1; /* EEXIST and real failures: the /proc form would say the same */
+    }
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0)
+        return -1;
+    s->no_empty_path = true;
+    return 0;
+}
+
 /* Gives an unnamed file its name. linkat cannot replace, so a name that exists already (the
  * contact rendered before) gets the new file through a temporary name and a rename. */
 static int link_into_place(struct file_sink *s, struct staged *it)
 {
-    char self[64];
-    snprintf(self, sizeof self, "/proc/self/fd/%d", it->fd);
-    if (linkat(AT_FDCWD, self, AT_FDCWD, it->final, AT_SYMLINK_FOLLOW) == 0)
+    if (link_fd(s, it->fd, it->final) == 0)
         return 0;
     if (errno != EEXIST || name_aside(s, it) != 0)
         return -1;
-    if (linkat(AT_FDCWD, self, AT_FDCWD, it->tmp, AT_SYMLINK_FOLLOW) != 0)
+    if (link_fd(s, it->fd, it->tmp) != 0)
         return -1;
     if (rename(it->tmp, it->final) != 0) {
         unlink(it->tmp);
