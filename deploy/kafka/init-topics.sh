@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# init-topics.sh - create the voxcast jobs topic on a real Kafka cluster, then exit.
+# init-topics.sh - create the voxcast jobs and results topics on a real Kafka cluster, then exit.
 #
 # Consumers never create topics: on a real cluster the partition count is an operations
 # decision (it caps how many consumers can work at once), so the deployment creates the topic
@@ -13,6 +13,8 @@
 #   TOPIC_PARTITIONS    partitions; at most this many consumers work at once (12)
 #   TOPIC_REPLICATION   replication factor; 3 on a real cluster  (1)
 #   TOPIC_CONFIGS       space-separated topic configs, e.g. "retention.ms=1209600000"
+#   RESULTS_TOPIC       the consumers' results.topic, one partition so a dialer reads one
+#                       ordered stream; empty: none                  (voxcast.results)
 #   COMMAND_CONFIG      client properties file (SASL_SSL clusters), passed as --command-config
 #   KAFKA_BIN           directory holding kafka-topics.sh        (/opt/kafka/bin)
 #   WAIT_SECONDS        how long to wait for the brokers          (120)
@@ -24,6 +26,7 @@ TOPIC=${TOPIC:-voxcast.jobs}
 TOPIC_PARTITIONS=${TOPIC_PARTITIONS:-12}
 TOPIC_REPLICATION=${TOPIC_REPLICATION:-1}
 TOPIC_CONFIGS=${TOPIC_CONFIGS:-}
+RESULTS_TOPIC=${RESULTS_TOPIC-voxcast.results}
 COMMAND_CONFIG=${COMMAND_CONFIG:-}
 KAFKA_BIN=${KAFKA_BIN:-/opt/kafka/bin}
 WAIT_SECONDS=${WAIT_SECONDS:-120}
@@ -75,6 +78,16 @@ check_partitions() {
 	say "topic $TOPIC ready with $have partitions"
 }
 
+# The consumers publish a results event before storing each job's offset: without this topic
+# (and with auto-creation off) they would stall.
+create_results_topic() {
+	[ -n "$RESULTS_TOPIC" ] || return 0
+	topics --create --if-not-exists --topic "$RESULTS_TOPIC" --partitions 1 \
+		--replication-factor "$TOPIC_REPLICATION"
+	say "topic $RESULTS_TOPIC ready"
+}
+
 wait_for_brokers
 create_topic
 check_partitions
+create_results_topic

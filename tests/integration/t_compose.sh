@@ -32,13 +32,15 @@ PROM="$ROOT/deploy/prometheus/prometheus.yml"
 DASH="$ROOT/deploy/grafana/dashboards/voxcast.json"
 DATASOURCE="$ROOT/deploy/grafana/provisioning/datasources/prometheus.yml"
 
-# The configuration keys of the contract (CONTRACT.md, "Configuration keys"), plus the two
-# open families kafka.<librdkafka property> and provider.NAME.<field>.
+# The configuration keys of the interface (docs/contract.md, "Configuration"; common/config.c
+# declares them all), plus the two open families kafka.<librdkafka property> and
+# provider.NAME.<field>.
 KEYS="kafka.bootstrap.servers kafka.topic kafka.group.id redis.url output.dir
 consumer.concurrency consumer.shutdown_grace_ms retry.max_attempts retry.base_ms retry.max_ms
 breaker.failure_threshold breaker.open_ms breaker.half_open_successes providers http.listen
 job.max_text_chars output.uri s3.endpoint s3.region s3.path_style"
-PROVIDER_FIELDS="connect_timeout_ms api_key_env timeout_ms concurrency model voice type url rate"
+PROVIDER_FIELDS="connect_timeout_ms api_key_env timeout_ms concurrency model voice type url rate
+account_concurrency account_rate adaptive"
 
 passed=0
 failed=()
@@ -268,7 +270,7 @@ def providers(path):
             if not key.startswith("VOXCAST_PROVIDER_"):
                 continue
             rest = key[len("VOXCAST_PROVIDER_"):]
-            owner = next((rest[: -len(f) - 1] for f in fields if rest.endswith("_" + f.upper())), None)
+            owner = next((rest[: -len(f) - 1] for f in sorted(fields, key=len, reverse=True) if rest.endswith("_" + f.upper())), None)
             if owner not in names:
                 bad("%s: %s belongs to no provider listed in VOXCAST_PROVIDERS=%s"
                     % (sname, key, env["VOXCAST_PROVIDERS"]))
@@ -670,6 +672,8 @@ init_creates_topic() {
 	run_init STUB_DOWN=2 || { echo "init script failed"; return 1; }
 	grep -q -- '--bootstrap-server kafka:9092 --create --if-not-exists --topic voxcast.jobs --partitions 12 --replication-factor 1$' \
 		"$TMP/stub.log" || { echo "unexpected calls:"; cat "$TMP/stub.log"; return 1; }
+	grep -q -- '--create --if-not-exists --topic voxcast.results --partitions 1 --replication-factor 1$' \
+		"$TMP/stub.log" || { echo "no results topic created:"; cat "$TMP/stub.log"; return 1; }
 	[ "$(grep -c -- '--list' "$TMP/stub.log")" -eq 3 ] ||
 		{ echo "expected 3 --list probes (2 failures, 1 success):"; cat "$TMP/stub.log"; return 1; }
 }
@@ -699,7 +703,7 @@ init_gives_up() {
 	grep -q 'not reachable' <<<"$out" || { echo "unclear message: $out"; return 1; }
 }
 
-check "kafka init: waits for the broker, creates voxcast.jobs x12 idempotently" init_creates_topic
+check "kafka init: waits for the broker, creates voxcast.jobs x12 and voxcast.results x1 idempotently" init_creates_topic
 check "kafka init: passes --command-config, replication and topic configs" init_passes_client_config
 check "kafka init: refuses an existing topic with too few partitions" init_rejects_short_topic
 check "kafka init: gives up with a clear message when no broker answers" init_gives_up

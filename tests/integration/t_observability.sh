@@ -185,7 +185,8 @@ vx launch --campaign keys --contacts "$WORK/keys.csv" --template 'Hello {{first_
 	--rejects "$WORK/rejects.csv" --json >"$WORK/launch-keys.json"
 # shellcheck disable=SC2046
 start_consumer b -X providers=primary,secondary $(keyed primary "$TTSD_PORT_k") $(keyed secondary "$TTSD_PORT_g") \
-	-X log.level=debug -X retry.max_attempts=2 -X retry.base_ms=5 -X retry.max_ms=20 -X breaker.failure_threshold=1000
+	-X log.level=debug -X retry.max_attempts=2 -X retry.base_ms=5 -X retry.max_ms=20 -X breaker.failure_threshold=1000 \
+	-X breaker.shared=false # other servers under the names whose breakers a opened for the fleet
 wait_complete keys
 wait_complete down
 assert_eq "keys: done by the secondary" 6 "$(vx status keys --json | jq -r .by_provider.secondary)"
@@ -219,10 +220,10 @@ if leaks=$(grep -rlF -- "$SECRET" "$WORK"); then fail "the API key leaked into: 
 ok "the API key is in no log, /metrics, /health, Redis value, DLQ entry, rejects file or output"
 
 # --- /health when Redis, then Kafka, is unreachable --------------------------------------------
-# consumer b is idle: no job needs Redis, its own idle check must notice
+# consumer b is idle: no job needs Redis, its own checks (the idle check, the account sync) must notice
 kill "$REDIS_PID"
 wait "$REDIS_PID" || true
-wait_log "$WORK/consumer-b.log" '"redis unreachable: pausing consumption".*"idle check"'
+wait_log "$WORK/consumer-b.log" '"redis unreachable: pausing consumption".*"(idle check|account sync)"'
 wait_health b down 503
 assert_eq "down: redis" down "$(jq -r .redis "$WORK/health-b.json")"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK" >"$WORK/redis2.log" 2>&1 &
