@@ -6,7 +6,8 @@
  * test is exact. Time moves in whole milliseconds, so the capacity is never below
  * rate_per_s / 1000 (otherwise a rate above 1000/s could not be reached) nor below one token.
  * The struct is public so it can sit inside a provider; change it only through these calls.
- * Per process: a fleet-wide limit needs shared state (see DESIGN.md). */
+ * Per process; the fleet's account rate (provider.NAME.account_rate) is one bucket kept in
+ * Redis (common/store_account.h), which hands consumers tokens in small batches. */
 #ifndef VOXCAST_RATELIMIT_H
 #define VOXCAST_RATELIMIT_H
 

@@ -1,7 +1,7 @@
 /* voicecheck.h - what each provider of the consumers' chain makes of a campaign's voice and model.
  *
  * `launch --voice V` and `--model M` name *logical* values that every provider translates on its
- * own (common/voicemap.h; CONTRACT.md, "Voices belong to providers"). When launch is given the
+ * own (common/voicemap.h; docs/contract.md, "Voices belong to providers"). When launch is given the
  * consumers' configuration (-c, -X, VOXCAST_*), it says before enqueueing, one line per provider
  * of the `providers` chain, what V and M become there, and warns where the campaign's choice is
  * lost: no entry in the provider's map (it speaks with its own default), or a provider with
