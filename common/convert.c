@@ -31,6 +31,7 @@
 #include "audio.h"
 #include "le.h"
 #include "mpeg.h"
+#include "xalloc.h"
 
 #define BLOCK_FRAMES   2048          /* frames per decode / resample / encode step */
 #define MP3_BITRATE    64            /* kbit/s, mono: clear speech at any MPEG rate */
@@ -371,9 +372,7 @@ static void clip(float *s, size_t n)
 
 static int pipeline_start(struct pipeline *p, int in_rate, int out_rate, char *err, size_t errlen)
 {
-    p->in = malloc(sizeof *p->in * BLOCK_FRAMES * (size_t)p->channels);
-    if (!p->in)
-        return fail(err, errlen, "out of memory");
+    p->in = xmalloc(sizeof *p->in * BLOCK_FRAMES * (size_t)p->channels);
     if (in_rate == out_rate)
         return 0;
     soxr_error_t se = NULL;
@@ -385,9 +384,7 @@ static int pipeline_start(struct pipeline *p, int in_rate, int out_rate, char *e
         return fail(err, errlen, "cannot resample %d Hz to %d Hz: %s", in_rate, out_rate,
                     se ? se : "soxr_create failed");
     p->rscap = (size_t)ceil((double)BLOCK_FRAMES * out_rate / in_rate) + 64;
-    p->rsout = malloc(sizeof *p->rsout * p->rscap);
-    if (!p->rsout)
-        return fail(err, errlen, "out of memory");
+    p->rsout = xmalloc(sizeof *p->rsout * p->rscap);
     return 0;
 }
 

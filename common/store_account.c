@@ -11,6 +11,7 @@
 
 #include "store.h"
 #include "store_scripts.h"
+#include "xalloc.h"
 
 #define SYNC_KEYS 5
 #define SYNC_ARGS 14
@@ -222,16 +223,12 @@ static int run_syncs(struct store *s, const char *consumer, int64_t ttl_ms, int6
         return -1;
     if (n == 0)
         return 0;
-    struct sync_call *c = calloc(n, sizeof *c);
-    struct store_call *calls = calloc(n + 1, sizeof *calls);
-    redisReply **replies = calloc(n + 1, sizeof *replies);
-    const char **sadd = calloc(n + 2, sizeof *sadd);
-    size_t *sadd_lens = calloc(n + 2, sizeof *sadd_lens);
+    struct sync_call *c = xcalloc(n, sizeof *c);
+    struct store_call *calls = xcalloc(n + 1, sizeof *calls);
+    redisReply **replies = xcalloc(n + 1, sizeof *replies);
+    const char **sadd = xcalloc(n + 2, sizeof *sadd);
+    size_t *sadd_lens = xcalloc(n + 2, sizeof *sadd_lens);
     int rc = -1;
-    if (!c || !calls || !replies || !sadd || !sadd_lens) {
-        store_fail(s, "account: out of memory");
-        goto out;
-    }
     static const struct store_account_want none = {0};
     sadd[0] = "SADD", sadd_lens[0] = 4;
     sadd[1] = "voxcast:accounts", sadd_lens[1] = strlen(sadd[1]);
@@ -320,7 +317,7 @@ int store_account_list(struct store *s, int64_t now_ms, struct store_account_vie
     redisReply *names = store_command(s, "SMEMBERS voxcast:accounts");
     if (!names)
         return -1;
-    struct store_account_view *v = names->elements ? calloc(names->elements, sizeof *v) : NULL;
+    struct store_account_view *v = names->elements ? xcalloc(names->elements, sizeof *v) : NULL;
     size_t got = 0;
     int rc = 0;
     for (size_t i = 0; i < names->elements && rc == 0; i++) {

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "store_scripts.h"
+#include "xalloc.h"
 
 #define KEY_OPEN    "voxcast:{breakers}:open"
 #define KEY_PROBE   "voxcast:{breakers}:probe:"
@@ -157,21 +158,16 @@ int store_breaker_sync(struct store *s, const char *token, int64_t lease_ms,
     if (ops_valid(s, token, ops, n) != 0)
         return -1;
     size_t argmax = 6 + 5 * n;
-    struct sync_args a = {.argv = calloc(argmax, sizeof *a.argv), .lens = calloc(argmax, sizeof *a.lens),
+    struct sync_args a = {.argv = xcalloc(argmax, sizeof *a.argv), .lens = xcalloc(argmax, sizeof *a.lens),
                           .cap = 64 + n * (sizeof KEY_PROBE + PROVIDER_MAX + 24)};
-    a.text = malloc(a.cap);
-    int rc = -1;
-    if (!a.argv || !a.lens || !a.text) {
-        store_fail(s, "breaker sync: out of memory");
-        goto done;
-    }
+    a.text = xmalloc(a.cap);
     build_args(&a, token, lease_ms, ops, n);
+    int rc = -1;
     redisReply *r = store_call1(s, -1, a.argc, a.argv, a.lens);
     if (r) {
         rc = parse_views(s, r, n, out);
         freeReplyObject(r);
     }
-done:
     free(a.argv);
     free(a.lens);
     free(a.text);

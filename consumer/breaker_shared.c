@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "store.h"
+#include "xalloc.h"
 
 #define RETRY_MIN_MS 1000
 #define RETRY_MAX_MS 5000
@@ -99,14 +100,8 @@ static void make_token(struct breaker_shared *bs)
 
 struct breaker_shared *breaker_shared_new(const char *redis_url)
 {
-    struct breaker_shared *bs = calloc(1, sizeof *bs);
-    if (!bs)
-        return NULL;
-    bs->url = strdup(redis_url ? redis_url : "");
-    if (!bs->url) {
-        free(bs);
-        return NULL;
-    }
+    struct breaker_shared *bs = xcalloc(1, sizeof *bs);
+    bs->url = xstrdup(redis_url ? redis_url : "");
     bs->ok = true;
     bs->retry_ms = RETRY_MIN_MS;
     make_token(bs);

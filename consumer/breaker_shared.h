@@ -44,7 +44,7 @@ struct breaker_share_mark {
 
 /* A sharer for the consumers of redis_url; connects lazily (the first tick; one attempt per
  * retry, so a dead Redis costs the loop one connection attempt per back-off step), so it never
- * fails: NULL only when out of memory. */
+ * fails (out of memory aborts, xalloc.h). */
 struct breaker_shared *breaker_shared_new(const char *redis_url);
 void breaker_shared_free(struct breaker_shared *bs);     /* NULL-safe; breakers stay as they are */
 

@@ -1383,10 +1383,6 @@ static int share_breakers(struct engine *E, char *err, size_t errlen)
     if (!config_bool(E->cfg, "breaker.shared"))
         return 0;
     E->bshared = breaker_shared_new(config_get(E->cfg, "redis.url"));
-    if (!E->bshared) {
-        snprintf(err, errlen, "breaker.shared: out of memory");
-        return -1;
-    }
     for (size_t i = 0; i < providers_count(E->providers); i++) {
         struct provider *pv = providers_at(E->providers, i);
         if (breaker_shared_add(E->bshared, pv->name, &pv->breaker) != 0) {

@@ -25,6 +25,7 @@
 #include "retry_after.h"
 #include "utf8.h"
 #include "voicemap.h"
+#include "xalloc.h"
 
 #define NAME_MAX_LEN        ((int)sizeof ((struct provider *)0)->name - 1)
 #define RETRY_AFTER_MAX_MS  3600000   /* a provider asking for more than an hour is misbehaving */
@@ -34,17 +35,9 @@
 #define BODY_BYTES_PER_CHAR ((size_t)16 << 10)
 #define BODY_BASE_BYTES     ((size_t)1 << 20)
 
-/* Indexed by enum provider_type. */
-static const struct provider_ops *const type_ops[] = {
-    [PROVIDER_OPENAI] = &provider_openai_ops,
-    [PROVIDER_ELEVENLABS] = &provider_elevenlabs_ops,
-    [PROVIDER_ESPEAK] = &provider_espeak_ops,
-};
-#define NTYPES (sizeof type_ops / sizeof type_ops[0])
-
 const char *provider_type_name(enum provider_type t)
 {
-    return (size_t)t < NTYPES ? type_ops[t]->type_name : "unknown";
+    return (size_t)t < PROVIDER_NTYPES ? provider_types[t]->type_name : "unknown";
 }
 
 /* ---- configuration ---- */
@@ -77,24 +70,37 @@ static int check_name(const struct providers *ps, const char *s, size_t len, cha
     return 0;
 }
 
+/* "a, b or c": every type name, for the messages of parse_type. */
+static void type_names(char *out, size_t outlen)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < PROVIDER_NTYPES && len < outlen; i++) {
+        const char *sep = i == 0 ? "" : i + 1 == PROVIDER_NTYPES ? " or " : ", ";
+        int n = snprintf(out + len, outlen - len, "%s%s", sep, provider_types[i]->type_name);
+        len += n > 0 ? (size_t)n : 0;
+    }
+}
+
+/* provider.NAME.type to a type; an empty one is allowed for a provider named like a type that
+ * is implied_by_name (a provider called espeak). */
 static int parse_type(const char *name, const char *type, enum provider_type *out, char *err,
                       size_t errlen)
 {
-    if (!type || !*type) {
-        if (strcmp(name, "espeak") == 0) {
-            *out = PROVIDER_ESPEAK;
-            return 0;
-        }
-        snprintf(err, errlen, "provider.%s.type: required (openai, elevenlabs or espeak)", name);
-        return -1;
-    }
-    for (size_t i = 0; i < NTYPES; i++)
-        if (strcmp(type, type_ops[i]->type_name) == 0) {
+    bool given = type && *type;
+    for (size_t i = 0; i < PROVIDER_NTYPES; i++) {
+        const struct provider_ops *ops = provider_types[i];
+        if (strcmp(given ? type : name, ops->type_name) == 0 && (given || ops->implied_by_name)) {
             *out = (enum provider_type)i;
             return 0;
         }
-    snprintf(err, errlen, "provider.%s.type: unknown type \"%s\" (openai, elevenlabs or espeak)",
-             name, type);
+    }
+    char names[128];
+    type_names(names, sizeof names);
+    if (!given)
+        snprintf(err, errlen, "provider.%s.type: required (%s)", name, names);
+    else
+        snprintf(err, errlen, "provider.%s.type: unknown type \"%s\" (%s)", name, type, names);
     return -1;
 }
 
@@ -117,7 +123,7 @@ static int int_field(const struct config *cfg, const char *name, const char *fie
 
 static char *dup_or_null(const char *s)
 {
-    return s && *s ? strdup(s) : NULL;
+    return s && *s ? xstrdup(s) : NULL;
 }
 
 /* URL and key: what an HTTP type needs to be reachable. The key itself never goes into an
@@ -133,7 +139,7 @@ static int init_endpoint(struct provider *pv, const struct config *cfg, char *er
         snprintf(err, errlen, "provider.%s.url: must start with http:// or https://", pv->name);
         return -1;
     }
-    pv->url = strdup(url);
+    pv->url = xstrdup(url);
     const char *env = config_provider(cfg, pv->name, "api_key_env");
     if (!env || !*env)
         return 0;   /* a local server (Kokoro-FastAPI, voxcast-ttsd) needs no key */
@@ -144,7 +150,7 @@ static int init_endpoint(struct provider *pv, const struct config *cfg, char *er
         return 0;
     }
     log_add_secret(key);
-    pv->api_key = strdup(key);
+    pv->api_key = xstrdup(key);
     return 0;
 }
 
@@ -209,7 +215,7 @@ static int init_map(struct provider *pv, const struct config *cfg, const char *f
         snprintf(err, errlen, "provider.%s.%s: %s (want LOGICAL=PROVIDER, ...)", pv->name, field, why);
         return -1;
     }
-    *out = map && map[strspn(map, " \t")] ? strdup(map) : NULL;
+    *out = map && map[strspn(map, " \t")] ? xstrdup(map) : NULL;
     return 0;
 }
 
@@ -243,7 +249,7 @@ static int provider_init(struct provider *pv, struct providers *ps, const struct
     if (parse_type(pv->name, config_provider(cfg, pv->name, "type"), &type, err, errlen))
         return -1;
     pv->type = type;
-    pv->ops = type_ops[type];
+    pv->ops = provider_types[type];
     if (pv->ops->http && init_endpoint(pv, cfg, err, errlen))
         return -1;
     if (init_names(pv, cfg, err, errlen))
@@ -257,13 +263,8 @@ static int add_provider(struct providers *ps, const struct config *cfg, const ch
 {
     if (check_name(ps, s, len, err, errlen))
         return -1;
-    struct provider *list = realloc(ps->list, (ps->n + 1) * sizeof *list);
-    if (!list) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    ps->list = list;
-    struct provider *pv = &list[ps->n++];   /* counted at once, so providers_free cleans it */
+    ps->list = xrealloc(ps->list, (ps->n + 1) * sizeof *ps->list);
+    struct provider *pv = &ps->list[ps->n++];   /* counted at once, so providers_free cleans it */
     memset(pv, 0, sizeof *pv);
     memcpy(pv->name, s, len);
     return provider_init(pv, ps, cfg, err, errlen);
@@ -315,11 +316,7 @@ static long idle_connections(const struct providers *ps, const struct config *cf
 
 struct providers *providers_new(const struct config *cfg, char *err, size_t errlen)
 {
-    struct providers *ps = calloc(1, sizeof *ps);
-    if (!ps) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    struct providers *ps = xcalloc(1, sizeof *ps);
     if (parse_chain(ps, cfg, err, errlen) != 0 ||
         !(ps->http = http_transport_new(idle_connections(ps, cfg), err, errlen))) {
         providers_free(ps);
@@ -340,7 +337,9 @@ void providers_free(struct providers *ps)
     if (!ps)
         return;
     http_transport_free(ps->http, free);   /* each ctx is a malloc'd struct http_attempt */
-    provider_espeak_free(ps->espeak);
+    for (size_t i = 0; i < PROVIDER_NTYPES; i++)
+        if (provider_types[i]->free)
+            provider_types[i]->free(ps);
     for (size_t i = 0; i < ps->n; i++) {
         struct provider *pv = &ps->list[i];
         free(pv->url);
@@ -449,10 +448,11 @@ void provider_request_header(struct provider_request *req, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    size_t len = strlen(line);
     struct curl_slist *n = curl_slist_append(req->headers, line);
     explicit_bzero(line, sizeof line);   /* it may have held a key */
     if (!n)
-        abort();   /* out of memory: the project's policy, as in buf.c */
+        xalloc_fail(len + 1 + sizeof *n);
     req->headers = n;
 }
 
@@ -516,10 +516,8 @@ int provider_http_start(struct provider *pv, const struct job *job, void *task, 
     if (provider_job_format(job, &fmt, err, errlen))
         return -1;
     struct provider_request req = {0};
-    struct http_attempt *a = malloc(sizeof *a);
-    int rc = a ? pv->ops->build(pv, job, &req, err, errlen) : -1;
-    if (!a)
-        snprintf(err, errlen, "out of memory");
+    struct http_attempt *a = xmalloc(sizeof *a);
+    int rc = pv->ops->build(pv, job, &req, err, errlen);
     if (rc == 0) {
         *a = (struct http_attempt){.pv = pv, .task = task, .asked = req.asked};
         size_t chars = utf8_count(job->text, strlen(job->text));
@@ -715,16 +713,20 @@ void providers_drive(struct providers *ps, attempt_done_fn done, void *ctx)
 {
     struct drive d = {.ps = ps, .done = done, .ctx = ctx};
     http_transport_perform(ps->http, on_http_done, &d);
-    provider_espeak_drain(ps, done, ctx);
+    for (size_t i = 0; i < PROVIDER_NTYPES; i++)
+        if (provider_types[i]->drain)
+            provider_types[i]->drain(ps, done, ctx);
 }
 
 int providers_wait(struct providers *ps, int extra_fd, int timeout_ms)
 {
-    int fds[2];
+    int fds[PROVIDER_NTYPES + 1];
     size_t n = 0;
-    int efd = provider_espeak_fd(ps);
-    if (efd >= 0)
-        fds[n++] = efd;
+    for (size_t i = 0; i < PROVIDER_NTYPES; i++) {
+        int fd = provider_types[i]->fd ? provider_types[i]->fd(ps) : -1;
+        if (fd >= 0)
+            fds[n++] = fd;
+    }
     if (extra_fd >= 0)
         fds[n++] = extra_fd;
     return http_transport_wait(ps->http, fds, n, timeout_ms);

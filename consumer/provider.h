@@ -30,7 +30,12 @@
 #include "job.h"
 #include "ratelimit.h"
 
-enum provider_type { PROVIDER_OPENAI, PROVIDER_ELEVENLABS, PROVIDER_ESPEAK };
+enum provider_type {
+    PROVIDER_OPENAI,
+    PROVIDER_ELEVENLABS,
+    PROVIDER_ESPEAK,
+    PROVIDER_NTYPES   /* the number of types, not a type */
+};
 
 struct provider_ops;
 struct providers;

@@ -6,7 +6,7 @@
  * attempts over through a mutex+condvar queue; the worker puts finished ones on a done list
  * and bumps an eventfd that providers_wait() polls beside curl's sockets, so a finished
  * synthesis wakes the loop at once. Results are delivered on the loop thread by
- * provider_espeak_drain(), like HTTP ones.
+ * the drain hook, like HTTP ones.
  *
  * The thread starts with the first espeak attempt, not with the configuration: a chain that
  * keeps espeak as a last resort costs no thread until it is needed. The worker copies the
@@ -24,6 +24,7 @@
 #include "espeak.h"
 #include "log.h"
 #include "provider_ops.h"
+#include "xalloc.h"
 
 #define ESPEAK_VOICE "en"
 
@@ -132,11 +133,7 @@ static void *worker_main(void *arg)
  * thread (where their handlers and self-pipes expect them). */
 static struct espeak_worker *worker_new(char *err, size_t errlen)
 {
-    struct espeak_worker *w = calloc(1, sizeof *w);
-    if (!w) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    struct espeak_worker *w = xcalloc(1, sizeof *w);
     w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (w->efd < 0) {
         snprintf(err, errlen, "espeak: eventfd: %s", strerror(errno));
@@ -161,8 +158,15 @@ static struct espeak_worker *worker_new(char *err, size_t errlen)
     return w;
 }
 
-void provider_espeak_free(struct espeak_worker *w)
+static struct espeak_worker *worker_of(const struct providers *ps)
 {
+    return ps->type_state[PROVIDER_ESPEAK];
+}
+
+static void espeak_free(struct providers *ps)
+{
+    struct espeak_worker *w = worker_of(ps);
+    ps->type_state[PROVIDER_ESPEAK] = NULL;
     if (!w)
         return;
     pthread_mutex_lock(&w->lock);
@@ -187,19 +191,15 @@ static int espeak_start(struct provider *pv, const struct job *job, void *task, 
     if (provider_job_format(job, &fmt, err, errlen))
         return -1;
     struct providers *ps = pv->owner;
-    if (!ps->espeak && !(ps->espeak = worker_new(err, errlen)))
+    if (!worker_of(ps) && !(ps->type_state[PROVIDER_ESPEAK] = worker_new(err, errlen)))
         return -1;
-    struct espeak_item *it = calloc(1, sizeof *it);
     const char *voice = job->lang ? job->lang : pv->voice ? pv->voice : ESPEAK_VOICE;
-    if (!it || !(it->text = strdup(job->text ? job->text : "")) || !(it->voice = strdup(voice))) {
-        if (it)
-            item_free(it);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    struct espeak_item *it = xcalloc(1, sizeof *it);
+    it->text = xstrdup(job->text ? job->text : "");
+    it->voice = xstrdup(voice);
     it->pv = pv;
     it->task = task;
-    struct espeak_worker *w = ps->espeak;
+    struct espeak_worker *w = worker_of(ps);
     pthread_mutex_lock(&w->lock);
     list_push(&w->todo, it);
     pthread_cond_signal(&w->wake);
@@ -207,9 +207,9 @@ static int espeak_start(struct provider *pv, const struct job *job, void *task, 
     return 0;
 }
 
-int provider_espeak_fd(const struct providers *ps)
+static int espeak_fd(const struct providers *ps)
 {
-    return ps->espeak ? ps->espeak->efd : -1;
+    return worker_of(ps) ? worker_of(ps)->efd : -1;
 }
 
 /* espeak's failures are deterministic (no data files, text it cannot speak): retrying here
@@ -231,9 +231,9 @@ static void deliver(struct providers *ps, struct espeak_item *it, attempt_done_f
     item_free(it);
 }
 
-void provider_espeak_drain(struct providers *ps, attempt_done_fn done, void *ctx)
+static void espeak_drain(struct providers *ps, attempt_done_fn done, void *ctx)
 {
-    struct espeak_worker *w = ps->espeak;
+    struct espeak_worker *w = worker_of(ps);
     if (!w)
         return;
     /* Reset the counter before taking the list: an item pushed after the take then leaves the
@@ -258,4 +258,8 @@ const struct provider_ops provider_espeak_ops = {
     .start = espeak_start,
     .build = NULL,
     .refine_class = NULL,
+    .implied_by_name = true,
+    .fd = espeak_fd,
+    .drain = espeak_drain,
+    .free = espeak_free,
 };

@@ -7,9 +7,14 @@
  * an exhausted account, not a pause). A new HTTP provider is one more file with one table; the
  * transport, the classification and the result plumbing in provider.c stay as they are.
  *
- * Also private: struct providers itself, so that the espeak worker in provider_espeak.c can hang
- * off it and count its attempts as the HTTP side does. Tests include this header to exercise
- * request building without a network. */
+ * A type that produces results off the HTTP path (espeak's worker thread) says so through the
+ * optional fd, drain and free hooks, and keeps its state in its slot of struct providers, so
+ * provider.c drives every type through the table and names none of them; provider_types.c is
+ * the one list of types.
+ *
+ * Also private: struct providers itself, so that a type's state can hang off it and count its
+ * attempts as the HTTP side does. Tests include this header to exercise request building
+ * without a network. */
 #ifndef VOXCAST_PROVIDER_OPS_H
 #define VOXCAST_PROVIDER_OPS_H
 
@@ -26,7 +31,6 @@
 #include "provider.h"
 
 struct http_transport;
-struct espeak_worker;
 
 #define PROVIDER_NAME_MAX 257      /* a voice or model name: JOB_OPTION_MAX bytes and a NUL */
 
@@ -70,6 +74,7 @@ struct provider_ops {
     const char *default_model;           /* sent when neither job nor config names one */
     const char *default_voice;           /* likewise for voices; NULL: the type needs one set */
     size_t      max_text_bytes;          /* hard limit of the engine in bytes; 0: none */
+    bool        implied_by_name;         /* a provider named type_name needs no .type */
 
     /* Starts one attempt (the caller counts it as active on 0). -1 + err when it cannot. */
     int (*start)(struct provider *pv, const struct job *job, void *task, char *err, size_t errlen);
@@ -89,17 +94,31 @@ struct provider_ops {
     /* Optional: checks provider.NAME.output_format (non-empty) for this type at start-up.
      * -1 + err naming the key when it is not a format the type can turn into WAV. */
     int (*check_output_format)(const char *name, const char *format, char *err, size_t errlen);
+
+    /* Optional, for a type that finishes attempts off the HTTP path: a descriptor that is
+     * readable while finished attempts wait for drain, or -1 while the type has none. */
+    int (*fd)(const struct providers *ps);
+    /* Optional: delivers every attempt of this type finished off the HTTP path to done, on
+     * the loop thread, each counted out of ps->active. */
+    void (*drain)(struct providers *ps, attempt_done_fn done, void *ctx);
+    /* Optional: releases the type's state in ps (NULL-safe), dropping queued and finished
+     * attempts without callbacks. */
+    void (*free)(struct providers *ps);
 };
 
 extern const struct provider_ops provider_openai_ops;
 extern const struct provider_ops provider_elevenlabs_ops;
 extern const struct provider_ops provider_espeak_ops;
 
+/* Every type, indexed by enum provider_type (provider_types.c). */
+extern const struct provider_ops *const provider_types[PROVIDER_NTYPES];
+
 struct providers {
     struct provider       *list;     /* n providers, failover order */
     size_t                 n;
     struct http_transport *http;     /* always present: its poll is also the loop's wait */
-    struct espeak_worker  *espeak;   /* NULL until the first espeak attempt */
+    void                  *type_state[PROVIDER_NTYPES];  /* a type's own, NULL until it
+                                                           * needs one; freed by its hook */
     size_t                 active;   /* started, not yet delivered to a done callback */
 };
 
@@ -135,15 +154,5 @@ void provider_request_header(struct provider_request *req, const char *fmt, ...)
 void provider_request_free(struct provider_request *req);
 /* The value of header `name` (case-insensitive) in req, or NULL. For tests and logging. */
 const char *provider_request_find(const struct provider_request *req, const char *name);
-
-/* ---- the espeak worker (provider_espeak.c) ---- */
-
-/* The worker's eventfd, readable while finished attempts wait to be drained; -1 before the
- * first espeak attempt. */
-int provider_espeak_fd(const struct providers *ps);
-/* Delivers every finished espeak attempt to done (loop thread). */
-void provider_espeak_drain(struct providers *ps, attempt_done_fn done, void *ctx);
-/* Stops and joins the worker, dropping queued and finished attempts without callbacks. */
-void provider_espeak_free(struct espeak_worker *w);
 
 #endif

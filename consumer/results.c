@@ -17,6 +17,7 @@
 #include "kafka.h"
 #include "log.h"
 #include "store_results.h"
+#include "xalloc.h"
 
 #define RETRY_MS        1000     /* a failed delivery is produced again this much later */
 #define WATCH_EVERY_MS  500      /* a drained campaign's completion is claimed this often */
@@ -179,13 +180,11 @@ static void note_cleared(struct results *r, const struct pending *p)
         return; /* Redis away for long: the entries expire with the outbox key */
     if (r->nclear == r->clear_cap) {
         r->clear_cap = r->clear_cap ? 2 * r->clear_cap : 256;
-        r->clear = realloc(r->clear, r->clear_cap * sizeof *r->clear);
-        if (!r->clear)
-            abort();
+        r->clear = xrealloc(r->clear, r->clear_cap * sizeof *r->clear);
     }
     struct cleared *c = &r->clear[r->nclear++];
     snprintf(c->campaign, sizeof c->campaign, "%s", p->campaign);
-    c->contact = p->contact ? strndup(p->contact, p->contact_len) : NULL;
+    c->contact = p->contact ? xstrndup(p->contact, p->contact_len) : NULL;
     c->len = p->contact_len;
 }
 
@@ -214,17 +213,13 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 void results_publish(struct results *r, const char *campaign, const char *contact, const char *json,
                      size_t len, void *opaque)
 {
-    struct pending *p = calloc(1, sizeof *p);
-    if (!p)
-        abort();
+    struct pending *p = xcalloc(1, sizeof *p);
     snprintf(p->campaign, sizeof p->campaign, "%s", campaign);
     if (contact) {
         p->contact_len = strlen(contact);
-        p->contact = strndup(contact, p->contact_len);
+        p->contact = xstrndup(contact, p->contact_len);
     }
-    p->payload = malloc(len ? len : 1);
-    if (!p->payload || (contact && !p->contact))
-        abort();
+    p->payload = xmalloc(len ? len : 1);
     memcpy(p->payload, json, len);
     p->len = len;
     p->opaque = opaque;
@@ -291,9 +286,7 @@ static void clear_outbox(struct results *r, struct store *s)
 {
     if (r->nclear == 0)
         return;
-    struct store_published *p = calloc(r->nclear, sizeof *p);
-    if (!p)
-        abort();
+    struct store_published *p = xcalloc(r->nclear, sizeof *p);
     for (size_t i = 0; i < r->nclear; i++)
         p[i] = (struct store_published){r->clear[i].campaign, r->clear[i].contact, r->clear[i].len};
     int rc = store_outbox_clear(s, p, r->nclear);
@@ -398,9 +391,7 @@ struct results *results_new(const struct config *cfg, int wake_fd, results_deliv
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
-    struct results *r = calloc(1, sizeof *r);
-    if (!r)
-        abort();
+    struct results *r = xcalloc(1, sizeof *r);
     r->delivered = delivered;
     r->ctx = ctx;
     rd_kafka_conf_set_opaque(conf, r);

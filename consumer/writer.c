@@ -14,6 +14,7 @@
 #include "convert.h"
 #include "log.h"
 #include "sha256.h"
+#include "xalloc.h"
 
 /* The writer's conversion helpers: while the writer thread converts a batch, up to
  * WRITER_HELPERS_MAX more threads take tasks of the same batch (fork-join), so conversion runs
@@ -201,7 +202,7 @@ static void set_uri(const struct sink *sink, struct task *t)
     sink_uri(sink, t->job.campaign, t->job.contact, strlen(t->job.contact),
              out_format_ext(task_format(t)), uri, sizeof uri);
     free(t->uri);
-    t->uri = uri[0] ? strdup(uri) : NULL;
+    t->uri = uri[0] ? xstrdup(uri) : NULL;
 }
 
 /* Converts, then writes one batch; marks each task written or not. Returns the first error,
@@ -272,12 +273,7 @@ static void *run(void *arg)
 
 struct writer *writer_new(struct sink *sink, int wake_fd, char *err, size_t errlen)
 {
-    struct writer *w = calloc(1, sizeof *w);
-    if (!w) {
-        snprintf(err, errlen, "out of memory");
-        sink_free(sink);
-        return NULL;
-    }
+    struct writer *w = xcalloc(1, sizeof *w);
     w->sink = sink;
     w->wake_fd = wake_fd;
     pthread_mutex_init(&w->lock, NULL);

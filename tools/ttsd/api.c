@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "jsonw.h"
+#include "xalloc.h"
 
 void speech_request_free(struct speech_request *req)
 {
@@ -21,15 +22,6 @@ void speech_request_free(struct speech_request *req)
     free(req->text);
     free(req->voice);
     req->text = req->voice = NULL;
-}
-
-/* strdup that aborts on OOM, like buf: no request is worth handling without memory. */
-static char *dup_or_die(const char *s)
-{
-    char *p = strdup(s);
-    if (!p)
-        abort();
-    return p;
 }
 
 static json_t *load_object(const struct api_input *in, char *err, size_t errlen)
@@ -70,13 +62,13 @@ static int take_text(json_t *root, const char *key, struct speech_request *req, 
         snprintf(err, errlen, "'%s' is longer than %d bytes", key, API_MAX_TEXT_BYTES);
         return 413;
     }
-    req->text = dup_or_die(json_string_value(v));
+    req->text = xstrdup(json_string_value(v));
     return 0;
 }
 
 static void take_voice(const char *voice, struct speech_request *req)
 {
-    req->voice = voice && *voice ? dup_or_die(voice) : NULL;
+    req->voice = voice && *voice ? xstrdup(voice) : NULL;
 }
 
 static int openai_format(json_t *root, struct speech_request *req, char *err, size_t errlen)

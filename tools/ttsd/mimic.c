@@ -16,6 +16,7 @@
 #include "convert.h"
 #include "mimic_provider.h"
 #include "pcm.h"
+#include "xalloc.h"
 
 #define WAV_HEADER      44
 
@@ -44,12 +45,7 @@ const char *mimic_key_header(const struct faults *f)
 
 char *mimic_strdup(const char *s)
 {
-    if (!s)
-        return NULL;
-    char *p = strdup(s);
-    if (!p)
-        abort();
-    return p;
+    return s ? xstrdup(s) : NULL;
 }
 
 void mimic_speech_free(struct mimic_speech *sp)
@@ -90,15 +86,13 @@ void mimic_list_quoted(const char *list, bool sort, const char *sep_last, struct
 {
     char *copy = mimic_strdup(list);
     size_t n = 0, cap = 8;
-    char **names = malloc(cap * sizeof *names);
-    if (!names)
-        abort();
+    char **names = xmalloc(cap * sizeof *names);
     for (char *p = copy; *p;) {
         size_t m = strcspn(p, ",");
         char *next = p + m + (p[m] == ',');
         p[m] = '\0';
-        if (n == cap && !(names = realloc(names, (cap *= 2) * sizeof *names)))
-            abort();
+        if (n == cap)
+            names = xrealloc(names, (cap *= 2) * sizeof *names);
         names[n++] = p;
         p = next;
     }

@@ -4,15 +4,13 @@
 #include <stdlib.h>
 
 #include "jsonw.h"
+#include "xalloc.h"
 
-int reqlog_init(struct reqlog *l, size_t cap)
+void reqlog_init(struct reqlog *l, size_t cap)
 {
     *l = (struct reqlog){.cap = cap ? cap : 1};
-    l->ring = calloc(l->cap, sizeof *l->ring);
-    if (!l->ring)
-        return -1;
+    l->ring = xcalloc(l->cap, sizeof *l->ring);
     pthread_mutex_init(&l->lock, NULL);
-    return 0;
 }
 
 static void drop_all(struct reqlog *l)

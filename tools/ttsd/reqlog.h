@@ -25,8 +25,8 @@ struct reqlog {
     uint64_t        total;     /* entries ever added since start or reset */
 };
 
-/* Sets up an empty log keeping cap (>= 1) entries. 0, or -1 when out of memory. */
-int reqlog_init(struct reqlog *l, size_t cap);
+/* Sets up an empty log keeping cap (>= 1) entries. */
+void reqlog_init(struct reqlog *l, size_t cap);
 
 /* Frees every entry and the ring; NULL-safe, and safe on a log whose init failed. */
 void reqlog_free(struct reqlog *l);

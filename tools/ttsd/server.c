@@ -36,6 +36,7 @@
 #include "plan.h"
 #include "reqlog.h"
 #include "stats.h"
+#include "xalloc.h"
 
 #define MAX_BODY_BYTES      (1024 * 1024)
 #define HANG_MS             600000
@@ -442,9 +443,7 @@ static void stream_free(void *cls)
  * chunked (size unknown), sized, or sized and cut. */
 static struct MHD_Response *stream_response(struct server *s, struct request *r, struct mimic_answer *a)
 {
-    struct stream_body *sb = calloc(1, sizeof *sb);
-    if (!sb)
-        return NULL;
+    struct stream_body *sb = xcalloc(1, sizeof *sb);
     sb->body = a->body;
     a->body = (struct buf){0};
     sb->cut = a->cut_at > 0 && a->cut_at < sb->body.len;
@@ -802,9 +801,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)version;
     struct request *r = *req_cls;
     if (!r) {
-        r = calloc(1, sizeof *r);
-        if (!r)
-            return MHD_NO;
+        r = xcalloc(1, sizeof *r);
         *req_cls = r;
         return MHD_YES;
     }
@@ -882,22 +879,17 @@ static int tone_init(struct server *s, char *err, size_t errlen)
 
 struct server *server_start(const struct server_conf *conf, char *err, size_t errlen)
 {
-    struct server *s = calloc(1, sizeof *s);
-    if (!s || pipe2(s->stop_pipe, O_CLOEXEC) < 0) {
+    struct server *s = xcalloc(1, sizeof *s);
+    if (pipe2(s->stop_pipe, O_CLOEXEC) < 0) {
         snprintf(err, errlen, "cannot set up the server: %s", strerror(errno));
-        if (s)
-            s->stop_pipe[0] = s->stop_pipe[1] = -1;
+        s->stop_pipe[0] = s->stop_pipe[1] = -1;
         server_free(s);
         return NULL;
     }
     pthread_mutex_init(&s->lock, NULL);
     stats_init(&s->stats);
     plan_init(&s->plan, clock_mono_ms());
-    if (reqlog_init(&s->reqlog, REQLOG_KEEP) < 0) {
-        snprintf(err, errlen, "out of memory");
-        server_free(s);
-        return NULL;
-    }
+    reqlog_init(&s->reqlog, REQLOG_KEEP);
     s->faults = conf->faults;
     s->rng = conf->seed;
     s->max_connections = conf->max_connections > 0 ? conf->max_connections : SERVER_MAX_CONNECTIONS;
@@ -906,11 +898,8 @@ struct server *server_start(const struct server_conf *conf, char *err, size_t er
         server_free(s);
         return NULL;
     }
-    if (conf->api_key && !(s->api_key = strdup(conf->api_key))) {
-        snprintf(err, errlen, "out of memory");
-        server_free(s);
-        return NULL;
-    }
+    if (conf->api_key)
+        s->api_key = xstrdup(conf->api_key);
     unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
     if (conf->family == AF_INET6)
         flags |= MHD_USE_IPv6;
