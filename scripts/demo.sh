@@ -79,6 +79,11 @@ consumer.concurrency = 8
 retry.max_attempts = 3
 retry.base_ms = 200
 retry.max_ms = 2000
+# 20% of the primary's answers are 503s: a run of 5 in a row (the default threshold) is likely
+# among a few hundred fast answers, and the breaker is the whole fleet's. Ten in a row and a
+# 10 s open period let the demo show a breaker opening and the primary coming back.
+breaker.failure_threshold = 10
+breaker.open_ms = 10000
 consumer.summary_interval_ms = 5000
 CONF
 vx() { "$BIN/voxcast" -c "$OUT/voxcast.conf" "$@"; }
