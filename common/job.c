@@ -162,6 +162,12 @@ static int job_decode_format(json_t *o, struct job *j, char *err, size_t errlen)
     return job_take(&j->format, s, len, err, errlen);
 }
 
+size_t job_meta_size(const json_t *meta)
+{
+    /* jansson measures without writing when given no buffer */
+    return meta ? json_dumpb(meta, NULL, 0, JSON_COMPACT) : 0;
+}
+
 static int job_decode_meta(json_t *o, struct job *j, char *err, size_t errlen)
 {
     json_t *m = json_object_get(o, "meta");
@@ -169,6 +175,10 @@ static int job_decode_meta(json_t *o, struct job *j, char *err, size_t errlen)
         return 0;
     if (!json_is_object(m))
         return job_fail(err, errlen, "\"%s\" must be an object", "meta");
+    size_t size = job_meta_size(m);
+    if (size > JOB_META_MAX)
+        return job_fail(err, errlen, "\"%s\" is %zu bytes of JSON, over the limit of %d", "meta", size,
+                        JOB_META_MAX);
     j->meta = json_incref(m);
     return 0;
 }

@@ -16,7 +16,8 @@
  *                provider's own WAV), "mp3", "ulaw_8000", "alaw_8000" (G.711 WAV, 8 kHz mono),
  *                "wav_8000", "wav_16000" (16-bit PCM WAV, mono, at that rate)
  *   meta         optional object, carried through untouched; any other type is an invalid job
- *                (a list or a number cannot be extended later without breaking readers)
+ *                (a list or a number cannot be extended later without breaking readers); at
+ *                most JOB_META_MAX bytes as compact JSON (job_meta_size)
  *   enqueued_at  optional string (no format check: it is informational)
  *   replay       optional integer >= 0, default 0
  *
@@ -35,6 +36,11 @@
 #define JOB_CAMPAIGN_MAX 64          /* bytes */
 #define JOB_CONTACT_MAX 256          /* bytes */
 #define JOB_OPTION_MAX 256           /* bytes of voice, lang and model */
+/* Bytes of meta as compact JSON. meta is for a dialer's correlation fields (a phone number, an
+ * order id), not payloads, yet it is copied into every DLQ entry kept in Redis and every results
+ * event: 16 KiB is far more than such fields need and keeps a job with the largest text well
+ * inside Kafka's default 1 MB message.max.bytes. */
+#define JOB_META_MAX 16384
 /* The format names a job may carry (out_format_parse), as error messages list them. */
 #define JOB_FORMATS "wav, mp3, ulaw_8000, alaw_8000, wav_8000, wav_16000"
 
@@ -58,12 +64,16 @@ bool job_campaign_valid(const char *s);
 /* True when s[0..len) is 1-256 bytes of valid UTF-8 without control characters (C0, DEL, C1). */
 bool job_contact_valid(const char *s, size_t len);
 
+/* The size of meta (borrowed, an object) as compact JSON, the measure JOB_META_MAX applies to;
+ * 0 for NULL. */
+size_t job_meta_size(const json_t *meta);
+
 /* Parses and validates the JSON message data[0..len). max_text_chars is the limit on text in
  * code points (0: no limit). On success fills *out (overwritten, not freed first; the caller
  * frees it with job_free) and returns 0. On failure returns -1, leaves *out zeroed (nothing to
  * free) and writes to err which rule broke, e.g. `missing field "text"`, `"v" must be 1`,
  * `"campaign" must be 1-64 of [A-Za-z0-9._-]`, `"text" is 5001 characters, over the limit of
- * 5000`, `"format" must be one of wav, mp3, ulaw_8000, ...` (all of JOB_FORMATS), `not valid
+ * 5000`, `"meta" is 20000 bytes of JSON, over the limit of 16384`, `"format" must be one of wav, mp3, ulaw_8000, ...` (all of JOB_FORMATS), `not valid
  * UTF-8`, `invalid JSON at line 1 column 7: ...`. */
 int job_decode(const char *data, size_t len, size_t max_text_chars, struct job *out, char *err,
                size_t errlen);

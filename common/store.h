@@ -99,6 +99,10 @@ void store_close(struct store *s);                      /* NULL-safe */
 const char *store_error(const struct store *s);         /* last error; valid until the next call */
 int store_reconnect(struct store *s);                   /* one attempt; 0 ok, -1 (store_error) */
 int store_ping(struct store *s);                        /* PING: 0 answered, -1 (store_error) */
+/* WAIT n timeout_ms (store_wait.c): 0 once n replicas acknowledged every write this connection
+ * made; -1 (store_error: "WAIT: 0 of 1 replicas acknowledged within 1000 ms") when fewer did in
+ * time or Redis did not answer. On a new connection WAIT covers only its own writes. */
+int store_wait_replicas(struct store *s, int n, int timeout_ms);
 
 /* 1 when campaign is a valid campaign id (names_campaign_valid: [A-Za-z0-9._-]{1,64}, not "."
  * or ".."), else 0. */

@@ -61,6 +61,7 @@ struct tasklist {
  * enough that the loop is not paced by round trips. */
 #define BATCH_MIN     128
 #define BATCH_WAIT_MS 3
+#define ENGINE_MAX_PROVIDERS 64 /* the width of a task's provider masks (check_chain) */
 
 struct engine {
     const struct config             *cfg;
@@ -77,7 +78,8 @@ struct engine {
     int64_t                          redis_probe_ms;
     int                              wake[2];       /* kafka io-event and signal pipe */
     struct store                    *store;
-    struct store_batch              *batch;
+    struct store_batch              *batch;         /* outcomes (kept as is while unconfirmed) */
+    struct store_batch              *checks;        /* done-checks, apart so they never touch it */
     bool                             redis_ok;
     int64_t                          redis_retry_at, redis_backoff_ms;
     struct providers                *providers;
@@ -104,7 +106,12 @@ struct engine {
     volatile sig_atomic_t            stop;
     bool                             stopping;
     int64_t                          stop_deadline;
-    int                              breaker_seen[64];
+    int                              breaker_seen[ENGINE_MAX_PROVIDERS];
+    int                              wait_replicas;  /* redis.wait_replicas; 0: no WAIT */
+    int                              wait_timeout_ms;
+    bool                             unconfirmed;    /* E->batch is applied, replicas short */
+    bool                             unsent;         /* E->batch failed on the wire: resend it as is */
+    int64_t                          batch_wall;     /* the wall time E->batch was built at */
     int64_t                          n_done, n_dlq, n_dup, n_invalid;
     int64_t                          last_summary_ms, last_summary_finished;
     char                             account_id[128]; /* this consumer in the fleet's accounts */
@@ -196,7 +203,7 @@ static void set_kafka_ok(struct engine *E, bool ok)
         log_event(ok ? LOG_INFO : LOG_ERROR, ok ? "kafka reachable" : "kafka unreachable",
                   LOG_FIELDS_(LOGS("bootstrap", config_get(E->cfg, "kafka.bootstrap.servers"))));
     E->kafka_ok = ok;
-    metrics_set_health_inputs(E->metrics, E->redis_ok, E->kafka_ok);
+    metrics_set_health_inputs(E->metrics, E->redis_ok && !E->unconfirmed, E->kafka_ok);
 }
 
 static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -373,7 +380,7 @@ static void poll_kafka(struct engine *E)
 
 static void redis_down(struct engine *E, const char *what)
 {
-    if (E->redis_ok)
+    if (E->redis_ok && !E->unconfirmed) /* replicas short: confirm_replicas said so once */
         log_error("redis unreachable: pausing consumption", LOGS("during", what),
                   LOGS("error", store_error(E->store)));
     E->redis_ok = false;
@@ -381,7 +388,7 @@ static void redis_down(struct engine *E, const char *what)
     if (E->redis_backoff_ms > 5000)
         E->redis_backoff_ms = 5000;
     E->redis_retry_at = clock_mono_ms() + E->redis_backoff_ms;
-    metrics_set_health_inputs(E->metrics, E->redis_ok, E->kafka_ok);
+    metrics_set_health_inputs(E->metrics, E->redis_ok && !E->unconfirmed, E->kafka_ok);
 }
 
 /* True when Redis may be used now; reconnects when the back-off allows. */
@@ -395,10 +402,12 @@ static bool redis_usable(struct engine *E)
         redis_down(E, "reconnect");
         return false;
     }
-    log_info("redis reachable again: resuming");
     E->redis_ok = true;
-    E->redis_backoff_ms = 0;
-    metrics_set_health_inputs(E->metrics, E->redis_ok, E->kafka_ok);
+    if (!E->unconfirmed) { /* else the back-off goes on growing until the replicas confirm */
+        log_info("redis reachable again: resuming");
+        E->redis_backoff_ms = 0;
+    }
+    metrics_set_health_inputs(E->metrics, E->redis_ok && !E->unconfirmed, E->kafka_ok);
     return true;
 }
 
@@ -429,10 +438,10 @@ static void run_checks(struct engine *E)
 {
     if (!batch_due(E, &E->checking, clock_mono_ms()) || !redis_usable(E))
         return;
-    store_batch_reset(E->batch);
+    store_batch_reset(E->checks);
     for (struct task *t = E->checking.head; t; t = t->next)
-        store_batch_check(E->batch, t->job.campaign, t->job.contact, strlen(t->job.contact));
-    if (store_batch_exec(E->store, E->batch) != 0) {
+        store_batch_check(E->checks, t->job.campaign, t->job.contact, strlen(t->job.contact));
+    if (store_batch_exec(E->store, E->checks) != 0) {
         redis_down(E, "done-check");
         return;
     }
@@ -440,7 +449,7 @@ static void run_checks(struct engine *E)
     size_t i = 0;
     for (struct task *t = all.head, *next; t; t = next, i++) {
         next = t->next;
-        if (store_batch_result(E->batch, i) == STORE_ALREADY_DONE) {
+        if (store_batch_result(E->checks, i) == STORE_ALREADY_DONE) {
             t->outcome = OUTCOME_DUPLICATE;
             finish(E, t);
         } else {
@@ -499,12 +508,12 @@ static void accounts_local(struct engine *E, int64_t now)
 static void sync_accounts(struct engine *E, int64_t now)
 {
     size_t n = providers_count(E->providers), k = 0;
-    const char *names[METRICS_MAX_PROVIDERS];
-    struct provider *pvs[METRICS_MAX_PROVIDERS];
-    struct store_account_want want[METRICS_MAX_PROVIDERS];
-    struct store_account_grant grant[METRICS_MAX_PROVIDERS];
+    const char *names[ENGINE_MAX_PROVIDERS];
+    struct provider *pvs[ENGINE_MAX_PROVIDERS];
+    struct store_account_want want[ENGINE_MAX_PROVIDERS];
+    struct store_account_grant grant[ENGINE_MAX_PROVIDERS];
     bool due = false;
-    for (size_t i = 0; i < n && k < METRICS_MAX_PROVIDERS; i++) {
+    for (size_t i = 0; i < n && k < ENGINE_MAX_PROVIDERS; i++) {
         struct provider *pv = providers_at(E->providers, i);
         due = due || account_sync_due(&pv->account, now);
         if (account_active(&pv->account))
@@ -582,9 +591,9 @@ static void account_answer(struct engine *E, struct provider *pv, const struct a
 /* A clean stop gives this consumer's slots back at once instead of after the lease expiry. */
 static void leave_accounts(struct engine *E)
 {
-    const char *names[METRICS_MAX_PROVIDERS];
+    const char *names[ENGINE_MAX_PROVIDERS];
     size_t k = 0;
-    for (size_t i = 0; i < providers_count(E->providers) && k < METRICS_MAX_PROVIDERS; i++)
+    for (size_t i = 0; i < providers_count(E->providers) && k < ENGINE_MAX_PROVIDERS; i++)
         if (account_active(&providers_at(E->providers, i)->account))
             names[k++] = providers_at(E->providers, i)->name;
     if (k && E->redis_ok && store_account_leave(E->store, E->account_id, names, k) != 0)
@@ -988,7 +997,8 @@ static void exchange_files(struct engine *E)
 /* The results event goes into the same Redis step as the outcome (the outbox: results.h). */
 static void add_outcome(struct engine *E, struct task *t, int64_t now_wall)
 {
-    const char *campaign = task_campaign(t), *contact = task_contact(t);
+    char key[TASK_STORE_CONTACT_MAX];
+    const char *campaign = task_campaign(t), *contact = task_store_contact(t, key, sizeof key);
     struct buf ev = {0};
     if (E->results && t->valid && t->outcome != OUTCOME_DUPLICATE)
         results_event(&ev, t, now_wall);
@@ -1110,20 +1120,74 @@ static void poll_results(struct engine *E, int64_t now)
         results_poll(E->results, E->redis_ok ? E->store : NULL, now);
 }
 
+/* redis.wait_replicas: the batch is on the primary, but a failover before the replicas copied it
+ * would lose it after its offsets were committed. So its offsets wait for WAIT; too few replicas
+ * in time is a Redis failure (consumption pauses, the batch stays unconfirmed and is retried
+ * exactly, store.h). A retry on a new connection writes nothing (the script answers a repeat
+ * from its record), so there WAIT counts the replicas online: each came back through a resync
+ * with this primary, which carries the batch (a full sync at once, a partial one in its
+ * backlog stream that follows). */
+static int confirm_replicas(struct engine *E)
+{
+    if (E->wait_replicas == 0)
+        return 0;
+    if (store_wait_replicas(E->store, E->wait_replicas, E->wait_timeout_ms) == 0) {
+        if (E->unconfirmed)
+            log_info("redis replicas caught up: outcome batch confirmed", LOGN("replicas", E->wait_replicas));
+        E->unconfirmed = false;
+        E->redis_backoff_ms = 0;
+        metrics_set_health_inputs(E->metrics, E->redis_ok, E->kafka_ok);
+        return 0;
+    }
+    if (!E->unconfirmed)
+        log_error("redis replicas did not confirm an outcome batch: offsets held, pausing",
+                  LOGS("error", store_error(E->store)), LOGN("replicas", E->wait_replicas));
+    E->unconfirmed = true;
+    redis_down(E, "waiting for replicas");
+    return -1;
+}
+
+/* The first n tasks of l, in order; the rest stay in l. */
+static struct tasklist list_take_n(struct tasklist *l, size_t n)
+{
+    struct tasklist head = {0};
+    while (l->head && head.n < n) {
+        struct task *t = l->head;
+        l->head = t->next;
+        l->n--;
+        list_push(&head, t);
+    }
+    if (!l->head)
+        *l = (struct tasklist){0};
+    return head;
+}
+
 static void flush_finished(struct engine *E, bool force)
 {
     int64_t now = clock_mono_ms();
-    if (!E->finishing.head || !(force || batch_due(E, &E->finishing, now)) || !redis_usable(E))
+    bool due = force || E->unconfirmed || E->unsent || batch_due(E, &E->finishing, now);
+    if (!E->finishing.head || !due || !redis_usable(E))
         return;
-    int64_t now_wall = clock_wall_ms();
-    store_batch_reset(E->batch);
-    for (struct task *t = E->finishing.head; t; t = t->next)
-        add_outcome(E, t, now_wall);
+    /* A batch that failed on the wire may have been applied all the same (the reply was lost):
+     * it is sent again as it is, with its token, so the store answers with the first results
+     * (done, not duplicate). The same holds for a batch applied but not confirmed by replicas. */
+    if (!E->unconfirmed && !E->unsent) {
+        E->batch_wall = clock_wall_ms();
+        store_batch_reset(E->batch);
+        for (struct task *t = E->finishing.head; t; t = t->next)
+            add_outcome(E, t, E->batch_wall);
+    }
     if (store_batch_exec(E->store, E->batch) != 0) {
+        E->unsent = true;
         redis_down(E, "writing outcomes");
         return;
     }
-    struct tasklist all = list_take(&E->finishing);
+    E->unsent = false;
+    if (confirm_replicas(E) != 0)
+        return;
+    /* the batch holds the first tasks; more may have finished while it waited for replicas */
+    struct tasklist all = list_take_n(&E->finishing, store_batch_len(E->batch));
+    int64_t now_wall = E->batch_wall;
     size_t i = 0;
     for (struct task *t = all.head, *next; t; t = next, i++) {
         next = t->next;
@@ -1332,6 +1396,23 @@ static int open_kafka(struct engine *E, char *err, size_t errlen)
     return 0;
 }
 
+static int read_wait_settings(struct engine *E, char *err, size_t errlen)
+{
+    int64_t n = config_int(E->cfg, "redis.wait_replicas");
+    int64_t ms = config_int(E->cfg, "redis.wait_timeout_ms");
+    if (n < 0 || n > 100) {
+        snprintf(err, errlen, "redis.wait_replicas must be from 0 to 100");
+        return -1;
+    }
+    if (ms < 1 || ms > 60000) {
+        snprintf(err, errlen, "redis.wait_timeout_ms must be from 1 to 60000");
+        return -1;
+    }
+    E->wait_replicas = (int)n;
+    E->wait_timeout_ms = (int)ms;
+    return 0;
+}
+
 static int read_settings(struct engine *E, char *err, size_t errlen)
 {
     E->concurrency = (size_t)config_int(E->cfg, "consumer.concurrency");
@@ -1356,16 +1437,20 @@ static int read_settings(struct engine *E, char *err, size_t errlen)
     E->max_text = (size_t)config_int(E->cfg, "job.max_text_chars");
     E->rng = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
     account_identity(E);
-    return 0;
+    return read_wait_settings(E, err, errlen);
 }
 
 static int start_http(struct engine *E, char *err, size_t errlen)
 {
-    const char *names[64];
-    size_t n = providers_count(E->providers);
-    for (size_t i = 0; i < n && i < 64; i++)
+    const char *names[ENGINE_MAX_PROVIDERS];
+    size_t n = providers_count(E->providers); /* at most ENGINE_MAX_PROVIDERS (check_chain) */
+    for (size_t i = 0; i < n; i++)
         names[i] = providers_at(E->providers, i)->name;
-    E->metrics = metrics_new(names, n < 64 ? n : 64);
+    E->metrics = metrics_new(names, n);
+    if (!E->metrics) {
+        snprintf(err, errlen, "metrics: out of memory for %zu providers", n);
+        return -1;
+    }
     const char *listen = config_get(E->cfg, "http.listen");
     if (!listen || !*listen)
         return 0;
@@ -1393,6 +1478,19 @@ static int share_breakers(struct engine *E, char *err, size_t errlen)
     return 0;
 }
 
+/* The chain's length limit: a task records the providers that declined it (open breaker,
+ * refusal, "too long") in 64-bit masks, so a 65th provider could never be marked as declined and
+ * a task it refuses would wait for it forever. A configuration error (exit 2), not a crash. */
+static int check_chain(const struct engine *E, char *err, size_t errlen)
+{
+    size_t n = providers_count(E->providers);
+    if (n <= ENGINE_MAX_PROVIDERS)
+        return 0;
+    snprintf(err, errlen, "providers: %zu providers in the chain, at most %d are supported", n,
+             ENGINE_MAX_PROVIDERS);
+    return -1;
+}
+
 struct engine *engine_new(const struct config *cfg, char *err, size_t errlen, int *exit_code)
 {
     struct engine *E = calloc(1, sizeof *E);
@@ -1403,7 +1501,7 @@ struct engine *engine_new(const struct config *cfg, char *err, size_t errlen, in
     if (read_settings(E, err, errlen) != 0 || sink_check(cfg, err, errlen) != 0)
         goto fail;
     E->providers = providers_new(cfg, err, errlen);
-    if (!E->providers || share_breakers(E, err, errlen) != 0)
+    if (!E->providers || check_chain(E, err, errlen) != 0 || share_breakers(E, err, errlen) != 0)
         goto fail;
     *exit_code = 1;
     if (pipe2(E->wake, O_NONBLOCK | O_CLOEXEC) != 0 || start_http(E, err, errlen) != 0)
@@ -1413,6 +1511,7 @@ struct engine *engine_new(const struct config *cfg, char *err, size_t errlen, in
     if (!E->store || open_kafka(E, err, errlen) != 0)
         goto fail;
     E->batch = store_batch_new();
+    E->checks = store_batch_new();
     E->offsets = offsets_new();
     E->timers = timerheap_new();
     E->inflight = idset_new();
@@ -1492,6 +1591,7 @@ void engine_free(struct engine *E)
         rd_kafka_destroy_flags(E->rk, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
     httpd_stop(E->httpd);
     metrics_free(E->metrics);
+    store_batch_free(E->checks);
     store_batch_free(E->batch);
     store_close(E->store);
     offsets_free(E->offsets);

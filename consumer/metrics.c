@@ -65,7 +65,7 @@ struct metrics_provider {
 
 struct metrics {
     size_t                  nproviders;
-    struct metrics_provider providers[METRICS_MAX_PROVIDERS];
+    struct metrics_provider *providers;               /* nproviders slots, owned */
     _Atomic uint64_t        jobs[METRICS_OUTCOMES];
     _Atomic uint64_t        failovers;
     _Atomic uint64_t        account_syncs;           /* Redis round trips for the accounts */
@@ -80,7 +80,7 @@ struct metrics {
 
 struct metrics *metrics_new(const char *const *provider_names, size_t n)
 {
-    if (n > METRICS_MAX_PROVIDERS || (n > 0 && !provider_names))
+    if (n > 0 && !provider_names)
         return NULL;
     for (size_t i = 0; i < n; i++)
         if (!provider_names[i])
@@ -89,12 +89,21 @@ struct metrics *metrics_new(const char *const *provider_names, size_t n)
     struct metrics *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
+    /* One slot per provider, however long the chain: the slots are sized here, once, so the
+     * atomics never move while the HTTP thread reads them. */
+    m->providers = calloc(n ? n : 1, sizeof *m->providers);
+    if (!m->providers) {
+        free(m);
+        return NULL;
+    }
     if (pthread_mutex_init(&m->code_lock, NULL) != 0) {
+        free(m->providers);
         free(m);
         return NULL;
     }
     if (pthread_mutex_init(&m->error_lock, NULL) != 0) {
         pthread_mutex_destroy(&m->code_lock);
+        free(m->providers);
         free(m);
         return NULL;
     }
@@ -116,6 +125,7 @@ void metrics_free(struct metrics *m)
         return;
     for (size_t i = 0; i < m->nproviders; i++)
         free(m->providers[i].name);
+    free(m->providers);
     pthread_mutex_destroy(&m->code_lock);
     pthread_mutex_destroy(&m->error_lock);
     free(m);
@@ -488,7 +498,12 @@ void metrics_set_last_error(struct metrics *m, size_t provider, const char *caus
 enum metrics_status metrics_health(struct metrics *m, struct buf *out)
 {
     static const char *const status_names[] = {"ok", "degraded", "down"};
-    int states[METRICS_MAX_PROVIDERS];
+    /* One snapshot of the states serves both the verdict and the list, so they agree. */
+    int *states = calloc(m->nproviders ? m->nproviders : 1, sizeof *states);
+    if (!states) {
+        buf_puts(out, "{\"status\":\"down\",\"error\":\"out of memory\"}");
+        return METRICS_DOWN;
+    }
     for (size_t i = 0; i < m->nproviders; i++)
         states[i] = (int)get_state(&m->providers[i]);
     bool redis_ok = atomic_load_explicit(&m->redis_ok, memory_order_relaxed);
@@ -499,6 +514,7 @@ enum metrics_status metrics_health(struct metrics *m, struct buf *out)
     jsonw_key(out, "status");
     jsonw_cstr(out, status_names[st]);
     health_providers(m, states, out);
+    free(states);
     jsonw_key(out, "in_flight");
     jsonw_int(out, atomic_load_explicit(&m->in_flight, memory_order_relaxed));
     jsonw_key(out, "redis");

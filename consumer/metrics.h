@@ -20,7 +20,6 @@
 
 #include "buf.h"
 
-#define METRICS_MAX_PROVIDERS 16
 #define METRICS_MAX_CODES     32 /* distinct code labels per provider; more count as "other" */
 #define METRICS_CODE_MAX      31 /* longest code label kept; longer ones count as "other" */
 
@@ -41,8 +40,9 @@ struct metrics;
 
 /* Allocates the registry for `n` providers named `provider_names[0..n)` (copied). Redis and Kafka
  * start as "down" until metrics_set_health_inputs() says otherwise, so /health does not claim a
- * consumer is healthy before it has connected. Returns NULL when n > METRICS_MAX_PROVIDERS or a
- * name is NULL. Free with metrics_free() (NULL-safe) after the HTTP server has stopped. */
+ * consumer is healthy before it has connected. Any n works (one slot per provider, sized here).
+ * Returns NULL when a name is NULL or memory runs out. Free with metrics_free() (NULL-safe)
+ * after the HTTP server has stopped. */
 struct metrics *metrics_new(const char *const *provider_names, size_t n);
 void metrics_free(struct metrics *m);
 

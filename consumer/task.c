@@ -130,6 +130,15 @@ const char *task_contact(const struct task *t)
     return fallback;
 }
 
+const char *task_store_contact(const struct task *t, char *buf, size_t len)
+{
+    if (t->valid)
+        return t->job.contact;
+    snprintf(buf, len, "%s%sp%d:o%lld", t->key, t->key[0] ? "@" : "", (int)t->partition,
+             (long long)t->offset);
+    return buf;
+}
+
 char *task_dlq_entry(const struct task *t, int64_t failed_at_ms)
 {
     struct buf b = {0};

@@ -73,6 +73,14 @@ const char *task_campaign(const struct task *t);
 /* The contact id (job contact, else message key, else "partition:offset"). */
 const char *task_contact(const struct task *t);
 
+#define TASK_STORE_CONTACT_MAX (sizeof ((struct task *)0)->key + 48) /* key + "@p<n>:o<n>" */
+/* The contact the outcome is stored under: the job's contact for a valid job. An invalid message
+ * has no contact of its own, and its key is only what the producer chose, so two different bad
+ * messages may share it: it is stored under "<key>@p<partition>:o<offset>" ("p<partition>:o<offset>"
+ * without a key), so each gets its own DLQ entry while a redelivery of the same message stays a
+ * duplicate. Returns the job's contact or buf (of TASK_STORE_CONTACT_MAX bytes). */
+const char *task_store_contact(const struct task *t, char *buf, size_t len);
+
 /* The DLQ entry JSON of the contract (without "id", which the store assigns); secrets are
  * redacted from error texts. "job" comes first, so a replay can parse just the job (see
  * dlq_replay_job); listings print the contract's order. Caller frees. */

@@ -139,13 +139,6 @@ static int render_text(struct jobbuild *jb, jobbuild_slot_fn slot, void *ctx, ch
     return 0;
 }
 
-int jobbuild_row(struct jobbuild *jb, jobbuild_slot_fn slot, void *ctx, char *reason, size_t reasonlen)
-{
-    if (read_id(jb, slot, ctx, reason, reasonlen) != 0)
-        return -1;
-    return render_text(jb, slot, ctx, reason, reasonlen);
-}
-
 /* The meta object of the current row, or NULL when no meta column was asked for. */
 static json_t *meta_object(const struct jobbuild *jb, jobbuild_slot_fn slot, void *ctx)
 {
@@ -159,6 +152,28 @@ static json_t *meta_object(const struct jobbuild *jb, jobbuild_slot_fn slot, voi
             json_object_set_new(meta, jb->spec.meta[i], json_stringn(v, len));
     }
     return meta;
+}
+
+/* Rejects the row whose meta the consumer would refuse (JOB_META_MAX): better a reject reason
+ * at launch than an invalid job in the DLQ. */
+static int check_meta(const struct jobbuild *jb, jobbuild_slot_fn slot, void *ctx, char *reason,
+                      size_t reasonlen)
+{
+    json_t *meta = meta_object(jb, slot, ctx);
+    size_t size = job_meta_size(meta);
+    json_decref(meta);
+    if (size <= JOB_META_MAX)
+        return 0;
+    snprintf(reason, reasonlen, "meta is %zu bytes of JSON, over the limit of %d", size, JOB_META_MAX);
+    return -1;
+}
+
+int jobbuild_row(struct jobbuild *jb, jobbuild_slot_fn slot, void *ctx, char *reason, size_t reasonlen)
+{
+    if (read_id(jb, slot, ctx, reason, reasonlen) != 0 ||
+        render_text(jb, slot, ctx, reason, reasonlen) != 0)
+        return -1;
+    return check_meta(jb, slot, ctx, reason, reasonlen);
 }
 
 void jobbuild_encode(struct jobbuild *jb, jobbuild_slot_fn slot, void *ctx, struct buf *out)

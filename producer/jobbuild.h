@@ -52,9 +52,10 @@ const char *const *jobbuild_slot_names(const struct jobbuild *jb, size_t *n);
 
 /* Reads and checks the current row: its id (non-empty, UTF-8, at most 256 bytes, no control
  * characters) and its text (every placeholder has a value; UTF-8 without NUL; 1 to
- * max_text_chars characters). 0 when the row makes a job, -1 with the reject reason in reason
- * ("empty contact id", "no value for {{first_name}}", "text is 5001 characters, over the limit
- * of 5000", ...). Meta values are read by jobbuild_encode. */
+ * max_text_chars characters) and the size of its meta (at most JOB_META_MAX bytes of JSON). 0
+ * when the row makes a job, -1 with the reject reason in reason ("empty contact id", "no value
+ * for {{first_name}}", "text is 5001 characters, over the limit of 5000", "meta is 20491 bytes
+ * of JSON, over the limit of 16384", ...). jobbuild_encode reads the meta values again. */
 int jobbuild_row(struct jobbuild *jb, jobbuild_slot_fn slot, void *ctx, char *reason, size_t reasonlen);
 
 /* The current row's contact id as read by the last jobbuild_row (its bytes even when the row was

@@ -54,4 +54,31 @@ ok "disk: every audio file whole"
 kill -0 "$CONSUMER_PID_a" || fail "consumer died"
 kill -TERM "$CONSUMER_PID_a"
 wait "$CONSUMER_PID_a" && ok "consumer drained and exited 0 on SIGTERM" || fail "consumer exit status $? on SIGTERM"
+
+# A chain longer than 16 providers (metrics once had 16 slots and the consumer crashed at start):
+# 20 work, each on /health; more than 64 (the width of a task's provider masks) is refused.
+chain() { # chain N: a config file naming providers q1..qN, all on voxcast-ttsd s (-X allows 64)
+	local i names=q1 f=$WORK/chain$1.conf
+	for ((i = 2; i <= $1; i++)); do names+=",q$i"; done
+	{
+		echo "providers = $names"
+		for ((i = 1; i <= $1; i++)); do
+			echo "provider.q$i.type = openai"
+			echo "provider.q$i.url = http://127.0.0.1:$TTSD_PORT_s/v1/audio/speech"
+		done
+	} >"$f"
+	echo "$f"
+}
+make_contacts "$WORK/many.csv" 10
+vx launch --campaign many --contacts "$WORK/many.csv" --template 'Hi {{first_name}}' --json >/dev/null
+start_consumer b -c "$(chain 20)"
+wait_complete many 30
+assert_eq "many providers: done" 10 "$(status_field many "done")"
+port=$(grep -m1 '"http listening"' "$WORK/consumer-b.log" | jq -r .port)
+assert_eq "many providers: on /health" 20 "$(curl -fsS "http://127.0.0.1:$port/health" | jq '.providers | length')"
+if timeout 20 "$BIN/voxcast-consumer" -c "$(chain 65)" 2>"$WORK/chain65.err"; then rc=0; else rc=$?; fi
+assert_eq "65 providers: exit status" 2 "$rc"
+grep -q 'providers: 65 providers in the chain, at most 64' "$WORK/chain65.err" ||
+	fail "65 providers: $(cat "$WORK/chain65.err")"
+ok "65 providers refused: $(tail -n 1 "$WORK/chain65.err")"
 echo "all engine checks passed"

@@ -84,6 +84,19 @@ grep -q '^2,n1,text contains a NUL character' "$WORK/nul-rejects.csv" || fail "N
 assert_eq "meta values that cannot travel are left out" '{"phone":"+2"} {"phone":"+3"}' \
 	"$(cut -f4 "$WORK/topic3.tsv" | jq -c 'select(.campaign == "it-nul") | [.contact, .meta]' | sort | jq -c '.[1]' | paste -sd ' ')"
 
+# meta is at most 16 KiB of JSON (job.h, JOB_META_MAX): a row whose --meta value is 20 KiB is
+# rejected at launch with its reason, rather than reaching the consumer as an invalid job.
+big=$(head -c 20480 /dev/zero | tr '\0' 'm')
+printf 'contact_id,first_name,note\nm1,Al,small\nm2,Bo,%s\nm3,Cy,fine\n' "$big" >"$WORK/bigmeta.csv"
+vx launch --campaign it-bigmeta --contacts "$WORK/bigmeta.csv" --template 'Hi {{first_name}}' --meta note \
+	--rejects "$WORK/bigmeta-rejects.csv" --json >"$WORK/bigmeta.json"
+assert_eq "row with a 20 KiB meta value rejected" "2 1" "$(jq -r '"\(.enqueued) \(.rejected)"' "$WORK/bigmeta.json")"
+grep -q '^3,m2,"meta is 2049[0-9] bytes of JSON, over the limit of 16384"' "$WORK/bigmeta-rejects.csv" ||
+	fail "big meta not in rejects: $(cut -c1-120 "$WORK/bigmeta-rejects.csv")"
+"$TESTBIN/topic_dump" "$VOXCAST_KAFKA_BOOTSTRAP_SERVERS" voxcast.jobs >"$WORK/topic4.tsv"
+assert_eq "only the small-meta rows enqueued" "m1 m3" \
+	"$(cut -f4 "$WORK/topic4.tsv" | jq -r 'select(.campaign == "it-bigmeta") | .contact' | sort | xargs)"
+
 vx status it-launch --json >"$WORK/status.json"
 assert_eq "status enqueued" 2002 "$(jq -r .enqueued "$WORK/status.json")"
 assert_eq "status rejected" 5 "$(jq -r .rejected "$WORK/status.json")"
@@ -187,7 +200,7 @@ expect_error 2 'campaign "bad/id" must be' launch --campaign 'bad/id' --contacts
 expect_error 2 'campaign ".." must be' launch --campaign '..' --contacts "$csv" --template 'x'
 expect_error 2 'campaign "." must be' launch --campaign '.' --contacts "$csv" --template 'x'
 expect_error 2 'template: ' launch --campaign b4 --contacts "$csv" --template 'Hi {{first_name'
-assert_eq "refused campaigns leave no record" "it-kgone it-launch it-lock it-meta it-nul" "$(vx status --json | jq -r .campaign | sort | xargs)"
+assert_eq "refused campaigns leave no record" "it-bigmeta it-kgone it-launch it-lock it-meta it-nul" "$(vx status --json | jq -r .campaign | sort | xargs)"
 vx launch --campaign b5 --contacts "$WORK/unbalanced.csv" --template 'Hi {{first_name}}' \
 	--rejects "$WORK/rej5.csv" --json >"$WORK/b5.json"
 grep -q 'unterminated quoted field' "$WORK/rej5.csv" || fail "unbalanced quote not reported"

@@ -310,6 +310,34 @@ START_TEST(test_meta_rule)
 }
 END_TEST
 
+/* meta is measured as compact JSON: {"k":"<n bytes>"} is n + 8 bytes, so n = 16376 sits exactly
+ * on JOB_META_MAX and one byte more is an invalid job; a big meta made of many fields counts
+ * the same way. */
+START_TEST(test_meta_size_limit)
+{
+    char meta[JOB_META_MAX + 64];
+    char *v = json_repeat("x", JOB_META_MAX - 8);
+    snprintf(meta, sizeof meta, "{\"k\":%s}", v);
+    free(v);
+    decode_ok(with_field("meta", meta));
+    ck_assert_uint_eq(job_meta_size(job.meta), JOB_META_MAX);
+    job_free(&job);
+    v = json_repeat("x", JOB_META_MAX - 7);
+    snprintf(meta, sizeof meta, "{\"k\":%s}", v);
+    free(v);
+    field_fails("meta", meta, "\"meta\" is 16385 bytes of JSON, over the limit of 16384");
+    /* 20 KiB of spaces around small fields is not meta: the measure is the compact form */
+    char *spaced = malloc(20480 + 16);
+    ck_assert_ptr_nonnull(spaced);
+    memset(spaced, ' ', 20480);
+    memcpy(spaced + 20480, "{\"a\":1}", 8);
+    spaced[20488] = '\0';
+    field_ok("meta", spaced);
+    free(spaced);
+    ck_assert_uint_eq(job_meta_size(NULL), 0);
+}
+END_TEST
+
 START_TEST(test_replay_rule)
 {
     const char *msg = "\"replay\" must be an integer >= 0";
@@ -516,6 +544,7 @@ static Suite *job_suite(void)
     tcase_add_test(tc, test_options_rule);
     tcase_add_test(tc, test_format_rule);
     tcase_add_test(tc, test_meta_rule);
+    tcase_add_test(tc, test_meta_size_limit);
     tcase_add_test(tc, test_replay_rule);
     tcase_add_test(tc, test_not_utf8);
     tcase_add_test(tc, test_bad_escapes);
