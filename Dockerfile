@@ -13,12 +13,13 @@ ARG DEBIAN_IMAGE=debian:bookworm-slim
 # ---- build ---------------------------------------------------------------------------------
 FROM ${DEBIAN_IMAGE} AS build
 ARG DEBIAN_FRONTEND=noninteractive
-RUN apt-get update \
- && apt-get install -y --no-install-recommends \
-      build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libjansson-dev \
-      libhiredis-dev libmicrohttpd-dev libespeak-ng-dev libsoxr-dev libsndfile1-dev libmp3lame-dev check \
- && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# The build packages come from scripts/deps.sh, the project's one list: --build installs the
+# compiler, pkg-config and the -dev packages of the Makefile's PKGS, and no test tools. Copied
+# alone first, so this layer is rebuilt only when the list changes.
+COPY scripts/deps.sh scripts/deps.sh
+RUN scripts/deps.sh --build \
+ && rm -rf /var/lib/apt/lists/*
 COPY . .
 # The Makefile's default goal; it builds bin/voxcast, bin/voxcast-consumer and bin/voxcast-ttsd.
 RUN make -j"$(nproc)" all
@@ -30,8 +31,11 @@ FROM build AS test
 RUN scripts/deps.sh && make test
 
 # ---- runtime -------------------------------------------------------------------------------
-# Shared libraries and data only. tzdata is there because `voxcast dlq replay --window` reads
-# the window in local time: with it, TZ=Europe/Madrid works in the container.
+# Shared libraries and data only: the run-time packages of the -dev packages scripts/deps.sh
+# --build names (librdkafka-dev -> librdkafka1, ...), so a library added there belongs here too
+# (the ldd check below and tests/integration/t_compose.sh catch a miss). tzdata is there because
+# `voxcast dlq replay --window` reads the window in local time: with it, TZ=Europe/Madrid works
+# in the container.
 FROM ${DEBIAN_IMAGE} AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \

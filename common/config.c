@@ -58,6 +58,8 @@ static const struct keydef keys[] = {
     {"providers", "espeak", T_STR, "provider names in failover order, comma separated"},
     {"http.listen", "127.0.0.1:9464", T_STR, "/health and /metrics address; empty disables"},
     {"job.max_text_chars", "5000", T_INT, "longer texts are rejected at launch and by consumers"},
+    {"dlq.max_entries_per_campaign", "1000000", T_INT,
+     "entries one campaign's DLQ keeps; past it, dlq counts but drops entries (0: no cap)"},
     {"log.level", "info", T_STR, "debug, info, warn or error"},
     {"launch.ack_timeout_ms", "60000", T_INT, "launch gives up waiting for Kafka acks after this"},
 };

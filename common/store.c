@@ -594,7 +594,7 @@ int store_campaign_create(struct store *s, const char *campaign, int64_t now_ms)
 
 static const char *const counter_fields[] = {"created_at", "enqueued",   "rejected",       "done",
                                              "dlq",        "duplicates", "audio_ms",       "completion",
-                                             "completed_mark"};
+                                             "completed_mark", "dlq_dropped"};
 
 int store_campaign_set(struct store *s, const char *campaign, const char *field, const char *value)
 {
@@ -647,8 +647,9 @@ int store_campaign_add_rejected(struct store *s, const char *campaign, int64_t n
     return r ? 0 : -1;
 }
 
-#define INFO_HMGET "HMGET %s created_at launch_state enqueued rejected done dlq duplicates audio_ms"
-#define INFO_FIELDS 8
+#define INFO_HMGET                                                                                  \
+    "HMGET %s created_at launch_state enqueued rejected done dlq duplicates audio_ms dlq_dropped"
+#define INFO_FIELDS 9
 
 /* Fills *out from an INFO_HMGET reply; 1 when the record does not exist. */
 static int info_from_reply(const redisReply *r, const char *campaign, struct campaign_info *out)
@@ -661,7 +662,7 @@ static int info_from_reply(const redisReply *r, const char *campaign, struct cam
     for (size_t i = 0; i < INFO_FIELDS; i++)
         found |= r->element[i]->type != REDIS_REPLY_NIL;
     int64_t *nums[] = {&out->created_at_ms, NULL, &out->enqueued, &out->rejected,
-                       &out->done, &out->dlq, &out->duplicates, &out->audio_ms};
+                       &out->done, &out->dlq, &out->duplicates, &out->audio_ms, &out->dlq_dropped};
     for (size_t i = 0; i < INFO_FIELDS; i++) {
         if (nums[i])
             *nums[i] = reply_int(r->element[i]);
@@ -760,6 +761,8 @@ static int list_records(struct store *s, const redisReply *names, struct campaig
                 ci->duplicates = reply_int(v);
             else if (strcmp(f, "audio_ms") == 0)
                 ci->audio_ms = reply_int(v);
+            else if (strcmp(f, "dlq_dropped") == 0)
+                ci->dlq_dropped = reply_int(v);
         }
     }
     *n = j;
@@ -934,6 +937,7 @@ struct store_batch {
     struct buf          arena;       /* every copied string */
     char                writer[17];  /* random id of this batch object: its `applied` key */
     unsigned long long  generation;  /* bumped by reset: tells a retry from a new batch */
+    int64_t             dlq_cap;     /* dlq.max_entries_per_campaign; 0: no cap */
     struct exec_plan   *sent;        /* the calls store_batch_send wrote, until store_batch_wait */
 };
 
@@ -995,6 +999,11 @@ void store_batch_reset(struct store_batch *b)
     b->last_group = 0;
     buf_reset(&b->arena);
     b->generation++;
+}
+
+void store_batch_set_dlq_cap(struct store_batch *b, int64_t max_entries)
+{
+    b->dlq_cap = max_entries > 0 ? max_entries : 0;
 }
 
 size_t store_batch_len(const struct store_batch *b)
@@ -1267,7 +1276,10 @@ static void plan_group(struct exec_plan *p, const struct store_batch *b, size_t 
     plan_argf(p, "voxcast:{%s}:runs", g->campaign);
     plan_argf(p, "voxcast:{%s}:chunks", g->campaign);
     plan_argf(p, "voxcast:{%s}:outbox", g->campaign);
-    plan_argf(p, "%llu.%zu|", b->generation, g->nops);
+    if (b->dlq_cap > 0) /* the script reads the cap from the token (store_lua_batch) */
+        plan_argf(p, "%llu.%zu.%" PRId64 "|", b->generation, g->nops, b->dlq_cap);
+    else
+        plan_argf(p, "%llu.%zu|", b->generation, g->nops);
     plan_arg(p, g->campaign, strlen(g->campaign));
     plan_argf(p, "%zu", g->nruns);
     for (size_t r = 0; r < g->nruns; r++)

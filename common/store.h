@@ -14,6 +14,7 @@
  *   voxcast:dlq:campaigns        SET   campaigns that ever parked an entry (for "all campaigns")
  *   voxcast:{C}:meta             HASH  created_at, launch_state, enqueued, rejected, done, dlq,
  *                                      duplicates, audio_ms (total duration of the done audio),
+ *                                      dlq_dropped (parked contacts whose entry the DLQ cap dropped),
  *                                      completed_mark and completion (see store_batch_completion),
  *                                      free-form info fields
  *   voxcast:{C}:state            HASH  contact -> state letter + run tag: "r" reserved, "p" pending,
@@ -56,6 +57,8 @@
  *            nothing);  d -> d (duplicates+1) DUPLICATE (UNPUBLISHED when its results event is
  *            still in the outbox, store_results.h)
  *   dlq      r|none -> q (enqueued+1, dlq+1);  p -> q (dlq+1): PARKED, entry stored under a new id;
+ *            the same but PARKED_DROPPED, entry not stored and dlq_dropped+1, when the campaign's
+ *            dlq already holds the batch's cap of entries (store_batch_set_dlq_cap);
  *            d|q -> unchanged, DUPLICATE, entry dropped
  *   replay   claim q -> p (dlq-1); unclaim_all p -> q (dlq+1); a claimed entry whose contact is
  *            d is deleted.
@@ -115,6 +118,7 @@ struct campaign_info {
     int64_t created_at_ms;    /* 0 when unknown */
     int64_t enqueued, rejected, done, dlq, duplicates;
     int64_t audio_ms;         /* total duration of the campaign's done audio */
+    int64_t dlq_dropped;      /* parked contacts whose entry the DLQ cap dropped */
     char    launch_state[16]; /* "launching", "launched" or "" */
 };
 
@@ -176,8 +180,11 @@ enum store_result {
     STORE_NOOP,         /* ack, unreserve: nothing to do in this state */
     STORE_INVALID,      /* the op names an invalid campaign or run id; it was not sent */
     STORE_PENDING,      /* not executed yet (or the last exec failed) */
-    STORE_UNPUBLISHED   /* done, dlq: a duplicate whose first outcome's results event is still
+    STORE_UNPUBLISHED,  /* done, dlq: a duplicate whose first outcome's results event is still
                          * in the outbox (store_results.h): publish that one */
+    STORE_PARKED_DROPPED /* dlq: the contact is parked (q, counted in dlq) but the campaign's DLQ
+                          * was full (store_batch_set_dlq_cap): its entry was not stored, and
+                          * meta dlq_dropped counts it */
 };
 
 struct store_batch;
@@ -186,6 +193,11 @@ struct store_batch *store_batch_new(void);              /* aborts on OOM, like b
 void store_batch_free(struct store_batch *b);           /* NULL-safe */
 void store_batch_reset(struct store_batch *b);          /* empties it for new ops; keeps memory */
 size_t store_batch_len(const struct store_batch *b);    /* number of ops */
+/* Caps the entries one campaign's DLQ holds (dlq.max_entries_per_campaign; 0, the default: no
+ * cap). A dlq op that finds the DLQ at the cap parks its contact all the same but drops the entry
+ * (STORE_PARKED_DROPPED). The cap is a setting of the batch object and survives reset; set it
+ * before the first exec, since a retry must carry the same cap to be recognised as one. */
+void store_batch_set_dlq_cap(struct store_batch *b, int64_t max_entries);
 
 /* Adders queue one op and return its index. Strings are copied; contact is len bytes of any
  * content; provider may be NULL. One batch may mix ops and campaigns; ops of one campaign apply

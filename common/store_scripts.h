@@ -29,11 +29,12 @@ enum store_script_id {
 /* One campaign's batch of transitions (see store.h for the state machine).
  * KEYS: 1 meta, 2 state, 3 prov, 4 dlq, 5 dlq:e, 6 dlq:c, 7 dlq:seq, 8 applied, 9 runs, 10 chunks,
  *       11 outbox
- * ARGV: 1 token "GEN.NOPS|", 2 campaign, 3 number of run ids R, 4..3+R run ids, then runs of
- *       same-kind ops: kind, count, items. Kinds: "R<run number>[/<chunk>]" | "N<run>/<chunk>" |
- *       "A" | "U" | "C" (items: contacts), "K<run>/<chunk>" (one empty item), "D" (items:
- *       contact, provider, audio ms, results event) | "Q" (items: contact, entry JSON, results
- *       event). N is R for contacts the caller knows have no state: their states are not read.
+ * ARGV: 1 token "GEN.NOPS|" or "GEN.NOPS.CAP|" (CAP: the DLQ cap, below), 2 campaign, 3 number
+ *       of run ids R, 4..3+R run ids, then runs of same-kind ops: kind, count, items. Kinds:
+ *       "R<run number>[/<chunk>]" | "N<run>/<chunk>" | "A" | "U" | "C" (items: contacts),
+ *       "K<run>/<chunk>" (one empty item), "D" (items: contact, provider, audio ms, results
+ *       event) | "Q" (items: contact, entry JSON, results event). N is R for contacts the
+ *       caller knows have no state: their states are not read.
  * Returns one result character per op ('0' + enum store_result), then, when this batch moved a
  * contact to done or dlq and left the campaign's pending at 0 with counts not told before,
  * "|L" while its launch is still running, or "|C" and the completion "DONE DLQ ENQUEUED
@@ -42,6 +43,13 @@ enum store_script_id {
  * counts are told once, and counts changed later, by a DLQ replay say, are told again).
  * Whether pending went to 0 in this very batch does not matter: a contact done before its
  * launch chunk was acknowledged leaves pending at 0 throughout.
+ *
+ * DLQ cap: CAP > 0 (dlq.max_entries_per_campaign) bounds the entries the campaign's DLQ holds.
+ * A Q op that finds it full still moves its contact to q and counts it in dlq (so done + dlq +
+ * pending == enqueued holds), but its entry is not stored: the op answers PARKED_DROPPED (';')
+ * and meta `dlq_dropped` counts it. What the DLQ holds is read once per call (ZCARD of dlq,
+ * only when the batch has Q ops), not per op; entries a replay claimed are not counted. A token
+ * without CAP (the launch's, every batch with no cap set) means no cap.
  *
  * Results outbox: a done or parked op with a non-empty event stores it in `outbox` (contact ->
  * event JSON) in the same step as the state change; the publisher deletes it once Kafka has it.
@@ -68,6 +76,7 @@ static const char store_lua_batch[] =
     "local tok = ARGV[1]\n"
     "local prev = redis.call('GET', KEYS[8])\n"
     "if prev and string.sub(prev, 1, #tok) == tok then return string.sub(prev, #tok + 1) end\n"
+    "local cap = tonumber(string.match(tok, '^%d+%.%d+%.(%d+)|$')) or 0\n"
     "local function chunked(cmd, key, list)\n"
     "  for j = 1, #list, 1000 do\n"
     "    redis.call(cmd, key, unpack(list, j, math.min(j + 999, #list)))\n"
@@ -83,10 +92,11 @@ static const char store_lua_batch[] =
     "    for m = 1, #v do was[list[j + m - 1]] = v[m] end\n"
     "  end\n"
     "end\n"
-    "local i = first\n"
+    "local i, parks = first, false\n"
     "while i <= n do\n"
     "  local k, cnt = byte(ARGV[i]), tonumber(ARGV[i + 1])\n"
     "  if k == 68 or k == 81 then\n"
+    "    if k == 81 then parks = true end\n"
     "    local w, list = k == 68 and 4 or 3, {}\n"
     "    for j = 1, cnt do list[j] = ARGV[i + 2 + (j - 1) * w] end\n"
     "    load(list, 1, cnt)\n"
@@ -131,7 +141,9 @@ static const char store_lua_batch[] =
     "  local s = find(v, '/', 3, true)\n"
     "  return s and sub(v, 2, s - 1) or sub(v, 2)\n"
     "end\n"
-    "local enq, done, dlq, dup, no, audio, fin = 0, 0, 0, 0, 0, 0, 0\n"
+    "local enq, done, dlq, dup, no, audio, fin, dropped = 0, 0, 0, 0, 0, 0, 0, 0\n"
+    "local capped = cap > 0 and parks\n"
+    "local room = capped and cap - redis.call('ZCARD', KEYS[4]) or 0\n"   /* entries still storable */
     "local out, prov, parked, retag, box = {}, {}, {}, {p = {}, d = {}, q = {}}, {}\n"
     "local function to(letter, v)\n"                  /* letter .. v's tag, memoised */
     "  if not v then return letter end\n"
@@ -199,7 +211,11 @@ static const char store_lua_batch[] =
     "    else\n"                                                     /* Q dlq */
     "      if e ~= 112 then enq = enq + 1; if from then add(from, -1) end end\n"
     "      dlq = dlq + 1; fin = fin + 1; st[c] = to('q', v); r = '6'\n"
-    "      parked[#parked + 1] = c; parked[#parked + 1] = ARGV[j + 1]\n"
+    "      if capped and room <= 0 then dropped = dropped + 1; r = ';'\n"   /* DLQ full */
+    "      else\n"
+    "        room = room - 1\n"
+    "        parked[#parked + 1] = c; parked[#parked + 1] = ARGV[j + 1]\n"
+    "      end\n"
     "      if ARGV[j + 2] ~= '' then box[#box + 1] = c; box[#box + 1] = ARGV[j + 2] end\n"
     "    end\n"
     "    no = no + 1; out[no] = r\n"
@@ -220,6 +236,7 @@ static const char store_lua_batch[] =
     "if done ~= 0 then redis.call('HINCRBY', KEYS[1], 'done', done) end\n"
     "if dlq ~= 0 then redis.call('HINCRBY', KEYS[1], 'dlq', dlq) end\n"
     "if dup ~= 0 then redis.call('HINCRBY', KEYS[1], 'duplicates', dup) end\n"
+    "if dropped ~= 0 then redis.call('HINCRBY', KEYS[1], 'dlq_dropped', dropped) end\n"
     "for p, v in pairs(prov) do redis.call('HINCRBY', KEYS[3], p, v) end\n"
     "if audio ~= 0 then redis.call('HINCRBY', KEYS[1], 'audio_ms', audio) end\n"
     "if #box > 0 then chunked('HSET', KEYS[11], box); redis.call('EXPIRE', KEYS[11], 604800) end\n"

@@ -102,6 +102,7 @@ struct engine {
     int64_t                          base_ms, max_ms, grace_ms, summary_ms;
     int64_t                          throttle_max_wait_ms;
     size_t                           max_text;
+    int64_t                          dlq_cap;        /* dlq.max_entries_per_campaign; 0: none */
     uint64_t                         rng;
     volatile sig_atomic_t            stop;
     bool                             stopping;
@@ -1032,6 +1033,19 @@ static void count_outcome(struct engine *E, struct task *t, enum store_result r)
     }
 }
 
+/* A dlq op found its campaign's DLQ at dlq.max_entries_per_campaign: the contact counts as dlq
+ * but its entry is gone (meta dlq_dropped, which voxcast status shows). Never silent, but not a
+ * line per contact either: one warning per batch and campaign run. warned (65 bytes) holds the
+ * campaign last warned about in this batch (a copy: its task may be freed before the next op). */
+static void warn_dlq_full(const struct engine *E, char *warned, const char *campaign)
+{
+    if (strcmp(warned, campaign) == 0)
+        return;
+    log_warn("dlq full: dead-lettered contacts still count as dlq, their entries are dropped",
+             LOGS("campaign", campaign), LOGN("max_entries_per_campaign", E->dlq_cap));
+    snprintf(warned, 65, "%s", campaign);
+}
+
 /* ---------------------------------------------------------------- results stream */
 
 /* The outcome is in Redis (and its event delivered, when there is one): the offset may go. */
@@ -1075,7 +1089,8 @@ static bool publish_outcome(struct engine *E, struct task *t, enum store_result 
         return false;
     const char *campaign = task_campaign(t), *contact = task_contact(t);
     struct buf ev = {0};
-    if ((r == STORE_OK || r == STORE_PARKED) && t->outcome != OUTCOME_DUPLICATE) {
+    bool first = r == STORE_OK || r == STORE_PARKED || r == STORE_PARKED_DROPPED;
+    if (first && t->outcome != OUTCOME_DUPLICATE) {
         results_event(&ev, t, now_wall);
     } else if (r == STORE_UNPUBLISHED) {
         char *json = NULL;
@@ -1189,9 +1204,12 @@ static void flush_finished(struct engine *E, bool force)
     struct tasklist all = list_take_n(&E->finishing, store_batch_len(E->batch));
     int64_t now_wall = E->batch_wall;
     size_t i = 0;
+    char full[65] = ""; /* campaign last warned about in this batch: warn_dlq_full */
     for (struct task *t = all.head, *next; t; t = next, i++) {
         next = t->next;
         enum store_result r = store_batch_result(E->batch, i);
+        if (r == STORE_PARKED_DROPPED)
+            warn_dlq_full(E, full, task_campaign(t));
         count_outcome(E, t, r);
         if (!publish_outcome(E, t, r, now_wall))
             outcome_stored(E, t);
@@ -1435,6 +1453,7 @@ static int read_settings(struct engine *E, char *err, size_t errlen)
     E->grace_ms = config_int(E->cfg, "consumer.shutdown_grace_ms");
     E->summary_ms = config_int(E->cfg, "consumer.summary_interval_ms");
     E->max_text = (size_t)config_int(E->cfg, "job.max_text_chars");
+    E->dlq_cap = config_int(E->cfg, "dlq.max_entries_per_campaign");
     E->rng = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
     account_identity(E);
     return read_wait_settings(E, err, errlen);
@@ -1511,6 +1530,7 @@ struct engine *engine_new(const struct config *cfg, char *err, size_t errlen, in
     if (!E->store || open_kafka(E, err, errlen) != 0)
         goto fail;
     E->batch = store_batch_new();
+    store_batch_set_dlq_cap(E->batch, E->dlq_cap);
     E->checks = store_batch_new();
     E->offsets = offsets_new();
     E->timers = timerheap_new();

@@ -176,6 +176,8 @@ static void put_json(const struct campaign_info *ci, json_t *by_provider, json_t
     json_object_set_new(o, "created_at", json_string(created));
     /* total duration of the done audio, counted once per contact (store.h: audio_ms) */
     json_object_set_new(o, "audio_seconds", json_real((double)ci->audio_ms / 1000.0));
+    /* parked contacts whose entry dlq.max_entries_per_campaign dropped (store.h: dlq_dropped) */
+    json_object_set_new(o, "dlq_dropped", json_integer((json_int_t)ci->dlq_dropped));
     if (accounts)
         json_object_set(o, "accounts", accounts);
     char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)); /* audio_seconds 0.4, not 0.400...02 */
@@ -306,6 +308,9 @@ static void put_text(const struct campaign_info *ci, json_t *by_provider, const 
         printf("  %s\n", reasons.data);
     if (ci->duplicates)
         printf("  duplicate deliveries skipped: %lld\n", (long long)ci->duplicates);
+    if (ci->dlq_dropped)
+        printf("  dlq entries dropped (dlq.max_entries_per_campaign reached): %lld\n",
+               (long long)ci->dlq_dropped);
     if (ci->audio_ms >= 60000) {
         char audio[32];
         progress_duration((double)ci->audio_ms / 1000.0, audio);

@@ -1,20 +1,37 @@
 #!/bin/sh
-# deps.sh [--check] - install the Debian packages voxcast needs, only when they are missing.
-# Libraries are probed with pkg-config, programs with command -v; apt-get runs (as root)
-# only when something is absent, so a ready machine pays nothing. This is the one list of the
-# packages voxcast builds and tests with.
-# --check: install nothing; name what the build lacks and exit 1 (what plain `make` runs).
+# deps.sh [--check | --build | --list-build] - install the Debian packages voxcast needs, only
+# when they are missing. Libraries are probed with pkg-config, programs with command -v; apt-get
+# runs (as root) only when something is absent, so a ready machine pays nothing. This is the one
+# list of the packages voxcast builds and tests with (the Dockerfile's build stage runs --build;
+# its runtime stage names the run-time libraries of the -dev packages below).
+# (none):       what building and testing need: the build packages, the test tools, s3rver.
+# --check:      install nothing; name what the build lacks and exit 1 (what plain `make` runs).
+# --build:      install only the build packages: compiler, make, pkg-config, the -dev packages
+#               of the Makefile's PKGS, LAME and check (the unit tests' library); no test tools.
+# --list-build: install nothing; print every build package, installed or not, one a line as
+#               "PROBE PACKAGE" (pkg:MODULE, cmd:PROGRAM or hdr:HEADER; t_compose.sh reads it).
 set -eu
-check_only=false
-[ "${1:-}" = "--check" ] && check_only=true
+mode=all
+case "${1:-}" in
+"") ;;
+--check) mode=check ;;
+--build) mode=build ;;
+--list-build) mode=list ;;
+*)
+	echo "usage: deps.sh [--check | --build | --list-build]" >&2
+	exit 2
+	;;
+esac
 
 missing=""
-need_pkg() { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
-need_cmd() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
-need_hdr() { [ -f "/usr/include/$1" ] || missing="$missing $2"; }   # for libraries with no .pc
+listed() { [ "$mode" = list ] && echo "$1 $2"; }
+need_pkg() { listed "pkg:$1" "$2" || pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
+need_cmd() { listed "cmd:$1" "$2" || command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+need_hdr() { listed "hdr:$1" "$2" || [ -f "/usr/include/$1" ] || missing="$missing $2"; } # no .pc
 
+# ---- build packages
 need_cmd pkg-config pkg-config
-need_cmd cc gcc
+need_cmd cc build-essential              # gcc, make and the C library's headers
 need_cmd make make
 need_pkg rdkafka librdkafka-dev
 need_pkg libcurl libcurl4-openssl-dev
@@ -26,11 +43,38 @@ need_pkg espeak-ng libespeak-ng-dev
 need_pkg soxr libsoxr-dev
 need_pkg sndfile libsndfile1-dev
 need_hdr lame/lame.h libmp3lame-dev     # LAME ships no pkg-config file
-if $check_only; then   # building needs the above; running the tests needs the rest too
+case $mode in
+list) exit 0 ;;
+check)   # building needs the above; running the tests needs the rest too
 	[ -z "$missing" ] && exit 0
 	echo "voxcast: missing packages:$missing - run 'make deps' (as root) or 'make test', which installs them" >&2
 	exit 1
+	;;
+esac
+
+# apt_install PACKAGES... - apt-get install, as root (or through sudo); the list is not empty.
+apt_install() {
+	echo "deps: installing:$*" >&2
+	if [ "$(id -u)" -ne 0 ]; then
+		if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+			echo "deps: missing packages:$*; run as root or install them with apt-get" >&2
+			exit 1
+		fi
+	else
+		SUDO=""
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if [ "$mode" = build ]; then
+	# shellcheck disable=SC2086 # one word per package
+	[ -z "$missing" ] || apt_install $missing
+	exit 0
 fi
+
+# ---- test tools
 need_cmd redis-server redis-server
 need_cmd redis-cli redis-tools
 need_cmd curl curl
@@ -52,19 +96,6 @@ install_s3rver() {
 	npm install --prefix "$root/.deps" --no-audit --no-fund --loglevel=error "s3rver@$S3RVER_VERSION" >/dev/null
 }
 
-[ -z "$missing" ] && { install_s3rver; exit 0; }
-
-echo "deps: installing:$missing" >&2
-if [ "$(id -u)" -ne 0 ]; then
-	if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
-		echo "deps: missing packages:$missing; run as root or install them with apt-get" >&2
-		exit 1
-	fi
-else
-	SUDO=""
-fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing espeak-ng-data >/dev/null
+# shellcheck disable=SC2086 # one word per package; espeak-ng-data: the voices the tests speak with
+[ -z "$missing" ] || apt_install $missing espeak-ng-data
 install_s3rver

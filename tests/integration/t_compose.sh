@@ -27,6 +27,7 @@ COMPOSE="$ROOT/docker-compose.yml"
 MANAGED="$ROOT/deploy/compose/managed.yml"
 MANAGED_ENV="$ROOT/deploy/compose/managed.env.example"
 DOCKERFILE="$ROOT/Dockerfile"
+DEPS="$ROOT/scripts/deps.sh"
 INIT="$ROOT/deploy/kafka/init-topics.sh"
 PROM="$ROOT/deploy/prometheus/prometheus.yml"
 DASH="$ROOT/deploy/grafana/dashboards/voxcast.json"
@@ -539,19 +540,78 @@ check_copied_programs() {
 		{ echo "the programs are not copied to /usr/local/bin"; return 1; }
 }
 
+# build_packages DEPS - the packages `DEPS --build` installs on a bare machine, one a line.
+build_packages() { sh "$1" --list-build | awk '{ print $2 }'; }
+
+# The build stage installs its packages with scripts/deps.sh --build (the project's one list),
+# before it runs make, and has no apt-get list of its own beside it.
+check_build_stage_deps() {
+	local build status=0 copy_at deps_at make_at
+	build=$(dockerfile_stage "$1" build)
+	copy_at=$(grep -nE '^COPY (scripts/deps\.sh|\.) ' <<<"$build" | head -n 1 | cut -d: -f1)
+	deps_at=$(grep -nE '^RUN (.*[;&|] *)?(\./)?scripts/deps\.sh --build( |$)' <<<"$build" | head -n 1 | cut -d: -f1)
+	make_at=$(grep -nE '^RUN (.*[;&|( ])?make( |$)' <<<"$build" | head -n 1 | cut -d: -f1)
+	if [ -z "$deps_at" ]; then
+		echo "build stage does not RUN scripts/deps.sh --build"
+		status=1
+	elif [ -z "$copy_at" ] || [ "$copy_at" -gt "$deps_at" ]; then
+		echo "build stage runs scripts/deps.sh --build before copying it"
+		status=1
+	elif [ -z "$make_at" ] || [ "$deps_at" -gt "$make_at" ]; then
+		echo "build stage runs no make after scripts/deps.sh --build"
+		status=1
+	fi
+	if grep -qE '^RUN .*apt-get install' <<<"$build"; then
+		echo "build stage installs packages of its own beside scripts/deps.sh --build"
+		status=1
+	fi
+	return $status
+}
+
+# deps.sh --build (DEPS) installs the compiler, pkg-config, check, LAME and, for every pkg-config
+# module in the Makefile's PKGS, a package probed by that module; where dpkg knows the module's
+# .pc file, the package named is the one that ships it.
+check_build_packages() {
+	local deps=$1 list pkgs m pkg pc owner status=0 p
+	list=$(sh "$deps" --list-build) || { echo "$deps --list-build failed"; return 1; }
+	for p in build-essential pkg-config check libmp3lame-dev; do
+		grep -qE "[ ]$p$" <<<"$list" || { echo "deps.sh --build does not install $p"; status=1; }
+	done
+	# shellcheck disable=SC2016 # $(PKGS) is for make, not the shell
+	pkgs=$(printf 'print-pkgs:\n\t@echo $(PKGS)\n' |
+		env -u MAKEFLAGS -u MAKELEVEL -u SANITIZE make -C "$ROOT" -s --no-print-directory -f Makefile -f - print-pkgs BUILD=build)
+	[ -n "$pkgs" ] || { echo "the Makefile's PKGS is empty"; return 1; }
+	for m in $pkgs; do
+		pkg=$(awk -v m="pkg:$m" '$1 == m { print $2 }' <<<"$list")
+		if [ -z "$pkg" ]; then
+			echo "deps.sh --build installs nothing for the Makefile's pkg-config module $m"
+			status=1
+			continue
+		fi
+		have dpkg && pc=$(pkg-config --variable=pcfiledir "$m" 2>/dev/null) || continue
+		owner=$(dpkg_owner "$pc/$m.pc")
+		if [ -n "$owner" ] && [ "$owner" != "$pkg" ]; then
+			echo "deps.sh --build installs $pkg for $m, but $m.pc comes from $owner"
+			status=1
+		fi
+	done
+	return $status
+}
+
 # Base images, packages, user, health check and default command of the issue.
 check_dockerfile_shape() {
-	local build runtime status=0 p
+	local build runtime status=0 p deps=${2:-$DEPS}
 	build=$(dockerfile_stage "$1" build)
 	runtime=$(dockerfile_stage "$1" runtime)
 	grep -q '^FROM debian:bookworm-slim AS build' <<<"$build" ||
 		{ echo "build stage is not FROM debian:bookworm-slim AS build"; status=1; }
 	grep -q '^FROM debian:bookworm-slim AS runtime' <<<"$runtime" ||
 		{ echo "runtime stage is not FROM debian:bookworm-slim AS runtime"; status=1; }
+	check_build_stage_deps "$1" || status=1
 	for p in build-essential pkg-config librdkafka-dev libcurl4-openssl-dev libjansson-dev \
 		libhiredis-dev libmicrohttpd-dev libespeak-ng-dev check; do
-		grep -qE "apt-get install .*[ ]$p( |$)" <<<"$build" ||
-			{ echo "build stage does not install $p"; status=1; }
+		grep -qxF "$p" < <(build_packages "$deps") ||
+			{ echo "build stage (scripts/deps.sh --build) does not install $p"; status=1; }
 	done
 	for p in librdkafka1 libcurl4 libjansson4 libhiredis0.14 libmicrohttpd12 libespeak-ng1 \
 		espeak-ng-data ca-certificates curl; do
@@ -627,6 +687,8 @@ check_dockerignore() {
 check "Dockerfile: bookworm-slim stages, packages, non-root, healthcheck, CMD" check_dockerfile_shape "$DOCKERFILE"
 check "Dockerfile: build stage's make targets link the three programs" check_make_targets "$DOCKERFILE"
 check "Dockerfile: runtime copies exactly the Makefile's PROGRAMS" check_copied_programs "$DOCKERFILE"
+check "Dockerfile: build stage installs the -dev package of every Makefile PKGS module (deps.sh --build)" \
+	check_build_packages "$DEPS"
 check ".dockerignore keeps build outputs out and sources in" check_dockerignore
 
 # shellcheck disable=SC2016 # the Dockerfile's own $(nproc)
@@ -636,6 +698,20 @@ sed 's#/src/bin/voxcast-ttsd ##' "$DOCKERFILE" >"$TMP/Dockerfile.copy"
 refute "copy check rejects a runtime stage missing voxcast-ttsd" check_copied_programs "$TMP/Dockerfile.copy"
 sed 's/^USER voxcast:voxcast$/USER root/' "$DOCKERFILE" >"$TMP/Dockerfile.root"
 refute "shape check rejects USER root" check_dockerfile_shape "$TMP/Dockerfile.root"
+sed 's#scripts/deps.sh --build#true#' "$DOCKERFILE" >"$TMP/Dockerfile.nodeps"
+refute "shape check rejects a build stage that does not run deps.sh --build" check_dockerfile_shape "$TMP/Dockerfile.nodeps"
+sed 's#^RUN scripts/deps.sh --build#RUN apt-get install -y gcc \&\& scripts/deps.sh --build#' "$DOCKERFILE" >"$TMP/Dockerfile.ownlist"
+refute "shape check rejects a build stage with its own package list" check_dockerfile_shape "$TMP/Dockerfile.ownlist"
+grep -v '^need_pkg soxr ' "$DEPS" >"$TMP/deps-nosoxr.sh"
+refute "package check rejects a deps.sh --build without the soxr module" check_build_packages "$TMP/deps-nosoxr.sh"
+grep -v '^need_pkg jansson ' "$DEPS" >"$TMP/deps-nojansson.sh"
+refute "shape check rejects a deps.sh --build without libjansson-dev" check_dockerfile_shape "$DOCKERFILE" "$TMP/deps-nojansson.sh"
+sed 's#^COPY scripts/deps.sh .*#COPY Makefile Makefile#' "$DOCKERFILE" >"$TMP/Dockerfile.nocopy"
+refute "shape check rejects running deps.sh before copying it" check_dockerfile_shape "$TMP/Dockerfile.nocopy"
+sed 's#^need_pkg sndfile libsndfile1-dev#need_pkg sndfile libsndfile-dev#' "$DEPS" >"$TMP/deps-wrongpkg.sh"
+if have dpkg && dpkg -S "$(pkg-config --variable=pcfiledir sndfile 2>/dev/null)/sndfile.pc" >/dev/null 2>&1; then
+	refute "package check rejects a package that does not ship the module's .pc" check_build_packages "$TMP/deps-wrongpkg.sh"
+fi
 
 if [ -n "${VOXCAST_BIN:-}" ] && [ -x "$VOXCAST_BIN/voxcast-consumer" ] && have dpkg && have readelf; then
 	check "runtime packages provide every library the programs link" check_runtime_libraries "$VOXCAST_BIN"

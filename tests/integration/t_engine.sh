@@ -55,6 +55,11 @@ kill -0 "$CONSUMER_PID_a" || fail "consumer died"
 kill -TERM "$CONSUMER_PID_a"
 wait "$CONSUMER_PID_a" && ok "consumer drained and exited 0 on SIGTERM" || fail "consumer exit status $? on SIGTERM"
 
+# dlq.max_entries_per_campaign=2 (consumer b below): 5 contacts refused with 400 all count as dlq,
+# 2 entries are kept, the 3 dropped are counted (status dlq_dropped) and the consumer warns.
+{ echo "contact_id,first_name"; for i in 1 2 3 4 5; do echo "cap-$i,BAD400"; done; } >"$WORK/cap.csv"
+vx launch --campaign cap --contacts "$WORK/cap.csv" --template 'Hello {{first_name}}' --json >/dev/null
+
 # A chain longer than 16 providers (metrics once had 16 slots and the consumer crashed at start):
 # 20 work, each on /health; more than 64 (the width of a task's provider masks) is refused.
 chain() { # chain N: a config file naming providers q1..qN, all on voxcast-ttsd s (-X allows 64)
@@ -71,8 +76,18 @@ chain() { # chain N: a config file naming providers q1..qN, all on voxcast-ttsd 
 }
 make_contacts "$WORK/many.csv" 10
 vx launch --campaign many --contacts "$WORK/many.csv" --template 'Hi {{first_name}}' --json >/dev/null
-start_consumer b -c "$(chain 20)"
+start_consumer b -c "$(chain 20)" -X dlq.max_entries_per_campaign=2
 wait_complete many 30
+wait_complete cap 30
+assert_eq "dlq cap: dlq" 5 "$(status_field cap dlq)"
+assert_eq "dlq cap: pending" 0 "$(status_field cap pending)"
+assert_eq "dlq cap: entries kept" 2 "$(dlq_entries cap | wc -l)"
+assert_eq "dlq cap: dlq_dropped" 3 "$(status_field cap dlq_dropped)"
+assert_eq "dlq cap: no drop elsewhere" 0 "$(status_field many dlq_dropped)"
+vx status cap | grep -q 'dlq entries dropped (dlq.max_entries_per_campaign reached): 3' ||
+	fail "dlq cap: the plain status does not show the drops"
+wait_log "$WORK/consumer-b.log" '"dlq full: dead-lettered contacts still count as dlq' 10
+ok "dlq cap: dropped entries counted, shown and warned about"
 assert_eq "many providers: done" 10 "$(status_field many "done")"
 port=$(grep -m1 '"http listening"' "$WORK/consumer-b.log" | jq -r .port)
 assert_eq "many providers: on /health" 20 "$(curl -fsS "http://127.0.0.1:$port/health" | jq '.providers | length')"

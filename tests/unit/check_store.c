@@ -1132,6 +1132,87 @@ START_TEST(test_dlq_purge)
 }
 END_TEST
 
+/* Parks contacts c<from>..c<to-1> of campaign in one batch capped at cap; checks each result. */
+static void park_capped(const char *campaign, int64_t cap, int from, int to, int stored)
+{
+    struct store_batch *b = store_batch_new();
+    store_batch_set_dlq_cap(b, cap);
+    for (int i = from; i < to; i++) {
+        char c[16], entry[64];
+        int n = snprintf(c, sizeof c, "c%d", i);
+        snprintf(entry, sizeof entry, "{\"contact\":\"%s\"}", c);
+        store_batch_dlq(b, campaign, c, (size_t)n, entry);
+    }
+    exec_ok(b);
+    for (int i = from; i < to; i++)
+        ck_assert_int_eq(store_batch_result(b, (size_t)(i - from)),
+                         (i - from < stored ? STORE_PARKED : STORE_PARKED_DROPPED));
+    store_batch_free(b);
+}
+
+/* dlq.max_entries_per_campaign: past the cap a parked contact still counts as dlq (the counts
+ * stay whole) but its entry is dropped and counted in meta dlq_dropped. */
+START_TEST(test_dlq_cap)
+{
+    struct store_batch *b = store_batch_new();
+    for (int i = 0; i < 4; i++) { /* c0..c3 pending, c4 never seen */
+        char c[16];
+        int n = snprintf(c, sizeof c, "c%d", i);
+        store_batch_reserve(b, "cap", "run1", c, (size_t)n);
+        store_batch_ack(b, "cap", c, (size_t)n);
+    }
+    exec_ok(b);
+    store_batch_free(b);
+    park_capped("cap", 3, 0, 2, 2); /* room for both */
+    park_capped("cap", 3, 2, 5, 1); /* one left: c2 stored, c3 and c4 dropped */
+    ck_assert_int_eq(store_dlq_count(S, "cap"), 3);
+    ck_assert_int_eq(info("cap").dlq, 5);
+    ck_assert_int_eq(info("cap").dlq_dropped, 2);
+    expect("cap", 5, 0, 5); /* done + dlq + pending == enqueued */
+    ck_assert_int_eq(state_of("cap", "c4", 2), 'q');
+    char *json = NULL;
+    ck_assert_int_eq(store_dlq_get(S, "cap:3", &json), 0);
+    ck_assert_str_eq(json, "{\"contact\":\"c2\"}");
+    free(json);
+    /* a full DLQ is read once per call, so a batch past it drops all its entries */
+    park_capped("cap", 3, 5, 7, 0);
+    ck_assert_int_eq(info("cap").dlq_dropped, 4);
+    expect("cap", 7, 0, 7);
+    /* purging makes room again */
+    ck_assert_int_eq(store_dlq_purge(S, "cap", 1000), 3);
+    park_capped("cap", 3, 7, 11, 3);
+    ck_assert_int_eq(store_dlq_count(S, "cap"), 3);
+    ck_assert_int_eq(info("cap").dlq_dropped, 5);
+    expect("cap", 11, 0, 11);
+    /* cap 0 (and a batch that never set one): every entry is stored */
+    park_capped("nocap", 0, 0, 5, 5);
+    ck_assert_int_eq(store_dlq_count(S, "nocap"), 5);
+    ck_assert_int_eq(info("nocap").dlq, 5);
+    ck_assert_int_eq(info("nocap").dlq_dropped, 0);
+    expect("nocap", 5, 0, 5);
+    park("nocap", "plain", 1);
+    ck_assert_int_eq(store_dlq_count(S, "nocap"), 6);
+}
+END_TEST
+
+/* A retried capped batch answers as the first time and changes nothing. */
+START_TEST(test_dlq_cap_retry)
+{
+    struct store_batch *b = store_batch_new();
+    store_batch_set_dlq_cap(b, 1);
+    store_batch_dlq(b, "cr", "a", 1, "{}");
+    store_batch_dlq(b, "cr", "b", 1, "{}");
+    exec_ok(b);
+    exec_ok(b);
+    ck_assert_int_eq(store_batch_result(b, 0), STORE_PARKED);
+    ck_assert_int_eq(store_batch_result(b, 1), STORE_PARKED_DROPPED);
+    ck_assert_int_eq(store_dlq_count(S, "cr"), 1);
+    ck_assert_int_eq(info("cr").dlq_dropped, 1);
+    expect("cr", 2, 0, 2);
+    store_batch_free(b);
+}
+END_TEST
+
 START_TEST(test_dlq_claim_replay_cycle)
 {
     for (int i = 1; i <= 5; i++) {
@@ -1319,6 +1400,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_dlq_list_all_windows);
     tcase_add_test(tc, test_dlq_get);
     tcase_add_test(tc, test_dlq_purge);
+    tcase_add_test(tc, test_dlq_cap);
+    tcase_add_test(tc, test_dlq_cap_retry);
     tcase_add_test(tc, test_dlq_claim_replay_cycle);
     tcase_add_test(tc, test_dlq_claim_skips_done);
     tcase_add_test(tc, test_dlq_claim_then_park_again);
