@@ -27,16 +27,20 @@ OUT=${FUZZ_BUILD:-build/fuzz}
 CC=${FUZZ_CC:-clang}
 ALL_TARGETS="csv template job config retry_after audio launch"
 
+# A job's format is checked against convert.h's names, which brings the conversion module and
+# its libraries along (they are not fuzzed here).
+FORMATS="common/convert.c common/mpeg.c common/audio.c"
+
 # The sources of the module under test and what it links against, per target.
 sources_of() {
 	case "$1" in
 	csv)         echo "common/csv.c common/buf.c common/xalloc.c" ;;
 	template)    echo "common/template.c common/utf8.c common/buf.c common/xalloc.c" ;;
-	job)         echo "common/job.c common/names.c common/sha256.c common/jsonw.c common/utf8.c common/buf.c common/xalloc.c" ;;
+	job)         echo "common/job.c common/names.c common/sha256.c common/jsonw.c common/utf8.c common/buf.c common/xalloc.c $FORMATS" ;;
 	config)      echo "common/config.c common/buf.c common/xalloc.c" ;;
 	retry_after) echo "consumer/retry_after.c" ;;
 	audio)       echo "common/audio.c common/buf.c common/xalloc.c" ;;
-	launch)      echo "producer/jobbuild.c producer/contacts.c common/csv.c common/template.c common/job.c common/names.c common/sha256.c common/jsonw.c common/utf8.c common/buf.c common/xalloc.c" ;;
+	launch)      echo "producer/jobbuild.c producer/contacts.c common/csv.c common/template.c common/job.c common/names.c common/sha256.c common/jsonw.c common/utf8.c common/buf.c common/xalloc.c $FORMATS" ;;
 	*)           return 1 ;;
 	esac
 }
@@ -84,7 +88,7 @@ build_target() {
 	"$CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 		-fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Icommon -Iconsumer -Iproducer \
 		-Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-		"tests/fuzz/fuzz_$t.c" $(sources_of "$t") $(pkg-config --cflags --libs jansson) -lm \
+		"tests/fuzz/fuzz_$t.c" $(sources_of "$t") $(pkg-config --cflags --libs jansson soxr sndfile) -lmp3lame -lm -lpthread \
 		-o "$OUT/fuzz_$t"
 }
 
