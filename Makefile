@@ -79,10 +79,10 @@ $(OBJ_DIR)/%.o: %.c | $(OBJ_DIR)/.deps-ok
 	$(call echo_cmd,CC,$<)$(CC) $(INCS) $(ALL_CFLAGS) -c $< -o $@
 
 $(COMMON_LIB): $(call obj,$(COMMON_SRC))
-	$(call echo_cmd,AR,$@)$(AR) rcs $@ $^
+	$(call echo_cmd,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
 $(CONSUMER_LIB): $(call obj,$(CONSUMER_LIB_SRC))
-	$(call echo_cmd,AR,$@)$(AR) rcs $@ $^
+	$(call echo_cmd,AR,$@)rm -f $@ && $(AR) rcs $@ $^
 
 $(BIN_DIR)/voxcast: $(call obj,$(PRODUCER_SRC)) $(COMMON_LIB)
 	@mkdir -p $(dir $@)

@@ -73,6 +73,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct config;
 struct store;
 
 /* ------------------------------------------------------------------ connection */
@@ -97,6 +98,10 @@ int store_url_parse(const char *url, struct store_url *out, char *err, size_t er
  * with err naming the server and the reason ("redis 127.0.0.1:6390: Connection refused (gave up
  * after 5000 ms)"). */
 struct store *store_open(const char *url, int timeout_ms, char *err, size_t errlen);
+
+/* store_open with the config's redis.url and redis.connect_timeout_ms: how the producer's
+ * commands and the consumer open the store. */
+struct store *store_open_config(const struct config *cfg, char *err, size_t errlen);
 
 void store_close(struct store *s);                      /* NULL-safe */
 const char *store_error(const struct store *s);         /* last error; valid until the next call */

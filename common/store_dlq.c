@@ -1,6 +1,6 @@
 /* store_dlq.c - the dead-letter queue in Redis: listing, lookup, purge and replay claims.
  *
- * Entries are parked by the batch script (store.c); this file reads and removes them. Listing
+ * Entries are parked by the batch script (store_batch.c); this file reads and removes them. Listing
  * reads bounded windows (ZREVRANGE + HMGET in one script) so it stays fast with millions of
  * entries; all-campaign listing merges the campaigns' windows by failed_at. Replay moves
  * entries through dlq:replaying so that a crash at any point leaves every entry either waiting,

@@ -1,4 +1,4 @@
-/* store_scripts.h - the store's Lua scripts and the private plumbing store.c and store_dlq.c share.
+/* store_scripts.h - the store's Lua scripts and the private plumbing the store*.c files share.
  *
  * Not part of the store's public interface: include it from store*.c only. Every state change
  * is a script so that a contact's state and the campaign counters move together, atomically,
@@ -419,6 +419,15 @@ struct store_call {
  * must not depend on each other's order) and stores each reply in replies[i] (freeReplyObject
  * them). Any error reply fails the whole pipeline: -1 with store_error set and replies NULL. */
 int store_pipeline(struct store *s, struct store_call *calls, size_t n, redisReply **replies);
+
+/* store_pipeline in two halves (store_conn.c), for store_batch_send/_wait: send writes the n
+ * calls out without reading a reply; recv reads their replies (replies[] all NULL on entry) and,
+ * on failure, frees them and returns -1 (store_error set). */
+int store_pipeline_send(struct store *s, struct store_call *calls, size_t n);
+int store_pipeline_recv(struct store *s, struct store_call *calls, size_t n, redisReply **replies);
+
+/* Frees n replies; NULL entries are skipped. */
+void store_free_replies(redisReply **replies, size_t n);
 
 /* One call; the reply or NULL (store_error set). */
 redisReply *store_call1(struct store *s, int script, int argc, const char **argv, size_t *lens);

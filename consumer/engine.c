@@ -1525,8 +1525,7 @@ struct engine *engine_new(const struct config *cfg, char *err, size_t errlen, in
     *exit_code = 1;
     if (pipe2(E->wake, O_NONBLOCK | O_CLOEXEC) != 0 || start_http(E, err, errlen) != 0)
         goto fail;
-    E->store = store_open(config_get(cfg, "redis.url"), (int)config_int(cfg, "redis.connect_timeout_ms"),
-                          err, errlen);
+    E->store = store_open_config(cfg, err, errlen);
     if (!E->store || open_kafka(E, err, errlen) != 0)
         goto fail;
     E->batch = store_batch_new();

@@ -70,8 +70,7 @@ int cmd_dlq(int argc, char **argv, const struct config *cfg)
 struct store *dlq_open_store(const struct config *cfg)
 {
     char err[512];
-    struct store *s = store_open(config_get(cfg, "redis.url"),
-                                 (int)config_int(cfg, "redis.connect_timeout_ms"), err, sizeof err);
+    struct store *s = store_open_config(cfg, err, sizeof err);
     if (!s)
         cmd_error("%s", err);
     return s;

@@ -390,8 +390,7 @@ static void release_lock(struct launch *L)
 static int open_store(struct launch *L)
 {
     char err[512];
-    L->store = store_open(config_get(L->cfg, "redis.url"),
-                          (int)config_int(L->cfg, "redis.connect_timeout_ms"), err, sizeof err);
+    L->store = store_open_config(L->cfg, err, sizeof err);
     if (!L->store) {
         cmd_error("%s", err);
         return -1;
@@ -800,8 +799,7 @@ static void reconcile_usage(FILE *out)
 static int load_settings(const struct config *cfg, struct launch_opts *o, char *keep[NSETTINGS])
 {
     char err[512];
-    struct store *s = store_open(config_get(cfg, "redis.url"), (int)config_int(cfg, "redis.connect_timeout_ms"),
-                                 err, sizeof err);
+    struct store *s = store_open_config(cfg, err, sizeof err);
     if (!s) {
         cmd_error("%s", err);
         return EXIT_RUNTIME;

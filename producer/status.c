@@ -597,8 +597,7 @@ int cmd_status(int argc, char **argv, const struct config *cfg)
     if (rc != 0)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
     char err[512];
-    struct store *s = store_open(config_get(cfg, "redis.url"), (int)config_int(cfg, "redis.connect_timeout_ms"),
-                                 err, sizeof err);
+    struct store *s = store_open_config(cfg, err, sizeof err);
     if (!s) {
         cmd_error("%s", err);
         return EXIT_RUNTIME;
