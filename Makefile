@@ -78,11 +78,21 @@ $(OBJ_DIR)/%.o: %.c | $(OBJ_DIR)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(call echo_cmd,CC,$<)$(CC) $(INCS) $(ALL_CFLAGS) -c $< -o $@
 
-$(COMMON_LIB): $(call obj,$(COMMON_SRC))
-	$(call echo_cmd,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+# An archive is made anew when its list of members changes (a source file removed or added),
+# not only when a member does: otherwise it would keep a deleted module's object. The .list file
+# is rewritten only when the list differs, so its date says when that happened.
+.PHONY: FORCE
+$(OBJ_DIR)/%.list: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(MEMBERS_$*)' | cmp -s - $@ 2>/dev/null || echo '$(MEMBERS_$*)' >$@
+MEMBERS_libvoxcommon := $(call obj,$(COMMON_SRC))
+MEMBERS_libvoxconsumer := $(call obj,$(CONSUMER_LIB_SRC))
 
-$(CONSUMER_LIB): $(call obj,$(CONSUMER_LIB_SRC))
-	$(call echo_cmd,AR,$@)rm -f $@ && $(AR) rcs $@ $^
+$(COMMON_LIB): $(MEMBERS_libvoxcommon) $(OBJ_DIR)/libvoxcommon.list
+	$(call echo_cmd,AR,$@)rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
+
+$(CONSUMER_LIB): $(MEMBERS_libvoxconsumer) $(OBJ_DIR)/libvoxconsumer.list
+	$(call echo_cmd,AR,$@)rm -f $@ && $(AR) rcs $@ $(filter %.o,$^)
 
 $(BIN_DIR)/voxcast: $(call obj,$(PRODUCER_SRC)) $(COMMON_LIB)
 	@mkdir -p $(dir $@)

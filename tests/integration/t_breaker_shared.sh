@@ -52,6 +52,11 @@ measure() {
 	echo $((after - before))
 }
 
+# settled: each consumer's latest assignment is its final share (8 partitions over 4): the eager
+# rebalances of the joins are over, so no revocation idles the fleet inside the window.
+settled_in() { grep '"partitions \(assigned\|revoked\)"' "$WORK/consumer-$1.log" | tail -n 1 | grep -q '"partitions assigned","count":2'; }
+settled() { local c; for c in "${CONSUMERS[@]}"; do settled_in "$c" || return 1; done; }
+
 start_fleet() { # start_fleet [ARGS...]
 	local c
 	for c in "${CONSUMERS[@]}"; do
@@ -75,8 +80,9 @@ stop_fleet() {
 
 # ---- per-process breakers: about one probe per consumer per open period
 make_contacts "$WORK/a.csv" 3000
-vx launch --campaign local --contacts "$WORK/a.csv" --template 'Hi {{first_name}}' --json >/dev/null
 start_fleet -X breaker.shared=false
+wait_until 60 settled
+vx launch --campaign local --contacts "$WORK/a.csv" --template 'Hi {{first_name}}' --json >/dev/null
 local_n=$(measure local)
 stop_fleet local
 ok "breaker.shared=false: the dead primary got $local_n requests in ${WINDOW_S}s from 4 consumers"
@@ -86,8 +92,9 @@ ok "breaker.shared=false: the dead primary got $local_n requests in ${WINDOW_S}s
 
 # ---- the shared breaker: one probe for the fleet per open period
 make_contacts "$WORK/b.csv" 3000
-vx launch --campaign shared --contacts "$WORK/b.csv" --template 'Hello {{first_name}}' --json >/dev/null
 start_fleet
+wait_until 60 settled
+vx launch --campaign shared --contacts "$WORK/b.csv" --template 'Hello {{first_name}}' --json >/dev/null
 shared_n=$(measure shared)
 ok "breaker.shared=true: the dead primary got $shared_n requests in ${WINDOW_S}s from 4 consumers"
 [ "$shared_n" -le $((2 * WINDOW_S)) ] ||
