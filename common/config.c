@@ -410,12 +410,6 @@ int64_t config_int(const struct config *c, const char *key)
     return v && *v ? strtoll(v, NULL, 10) : 0;
 }
 
-double config_double(const struct config *c, const char *key)
-{
-    const char *v = config_get(c, key);
-    return v && *v ? strtod(v, NULL) : 0.0;
-}
-
 bool config_bool(const struct config *c, const char *key)
 {
     const char *v = config_get(c, key);

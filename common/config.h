@@ -43,7 +43,6 @@ int config_set(struct config *c, const char *key, const char *value, const char 
  * open family; asking for an undeclared key returns NULL / 0. Integers were validated on set. */
 const char *config_get(const struct config *c, const char *key);
 int64_t config_int(const struct config *c, const char *key);
-double config_double(const struct config *c, const char *key);
 bool config_bool(const struct config *c, const char *key);
 
 /* provider.NAME.FIELD with the family default when unset. */

@@ -17,6 +17,7 @@
 #include "jsonw.h"
 #include "names.h"
 #include "utf8.h"
+#include "xalloc.h"
 
 bool job_campaign_valid(const char *s)
 {
@@ -50,11 +51,9 @@ static int job_fail(char *err, size_t errlen, const char *fmt, ...)
 /* A copy of s[0..len) with a NUL after it, or NULL when out of memory. */
 static char *job_dup(const char *s, size_t len)
 {
-    char *p = malloc(len + 1);
-    if (p) {
-        memcpy(p, s, len);
-        p[len] = '\0';
-    }
+    char *p = xmalloc(len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
     return p;
 }
 

@@ -237,10 +237,8 @@ int store_campaign_list(struct store *s, struct campaign_info **out, size_t *n)
     size_t count = names->type == REDIS_REPLY_ARRAY ? names->elements / 2 : 0;
     int rc = 0;
     if (count > 0) {
-        *out = calloc(count, sizeof **out);
-        rc = *out ? list_records(s, names, *out, n) : -1;
-        if (!*out)
-            store_fail(s, "out of memory");
+        *out = xcalloc(count, sizeof **out);
+        rc = list_records(s, names, *out, n);
         if (rc != 0 || *n == 0) {
             free(*out);
             *out = NULL;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "store_scripts.h"
+#include "xalloc.h"
 
 int store_outbox_get(struct store *s, const char *campaign, const char *contact, size_t len, char **json)
 {
@@ -22,7 +23,7 @@ int store_outbox_get(struct store *s, const char *campaign, const char *contact,
         return -1;
     int rc = r->type == REDIS_REPLY_STRING ? 0 : 1;
     if (rc == 0)
-        *json = strndup(r->str, r->len);
+        *json = xstrndup(r->str, r->len);
     freeReplyObject(r);
     return rc;
 }
@@ -46,17 +47,13 @@ int store_outbox_clear(struct store *s, const struct store_published *p, size_t 
 {
     if (n == 0)
         return 0;
-    struct store_call *calls = calloc(n, sizeof *calls);
-    const char **argv = calloc(3 * n, sizeof *argv);
-    size_t *lens = calloc(3 * n, sizeof *lens);
-    char (*keys)[STORE_KEY_MAX] = calloc(n, sizeof *keys);
-    redisReply **replies = calloc(n, sizeof *replies);
+    struct store_call *calls = xcalloc(n, sizeof *calls);
+    const char **argv = xcalloc(3 * n, sizeof *argv);
+    size_t *lens = xcalloc(3 * n, sizeof *lens);
+    char (*keys)[STORE_KEY_MAX] = xcalloc(n, sizeof *keys);
+    redisReply **replies = xcalloc(n, sizeof *replies);
     size_t ncalls = 0, nargs = 0;
     int rc = -1;
-    if (!calls || !argv || !lens || !keys || !replies) {
-        store_fail(s, "out of memory");
-        goto out;
-    }
     for (size_t i = 0; i < n; i++) {
         if (!store_id_valid(p[i].campaign))
             continue;

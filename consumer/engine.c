@@ -49,6 +49,7 @@
 #include "task.h"
 #include "timerheap.h"
 #include "writer.h"
+#include "xalloc.h"
 
 struct tasklist {
     struct task *head, *tail;
@@ -144,7 +145,7 @@ static uint32_t *gen_slot(struct engine *E, int32_t partition)
 {
     if ((size_t)partition >= E->ngen) {
         size_t n = (size_t)partition + 16;
-        E->gen = realloc(E->gen, n * sizeof *E->gen);
+        E->gen = xrealloc(E->gen, n * sizeof *E->gen);
         memset(E->gen + E->ngen, 0, (n - E->ngen) * sizeof *E->gen);
         E->ngen = n;
     }
@@ -224,9 +225,22 @@ static void store_offsets(struct engine *E, int32_t partition)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(l, E->topic, partition)->offset = next;
-    /* __STATE for a partition no longer assigned: the new owner redoes the job; drop it */
-    rd_kafka_offsets_store(E->rk, l);
+    /* __STATE for a partition no longer assigned: the new owner redoes the job; drop it.
+     * Anything else means an outcome in Redis whose offset will not be committed: say so. */
+    rd_kafka_resp_err_t e = rd_kafka_offsets_store(E->rk, l);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+        e = l->elems[0].err;
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR__STATE)
+        log_error("cannot store an offset; the job will be delivered again", LOGN("partition", partition),
+                  LOGN("offset", next), LOGS("error", rd_kafka_err2str(e)));
     rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* librdkafka calls of the rebalance path that should not fail: a failure is logged, never lost. */
+static void check_kafka_call(rd_kafka_resp_err_t e, const char *what)
+{
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_error("kafka call failed", LOGS("what", what), LOGS("error", rd_kafka_err2str(e)));
 }
 
 static void set_paused(struct engine *E, bool pause)
@@ -239,6 +253,8 @@ static void set_paused(struct engine *E, bool pause)
                                   : rd_kafka_resume_partitions(E->rk, E->assigned);
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
         E->paused = pause;
+    else
+        log_warn(pause ? "cannot pause partitions" : "cannot resume partitions", LOGS("error", rd_kafka_err2str(e)));
     log_debug(pause ? "partitions paused" : "partitions resumed", LOGN("tasks", E->tasks));
 }
 
@@ -279,7 +295,7 @@ static void revoke_partitions(struct engine *E, rd_kafka_topic_partition_list_t 
     }
     drop_revoked(E, &E->checking);
     drop_revoked(E, &E->ready);
-    rd_kafka_assign(E->rk, NULL);
+    check_kafka_call(rd_kafka_assign(E->rk, NULL), "unassigning revoked partitions");
     if (E->assigned)
         rd_kafka_topic_partition_list_destroy(E->assigned);
     E->assigned = NULL;
@@ -296,8 +312,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         revoke_partitions(E, parts);
         return;
     }
-    rd_kafka_assign(rk, parts);
-    rd_kafka_resume_partitions(rk, parts); /* a pause from before the rebalance must not linger */
+    check_kafka_call(rd_kafka_assign(rk, parts), "assigning partitions");
+    /* a pause from before the rebalance must not linger */
+    check_kafka_call(rd_kafka_resume_partitions(rk, parts), "resuming assigned partitions");
     if (E->assigned)
         rd_kafka_topic_partition_list_destroy(E->assigned);
     E->assigned = rd_kafka_topic_partition_list_copy(parts);
@@ -1467,7 +1484,7 @@ static int start_http(struct engine *E, char *err, size_t errlen)
         names[i] = providers_at(E->providers, i)->name;
     E->metrics = metrics_new(names, n);
     if (!E->metrics) {
-        snprintf(err, errlen, "metrics: out of memory for %zu providers", n);
+        snprintf(err, errlen, "metrics: a provider of the %zu in the chain has no name", n);
         return -1;
     }
     const char *listen = config_get(E->cfg, "http.listen");
@@ -1512,7 +1529,7 @@ static int check_chain(const struct engine *E, char *err, size_t errlen)
 
 struct engine *engine_new(const struct config *cfg, char *err, size_t errlen, int *exit_code)
 {
-    struct engine *E = calloc(1, sizeof *E);
+    struct engine *E = xcalloc(1, sizeof *E);
     E->cfg = cfg;
     E->kafka_ok = E->redis_ok = true;
     E->wake[0] = E->wake[1] = -1;

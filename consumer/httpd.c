@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "xalloc.h"
 
 #define HTTPD_CONNECTION_LIMIT 64u  /* scrapers and probes, not the public */
 /* One peer cannot hold every connection: a client that opens many and sends nothing (or a
@@ -140,11 +141,7 @@ struct httpd *httpd_start(const char *listen, struct metrics *m, char *err, size
     struct sockaddr_in sa;
     if (httpd_parse_listen(listen, &sa, err, errlen) < 0)
         return NULL;
-    struct httpd *h = calloc(1, sizeof *h);
-    if (!h) {
-        snprintf(err, errlen, "http.listen %s: out of memory", listen);
-        return NULL;
-    }
+    struct httpd *h = xcalloc(1, sizeof *h);
     h->metrics = m;
     /* libmicrohttpd leaves the failing socket call's errno in place (bind's EADDRINUSE,
      * EADDRNOTAVAIL, ...), which makes the most useful message; 0 means it failed elsewhere. */

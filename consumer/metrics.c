@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "jsonw.h"
+#include "xalloc.h"
 
 #define METRICS_OUTCOMES 4
 
@@ -86,16 +87,10 @@ struct metrics *metrics_new(const char *const *provider_names, size_t n)
         if (!provider_names[i])
             return NULL;
     /* calloc gives zero for every atomic, a valid initial value for each but account_limit. */
-    struct metrics *m = calloc(1, sizeof *m);
-    if (!m)
-        return NULL;
+    struct metrics *m = xcalloc(1, sizeof *m);
     /* One slot per provider, however long the chain: the slots are sized here, once, so the
      * atomics never move while the HTTP thread reads them. */
-    m->providers = calloc(n ? n : 1, sizeof *m->providers);
-    if (!m->providers) {
-        free(m);
-        return NULL;
-    }
+    m->providers = xcalloc(n ? n : 1, sizeof *m->providers);
     if (pthread_mutex_init(&m->code_lock, NULL) != 0) {
         free(m->providers);
         free(m);
@@ -110,11 +105,7 @@ struct metrics *metrics_new(const char *const *provider_names, size_t n)
     m->nproviders = n;
     for (size_t i = 0; i < n; i++) {
         atomic_store_explicit(&m->providers[i].account_limit, -1, memory_order_relaxed); /* none known */
-        m->providers[i].name = strdup(provider_names[i]);
-        if (!m->providers[i].name) {
-            metrics_free(m);
-            return NULL;
-        }
+        m->providers[i].name = xstrdup(provider_names[i]);
     }
     return m;
 }
@@ -499,11 +490,7 @@ enum metrics_status metrics_health(struct metrics *m, struct buf *out)
 {
     static const char *const status_names[] = {"ok", "degraded", "down"};
     /* One snapshot of the states serves both the verdict and the list, so they agree. */
-    int *states = calloc(m->nproviders ? m->nproviders : 1, sizeof *states);
-    if (!states) {
-        buf_puts(out, "{\"status\":\"down\",\"error\":\"out of memory\"}");
-        return METRICS_DOWN;
-    }
+    int *states = xcalloc(m->nproviders ? m->nproviders : 1, sizeof *states);
     for (size_t i = 0; i < m->nproviders; i++)
         states[i] = (int)get_state(&m->providers[i]);
     bool redis_ok = atomic_load_explicit(&m->redis_ok, memory_order_relaxed);

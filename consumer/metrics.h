@@ -41,7 +41,7 @@ struct metrics;
 /* Allocates the registry for `n` providers named `provider_names[0..n)` (copied). Redis and Kafka
  * start as "down" until metrics_set_health_inputs() says otherwise, so /health does not claim a
  * consumer is healthy before it has connected. Any n works (one slot per provider, sized here).
- * Returns NULL when a name is NULL or memory runs out. Free with metrics_free() (NULL-safe)
+ * Returns NULL when a name is NULL (out of memory aborts, as everywhere: xalloc.h). Free with metrics_free() (NULL-safe)
  * after the HTTP server has stopped. */
 struct metrics *metrics_new(const char *const *provider_names, size_t n);
 void metrics_free(struct metrics *m);

@@ -9,6 +9,7 @@
 #include "convert.h"
 #include "job.h"
 #include "utf8.h"
+#include "xalloc.h"
 
 struct jobbuild {
     struct jobbuild_spec spec;
@@ -52,15 +53,9 @@ struct jobbuild *jobbuild_new(const struct jobbuild_spec *spec, char *err, size_
 {
     if (check_spec(spec, err, errlen) != 0)
         return NULL;
-    struct jobbuild *jb = calloc(1, sizeof *jb);
+    struct jobbuild *jb = xcalloc(1, sizeof *jb);
     size_t nvars = template_nvars(spec->tpl);
-    if (jb)
-        jb->names = calloc(nvars + 1 + spec->nmeta, sizeof *jb->names);
-    if (!jb || !jb->names) {
-        free(jb);
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
+    jb->names = xcalloc(nvars + 1 + spec->nmeta, sizeof *jb->names);
     jb->spec = *spec;
     for (size_t i = 0; i < nvars; i++)
         jb->names[jb->nslots++] = template_var(spec->tpl, i);
@@ -154,11 +149,20 @@ static json_t *meta_object(const struct jobbuild *jb, jobbuild_slot_fn slot, voi
     return meta;
 }
 
-/* Rejects the row whose meta the consumer would refuse (JOB_META_MAX): better a reject reason
- * at launch than an invalid job in the DLQ. */
+/* Rejects the row whose meta cannot travel: a value holding a NUL byte (it would reach the job
+ * as \u0000, which the consumer refuses) or a meta over JOB_META_MAX. Better a reject reason at
+ * launch than an invalid job in the DLQ. */
 static int check_meta(const struct jobbuild *jb, jobbuild_slot_fn slot, void *ctx, char *reason,
                       size_t reasonlen)
 {
+    for (size_t i = 0; i < jb->spec.nmeta; i++) {
+        size_t len = 0;
+        const char *v = slot(ctx, jb->slot_id + 1 + i, &len);
+        if (v && memchr(v, '\0', len)) {
+            snprintf(reason, reasonlen, "meta column \"%s\" contains a NUL character", jb->spec.meta[i]);
+            return -1;
+        }
+    }
     json_t *meta = meta_object(jb, slot, ctx);
     size_t size = job_meta_size(meta);
     json_decref(meta);

@@ -33,6 +33,7 @@
 #include "store.h"
 #include "template.h"
 #include "voicecheck.h"
+#include "xalloc.h"
 
 #define CHUNK 5000
 #define MAX_META 32
@@ -235,7 +236,7 @@ static int open_template(struct launch *L)
         cmd_error("%s: %m", L->o->template_file);
         return -1;
     }
-    L->template_text = text ? text : strdup(L->o->template_text);
+    L->template_text = text ? text : xstrdup(L->o->template_text);
     L->tpl = template_compile(L->template_text, err, sizeof err);
     if (!L->tpl) {
         cmd_error("template: %s", err);
@@ -756,7 +757,7 @@ static int launch_run(struct launch *L)
 /* Runs one launch (or reconcile) with checked options; returns the exit status. */
 static int launch_with(const struct launch_opts *o, const struct config *cfg)
 {
-    struct launch *L = calloc(1, sizeof *L);
+    struct launch *L = xcalloc(1, sizeof *L);
     L->o = o;
     L->cfg = cfg;
     for (int i = 0; i < 2; i++)

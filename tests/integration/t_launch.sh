@@ -73,15 +73,17 @@ assert_eq "meta jobs on the topic" 6000 "$(jq -r .count "$WORK/meta-check.json")
 assert_eq "meta jobs whose contact, text or meta differ from their row" "" \
 	"$(jq -r '.bad[:5] | join(" ")' "$WORK/meta-check.json")"
 
-# A NUL byte cannot travel in a job: in the text it rejects the row (it used to cut the message
-# short), in a --meta value that value is left out, as a value that is not UTF-8 is.
+# A NUL byte cannot travel in a job: in the text or a --meta value it rejects the row (it used to
+# cut the message short, or reach the job as \u0000, which the consumer refuses); a --meta value
+# that is not UTF-8 is left out.
 printf 'contact_id,first_name,note,phone\nn1,A\000B,ok,+1\nn2,Bea,x\000y,+2\nn3,Cy,\377,+3\n' >"$WORK/nul.csv"
 vx launch --campaign it-nul --contacts "$WORK/nul.csv" --template 'Hi {{first_name}}' --meta note --meta phone \
 	--rejects "$WORK/nul-rejects.csv" --json >"$WORK/nul.json"
-assert_eq "rows with a NUL in the text rejected" "2 1" "$(jq -r '"\(.enqueued) \(.rejected)"' "$WORK/nul.json")"
+assert_eq "rows with a NUL in the text or a meta value rejected" "1 2" "$(jq -r '"\(.enqueued) \(.rejected)"' "$WORK/nul.json")"
 grep -q '^2,n1,text contains a NUL character' "$WORK/nul-rejects.csv" || fail "NUL text not in rejects: $(cat "$WORK/nul-rejects.csv")"
+grep -q '^3,n2,"meta column ""note"" contains a NUL character"' "$WORK/nul-rejects.csv" || fail "NUL meta not in rejects: $(cat "$WORK/nul-rejects.csv")"
 "$TESTBIN/topic_dump" "$VOXCAST_KAFKA_BOOTSTRAP_SERVERS" voxcast.jobs >"$WORK/topic3.tsv"
-assert_eq "meta values that cannot travel are left out" '{"phone":"+2"} {"phone":"+3"}' \
+assert_eq "a meta value that is not UTF-8 is left out" '{"phone":"+3"}' \
 	"$(cut -f4 "$WORK/topic3.tsv" | jq -c 'select(.campaign == "it-nul") | [.contact, .meta]' | sort | jq -c '.[1]' | paste -sd ' ')"
 
 # meta is at most 16 KiB of JSON (job.h, JOB_META_MAX): a row whose --meta value is 20 KiB is
