@@ -40,6 +40,17 @@ vx() { "$BIN/voxcast" "$@"; }
 # assert_eq WHAT EXPECTED ACTUAL
 assert_eq() { [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"; ok "$1 = $3"; }
 
+# wait_until SECONDS COMMAND...: until COMMAND succeeds, polled every 0.1 s; fails the test once
+# the deadline (stretched by SLOW) has passed. The one polling loop of the scripts.
+wait_until() {
+	local deadline=$((SECONDS + $1 * SLOW))
+	shift
+	until "$@"; do
+		[ "$SECONDS" -lt "$deadline" ] || fail "timed out waiting for: $*"
+		sleep 0.1
+	done
+}
+
 # wait_log FILE PATTERN [SECONDS]: until a line matching PATTERN appears in FILE.
 wait_log() {
 	local file=$1 pattern=$2 secs=$((${3:-15} * SLOW))

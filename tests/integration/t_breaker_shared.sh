@@ -22,16 +22,6 @@ common() {
 		"-X breaker.failure_threshold=3 -X breaker.open_ms=1000 -X breaker.half_open_successes=1"
 }
 
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds or the deadline passes.
-wait_until() {
-	local deadline=$((SECONDS + $1 * SLOW))
-	shift
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || fail "timed out waiting for: $*"
-		sleep 0.1
-	done
-}
-
 # opened_in NAME: the consumer's log shows the primary's breaker open (its own or adopted).
 opened_in() { grep -q '"breaker state change","provider":"primary","from":"[a-z_]*","breaker":"open"' "$WORK/consumer-$1.log"; }
 all_opened() { local c; for c in "${CONSUMERS[@]}"; do opened_in "$c" || return 1; done; }

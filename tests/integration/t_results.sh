@@ -16,15 +16,8 @@ RES=voxcast.results
 # results_dump: the results topic, one "partition<TAB>offset<TAB>key<TAB>value" line per event
 results_dump() { "$TESTBIN/topic_dump" "$VOXCAST_KAFKA_BOOTSTRAP_SERVERS" "$RES"; }
 # wait_events JQ_FILTER N [SECONDS]: until N events of the topic match the jq filter
-wait_events() {
-	local filter=$1 want=$2 deadline=$((SECONDS + ${3:-30} * SLOW)) n=0
-	while [ "$SECONDS" -lt "$deadline" ]; do
-		n=$(results_dump | cut -f4 | jq -c "select($filter)" | wc -l)
-		[ "$n" -ge "$want" ] && return 0
-		sleep 0.2
-	done
-	fail "timed out waiting for $want events matching $filter (saw $n)"
-}
+events_at_least() { [ "$(results_dump | cut -f4 | jq -c "select($1)" | wc -l)" -ge "$2" ]; }
+wait_events() { wait_until "${3:-30}" events_at_least "$1" "$2"; }
 
 csv=$WORK/contacts.csv
 make_contacts "$csv" 20
@@ -79,11 +72,8 @@ vx status res | grep -q '^  audio: .* in all' && ok "plain status shows the tota
 # A redelivered job of a done contact whose event was delivered: a duplicate, nothing emitted.
 job() { "$TESTBIN/topic_dump" "$VOXCAST_KAFKA_BOOTSTRAP_SERVERS" voxcast.jobs | awk -F'\t' -v k="$1" '$3 == k { print $3 "\t" $4; exit }'; }
 job c-000003 | "$TESTBIN/produce_raw" "$VOXCAST_KAFKA_BOOTSTRAP_SERVERS" voxcast.jobs
-deadline=$((SECONDS + 30 * SLOW))
-until [ "$(status_field res duplicates)" -ge 1 ]; do
-	[ "$SECONDS" -lt "$deadline" ] || fail "the redelivered job was not counted as a duplicate"
-	sleep 0.2
-done
+counted_duplicate() { [ "$(status_field res duplicates)" -ge 1 ]; }
+wait_until 30 counted_duplicate
 assert_eq "duplicate emits nothing" 1 "$(results_dump | cut -f4 | jq -c 'select(.contact == "c-000003")' | wc -l)"
 
 # The consumer died after Redis and before Kafka had the event: the outbox still holds it (put
@@ -94,11 +84,8 @@ job c-000004 | "$TESTBIN/produce_raw" "$VOXCAST_KAFKA_BOOTSTRAP_SERVERS" voxcast
 wait_events '.contact == "c-000004"' 2
 results_dump | cut -f4 | jq -c 'select(.contact == "c-000004")' >"$WORK/c4.json"
 assert_eq "republished event identical to the first" 1 "$(sort -u "$WORK/c4.json" | wc -l)"
-deadline=$((SECONDS + 10 * SLOW))
-until [ "$(rcli HLEN 'voxcast:{res}:outbox')" = 0 ]; do
-	[ "$SECONDS" -lt "$deadline" ] || fail "the republished event stayed in the outbox"
-	sleep 0.1
-done
+outbox_empty() { [ "$(rcli HLEN 'voxcast:{res}:outbox')" = 0 ]; }
+wait_until 10 outbox_empty
 ok "outbox cleared after the republished event was delivered"
 assert_eq "duplicates add no audio: audio_seconds" "$total_ms" \
 	"$(status_field res audio_seconds | awk '{ printf "%d", $1 * 1000 + 0.5 }')"
