@@ -15,6 +15,7 @@
 
 #include "convert.h"
 #include "jsonw.h"
+#include "timefmt.h"
 #include "names.h"
 #include "utf8.h"
 #include "xalloc.h"
@@ -203,6 +204,111 @@ static int job_decode_replay(json_t *o, struct job *j, char *err, size_t errlen)
     return 0;
 }
 
+int job_priority_parse(const char *s, enum job_priority *out)
+{
+    static const char *const names[] = {"normal", "high", "low"};
+    for (int i = 0; i < 3; i++)
+        if (s && strcmp(s, names[i]) == 0) {
+            *out = (enum job_priority)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *job_priority_name(enum job_priority p)
+{
+    return p == JOB_PRIORITY_HIGH ? "high" : p == JOB_PRIORITY_LOW ? "low" : "normal";
+}
+
+bool job_variant_name_valid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > JOB_VARIANT_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+            return false;
+    return true;
+}
+
+static int job_decode_priority(json_t *o, struct job *j, char *err, size_t errlen)
+{
+    const char *s;
+    size_t len;
+    int rc = job_get_str(o, "priority", false, &s, &len, err, errlen);
+    if (rc <= 0)
+        return rc;
+    if (job_priority_parse(s, &j->priority) != 0)
+        return job_fail(err, errlen, "\"%s\" must be one of high, normal, low", "priority");
+    return 0;
+}
+
+static int job_decode_expires_at(json_t *o, struct job *j, char *err, size_t errlen)
+{
+    const char *s;
+    size_t len;
+    int rc = job_get_str(o, "expires_at", false, &s, &len, err, errlen);
+    if (rc <= 0)
+        return rc;
+    if (timefmt_parse_rfc3339(s, &j->expires_at_ms) != 0 || j->expires_at_ms <= 0)
+        return job_fail(err, errlen, "\"%s\" must be an RFC 3339 time with its offset "
+                        "(2026-12-03T18:00:00Z)", "expires_at");
+    return 0;
+}
+
+static int job_decode_dedup(json_t *o, struct job *j, char *err, size_t errlen)
+{
+    json_t *d = json_object_get(o, "dedup");
+    if (!d || json_is_null(d))
+        return 0;
+    if (!json_is_boolean(d))
+        return job_fail(err, errlen, "\"%s\" must be true or false", "dedup");
+    j->no_dedup = json_is_false(d);
+    return 0;
+}
+
+static int job_decode_variant(json_t *v, size_t i, size_t max_chars, struct job *j, char *err,
+                              size_t errlen)
+{
+    if (!json_is_object(v))
+        return job_fail(err, errlen, "\"variants\"[%zu] must be an object", i);
+    const char *name = json_string_value(json_object_get(v, "name"));
+    if (!job_variant_name_valid(name))
+        return job_fail(err, errlen, "\"variants\"[%zu].name must be 1-32 of [a-z0-9_-]", i);
+    for (size_t k = 0; k < i; k++)
+        if (strcmp(j->variants[k].name, name) == 0)
+            return job_fail(err, errlen, "\"variants\"[%zu].name \"%s\" is repeated", i, name);
+    json_t *text = json_object_get(v, "text");
+    const char *s = json_string_value(text);
+    size_t len = json_string_length(text);
+    if (!s || len == 0 || memchr(s, '\0', len))
+        return job_fail(err, errlen, "\"variants\"[%zu].text must be a non-empty string", i);
+    size_t chars = utf8_count(s, len);
+    if (max_chars > 0 && chars > max_chars)
+        return job_fail(err, errlen, "\"variants\"[%zu].text is %zu characters, over the limit of %zu",
+                        i, chars, max_chars);
+    j->variants[i].name = job_dup(name, strlen(name));
+    j->variants[i].text = job_dup(s, len);
+    j->nvariants = i + 1;
+    return 0;
+}
+
+static int job_decode_variants(json_t *o, size_t max_chars, struct job *j, char *err, size_t errlen)
+{
+    json_t *a = json_object_get(o, "variants");
+    if (!a || json_is_null(a))
+        return 0;
+    size_t n = json_array_size(a);
+    if (!json_is_array(a) || n < 1 || n > JOB_VARIANTS_MAX)
+        return job_fail(err, errlen, "\"%s\" must be an array of 1-%d variants", "variants",
+                        JOB_VARIANTS_MAX);
+    j->variants = xcalloc(n, sizeof *j->variants);
+    for (size_t i = 0; i < n; i++)
+        if (job_decode_variant(json_array_get(a, i), i, max_chars, j, err, errlen) < 0)
+            return -1;
+    return 0;
+}
+
 /* Applies every rule in the order of the schema, filling j; -1 at the first broken one. */
 static int job_decode_fields(json_t *o, size_t max_chars, struct job *j, char *err, size_t errlen)
 {
@@ -215,7 +321,9 @@ static int job_decode_fields(json_t *o, size_t max_chars, struct job *j, char *e
         job_decode_option(o, "lang", &j->lang, err, errlen) < 0 ||
         job_decode_option(o, "model", &j->model, err, errlen) < 0 ||
         job_decode_format(o, j, err, errlen) < 0 || job_decode_meta(o, j, err, errlen) < 0 ||
-        job_decode_enqueued_at(o, j, err, errlen) < 0 || job_decode_replay(o, j, err, errlen) < 0)
+        job_decode_enqueued_at(o, j, err, errlen) < 0 || job_decode_replay(o, j, err, errlen) < 0 ||
+        job_decode_priority(o, j, err, errlen) < 0 || job_decode_expires_at(o, j, err, errlen) < 0 ||
+        job_decode_dedup(o, j, err, errlen) < 0 || job_decode_variants(o, max_chars, j, err, errlen) < 0)
         return -1;
     return 0;
 }
@@ -286,6 +394,27 @@ void job_encode(const struct job *j, struct buf *out)
     job_put_str(out, "enqueued_at", j->enqueued_at);
     jsonw_key(out, "replay");
     jsonw_int(out, j->replay);
+    if (j->priority != JOB_PRIORITY_NORMAL)
+        job_put_str(out, "priority", job_priority_name(j->priority));
+    if (j->expires_at_ms > 0) {
+        char when[TIMEFMT_RFC3339_LEN];
+        timefmt_format_rfc3339(j->expires_at_ms, when);
+        job_put_str(out, "expires_at", when);
+    }
+    if (j->no_dedup)
+        buf_puts(out, ",\"dedup\":false");
+    if (j->nvariants) {
+        buf_puts(out, ",\"variants\":[");
+        for (size_t i = 0; i < j->nvariants; i++) {
+            buf_puts(out, i ? ",{" : "{");
+            buf_puts(out, "\"name\":");
+            jsonw_cstr(out, j->variants[i].name);
+            buf_puts(out, ",\"text\":");
+            jsonw_cstr(out, j->variants[i].text);
+            buf_putc(out, '}');
+        }
+        buf_putc(out, ']');
+    }
     buf_putc(out, '}');
 }
 
@@ -302,5 +431,10 @@ void job_free(struct job *j)
     free(j->format);
     json_decref(j->meta);
     free(j->enqueued_at);
+    for (size_t i = 0; i < j->nvariants; i++) {
+        free(j->variants[i].name);
+        free(j->variants[i].text);
+    }
+    free(j->variants);
     memset(j, 0, sizeof *j);
 }

@@ -20,6 +20,16 @@
  *                most JOB_META_MAX bytes as compact JSON (job_meta_size)
  *   enqueued_at  optional string (no format check: it is informational)
  *   replay       optional integer >= 0, default 0
+ *   priority     optional, "high", "normal" (the default) or "low": the lane (topic) the job
+ *                travels in, kept by DLQ replay (launch --priority)
+ *   expires_at   optional RFC 3339 instant with its offset (timefmt.h): a job a consumer takes
+ *                after it is not rendered but parked with reason "expired" (launch --ttl)
+ *   dedup        optional boolean, default true: false opts the job out of the render-once
+ *                cache (launch --no-dedup)
+ *   variants     optional array of 1-JOB_VARIANTS_MAX objects {"name","text"}: each contact
+ *                gets one file per variant instead of one for "text" (launch --variant). name is
+ *                1-32 of [a-z0-9_-], unique in the job; text follows the rules of "text". A job
+ *                with variants still carries "text" (the first variant's), so v1 readers work.
  *
  * An optional field given as JSON null counts as absent. Unknown fields are ignored (a newer
  * producer may add some), a repeated key is an error (which copy would win is not obvious), and
@@ -30,6 +40,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 
@@ -44,6 +55,16 @@
 /* The format names a job may carry (out_format_parse), as error messages list them. */
 #define JOB_FORMATS "wav, mp3, ulaw_8000, alaw_8000, wav_8000, wav_16000"
 
+#define JOB_VARIANTS_MAX 8            /* variants per job */
+#define JOB_VARIANT_NAME_MAX 32       /* bytes of a variant name */
+
+enum job_priority { JOB_PRIORITY_NORMAL, JOB_PRIORITY_HIGH, JOB_PRIORITY_LOW };
+
+struct job_variant {
+    char *name;                      /* owned */
+    char *text;                      /* owned */
+};
+
 struct job {
     int     v;                       /* 1 */
     char   *campaign;                /* required, owned */
@@ -56,7 +77,19 @@ struct job {
     json_t *meta;                    /* optional object (owned reference) or NULL */
     char   *enqueued_at;             /* optional, owned, NULL if absent */
     int     replay;                  /* >= 0, default 0 */
+    enum job_priority priority;      /* JOB_PRIORITY_NORMAL when absent */
+    int64_t expires_at_ms;           /* epoch ms; 0 when absent */
+    bool    no_dedup;                /* "dedup": false */
+    struct job_variant *variants;    /* owned array of nvariants, NULL when absent */
+    size_t  nvariants;
 };
+
+/* "high", "normal", "low" <-> enum job_priority: 0, or -1 for any other name. */
+int job_priority_parse(const char *s, enum job_priority *out);
+const char *job_priority_name(enum job_priority p);
+
+/* True when s is a valid variant name: 1-32 of [a-z0-9_-]. */
+bool job_variant_name_valid(const char *s);
 
 /* True when s (NUL-terminated, may be NULL) is 1-64 of [A-Za-z0-9._-]. */
 bool job_campaign_valid(const char *s);
@@ -84,7 +117,8 @@ int job_decode(const char *data, size_t len, size_t max_text_chars, struct job *
 int job_decode_object(json_t *o, size_t max_text_chars, struct job *out, char *err, size_t errlen);
 
 /* Appends j as compact JSON to out, keys in the contract's order: v, campaign, contact, text,
- * voice, lang, model, format, meta, enqueued_at, replay. Writes "v":1 whatever j->v holds (this is the
+ * voice, lang, model, format, meta, enqueued_at, replay, then priority (unless normal),
+ * expires_at (RFC 3339 UTC, unless 0), dedup (false only) and variants (when any). Writes "v":1 whatever j->v holds (this is the
  * v1 encoder) and always writes replay; NULL optionals are omitted. meta is written by jansson
  * (same members and order; a number may be respelled, 1E2 as 100.0). Does not validate: encode
  * only jobs that were decoded or checked field by field. */

@@ -527,6 +527,68 @@ START_TEST(test_decode_object)
 }
 END_TEST
 
+/* The lifecycle and cost fields: priority, expires_at, dedup and variants decode, are checked
+ * with a message naming the field, and survive encode -> decode. */
+START_TEST(test_lifecycle_fields)
+{
+    decode_ok("{\"v\":1,\"campaign\":\"c\",\"contact\":\"x\",\"text\":\"hi\",\"priority\":\"high\","
+              "\"expires_at\":\"2026-12-03T18:00:00+01:00\",\"dedup\":false,"
+              "\"variants\":[{\"name\":\"live\",\"text\":\"Hello\"},{\"name\":\"voicemail\",\"text\":\"Call us\"}]}");
+    ck_assert_int_eq(job.priority, JOB_PRIORITY_HIGH);
+    ck_assert_int_eq(job.expires_at_ms, 1796317200000LL); /* 17:00:00Z */
+    ck_assert(job.no_dedup);
+    ck_assert_uint_eq(job.nvariants, 2);
+    ck_assert_str_eq(job.variants[1].name, "voicemail");
+    ck_assert_str_eq(job.variants[1].text, "Call us");
+    struct buf out = {0};
+    job_encode(&job, &out);
+    ck_assert_ptr_nonnull(strstr(out.data, "\"priority\":\"high\",\"expires_at\":\"2026-12-03T17:00:00.000Z\","
+                                           "\"dedup\":false,\"variants\":[{\"name\":\"live\",\"text\":\"Hello\"},"));
+    job_free(&job);
+    decode_ok(out.data);
+    ck_assert_int_eq(job.expires_at_ms, 1796317200000LL);
+    ck_assert_uint_eq(job.nvariants, 2);
+    ck_assert_str_eq(job.variants[0].text, "Hello");
+    buf_free(&out);
+    job_free(&job);
+
+    decode_ok("{\"v\":1,\"campaign\":\"c\",\"contact\":\"x\",\"text\":\"hi\",\"priority\":null}");
+    ck_assert_int_eq(job.priority, JOB_PRIORITY_NORMAL);
+    ck_assert_int_eq(job.expires_at_ms, 0);
+    ck_assert(!job.no_dedup);
+    ck_assert_ptr_null(job.variants);
+    job_encode(&job, &out);
+    ck_assert_ptr_null(strstr(out.data, "priority"));
+    ck_assert_ptr_null(strstr(out.data, "dedup"));
+    buf_free(&out);
+}
+END_TEST
+
+START_TEST(test_lifecycle_rules)
+{
+#define J(tail) "{\"v\":1,\"campaign\":\"c\",\"contact\":\"x\",\"text\":\"hi\"," tail "}"
+    decode_fails(J("\"priority\":\"urgent\""), "\"priority\" must be one of high, normal, low");
+    decode_fails(J("\"expires_at\":\"2026-12-03 18:00\""),
+                 "\"expires_at\" must be an RFC 3339 time with its offset (2026-12-03T18:00:00Z)");
+    decode_fails(J("\"expires_at\":\"2026-12-03T18:00:00\""),
+                 "\"expires_at\" must be an RFC 3339 time with its offset (2026-12-03T18:00:00Z)");
+    decode_fails(J("\"dedup\":0"), "\"dedup\" must be true or false");
+    decode_fails(J("\"variants\":[]"), "\"variants\" must be an array of 1-8 variants");
+    decode_fails(J("\"variants\":{}"), "\"variants\" must be an array of 1-8 variants");
+    decode_fails(J("\"variants\":[1]"), "\"variants\"[0] must be an object");
+    decode_fails(J("\"variants\":[{\"name\":\"Live\",\"text\":\"a\"}]"),
+                 "\"variants\"[0].name must be 1-32 of [a-z0-9_-]");
+    decode_fails(J("\"variants\":[{\"name\":\"a\",\"text\":\"a\"},{\"name\":\"a\",\"text\":\"b\"}]"),
+                 "\"variants\"[1].name \"a\" is repeated");
+    decode_fails(J("\"variants\":[{\"name\":\"a\",\"text\":\"\"}]"),
+                 "\"variants\"[0].text must be a non-empty string");
+#undef J
+    const char *longer = "{\"v\":1,\"campaign\":\"c\",\"contact\":\"x\",\"text\":\"hi\","
+                         "\"variants\":[{\"name\":\"a\",\"text\":\"abcdef\"}]}";
+    decode_fails_n(longer, strlen(longer), 5, "\"variants\"[0].text is 6 characters, over the limit of 5");
+}
+END_TEST
+
 static Suite *job_suite(void)
 {
     Suite *s = suite_create("job");
@@ -553,6 +615,8 @@ static Suite *job_suite(void)
     tcase_add_test(tc, test_error_late_frees_everything);
     tcase_add_test(tc, test_free);
     tcase_add_test(tc, test_decode_object);
+    tcase_add_test(tc, test_lifecycle_fields);
+    tcase_add_test(tc, test_lifecycle_rules);
     suite_add_tcase(s, tc);
     tc = tcase_create("encode");
     tcase_add_checked_fixture(tc, NULL, teardown);
