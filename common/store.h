@@ -13,13 +13,16 @@
  *   voxcast:campaigns            ZSET  campaign -> created_at_ms
  *   voxcast:dlq:campaigns        SET   campaigns that ever parked an entry (for "all campaigns")
  *   voxcast:{C}:meta             HASH  created_at, launch_state, enqueued, rejected, done, dlq,
- *                                      duplicates, audio_ms (total duration of the done audio),
- *                                      dlq_dropped (parked contacts whose entry the DLQ cap dropped),
- *                                      completed_mark and completion (see store_batch_completion),
- *                                      free-form info fields
+ *                                      cancelled, duplicates, audio_ms (total duration of the done
+ *                                      audio), dlq_dropped (parked contacts whose entry the DLQ cap
+ *                                      dropped), completed_mark and completion (see
+ *                                      store_batch_completion), control ("paused" | "cancelled";
+ *                                      absent: running), retention_s (how long the campaign's keys
+ *                                      live once it completed or was cancelled; absent: 30 days,
+ *                                      "0": for ever), free-form info fields
  *   voxcast:{C}:state            HASH  contact -> state letter + run tag: "r" reserved, "p" pending,
- *                                      "d" done, "q" dlq, then the tag of the launch run that
- *                                      last reserved it ("p3"; no tag if never reserved)
+ *                                      "d" done, "q" dlq, "c" cancelled, then the tag of the launch
+ *                                      run that last reserved it ("p3"; no tag if never reserved)
  *   voxcast:{C}:runs             HASH  launch run id -> its tag (1, 2, ...)
  *   voxcast:{C}:chunks           HASH  "<tag>/<chunk>" -> contacts of that launch chunk still
  *                                      waiting for its acknowledgement, or "a" once it came
@@ -33,10 +36,14 @@
  *   voxcast:{C}:outbox           HASH  contact -> results event JSON not yet published (a week)
  *   voxcast:{C}:dlq:lock         replay lock token
  *   voxcast:{C}:launch:lock      launch lock token
+ *   voxcast:{C}:aside            HASH  contact -> job JSON set aside while the campaign is paused
+ *   voxcast:{C}:aside:claimed    HASH  contact -> job JSON claimed by a running resume or cancel
+ *   voxcast:{C}:chars            HASH  provider -> characters sent (store_cache.c)
+ *   voxcast:{C}:resume:lock      resume lock token (STORE_LOCK_RESUME)
  * Entry ids are "C:seq" (':' never occurs in a campaign id).
  *
- * Contact state machine (pending is derived: enqueued - done - dlq, and equals the number of
- * contacts in "p", so done + dlq + pending == enqueued always holds). A contact reserved in a
+ * Contact state machine (pending is derived: enqueued - done - dlq - cancelled, and equals the
+ * number of contacts in "p", so done + dlq + cancelled + pending == enqueued always holds). A contact reserved in a
  * launch chunk is written "p<tag>/<chunk>" at once but counts as "r" until store_batch_ack_chunk
  * acknowledges the chunk; then the whole chunk counts as enqueued in one step. That is why a
  * launch costs Redis one hash read and one write per contact rather than two of each:
@@ -52,16 +59,27 @@
  *   ack chunk  enqueued += the chunk's contacts still r in it, which all become p: OK; NOOP when
  *            the chunk was acknowledged already
  *   unreserve r -> none OK;  else NOOP
- *   done     r|none -> d (enqueued+1, done+1);  p -> d (done+1);  q -> d (dlq-1, done+1): OK and
+ *   done     r|none -> d (enqueued+1, done+1);  p -> d (done+1);  q -> d (dlq-1, done+1);
+ *            c -> d (cancelled-1, done+1): OK and
  *            prov[provider]+1 and audio_ms + the op's duration (only here: a duplicate adds
  *            nothing);  d -> d (duplicates+1) DUPLICATE (UNPUBLISHED when its results event is
  *            still in the outbox, store_results.h)
- *   dlq      r|none -> q (enqueued+1, dlq+1);  p -> q (dlq+1): PARKED, entry stored under a new id;
+ *   dlq      r|none -> q (enqueued+1, dlq+1);  p -> q (dlq+1);  c -> q (cancelled-1, dlq+1):
+ *            PARKED, entry stored under a new id;
  *            the same but PARKED_DROPPED, entry not stored and dlq_dropped+1, when the campaign's
  *            dlq already holds the batch's cap of entries (store_batch_set_dlq_cap);
  *            d|q -> unchanged, DUPLICATE, entry dropped
+ *   cancel   (campaign control cancelled) r|none -> c (enqueued+1, cancelled+1);  p -> c
+ *            (cancelled+1): OK;  d|q|c -> DUPLICATE;  control not cancelled -> NOOP
+ *   aside    (campaign control paused) r|none -> p (enqueued+1) and the job in aside;  p -> p and
+ *            the job in aside: OK;  d|q|c -> DUPLICATE;  control not paused -> NOOP
  *   replay   claim q -> p (dlq-1); unclaim_all p -> q (dlq+1); a claimed entry whose contact is
  *            d is deleted.
+ *
+ * Campaign control (meta control): running -> paused (pause), paused -> running (resume),
+ * running|paused -> cancelled (cancel, terminal). A complete campaign (pending 0, launched) can
+ * be neither paused nor cancelled. Once a campaign completes or is cancelled, every one of its
+ * keys gets an expiry of meta retention_s.
  *
  * Errors: functions return -1 and keep a message in the store (store_error()). A store whose
  * connection broke reconnects once on its next call; store_reconnect() forces one attempt.
@@ -75,6 +93,9 @@
 
 struct config;
 struct store;
+
+/* A campaign's control (meta control; see "lifecycle" below). */
+enum store_control { STORE_CONTROL_RUNNING, STORE_CONTROL_PAUSED, STORE_CONTROL_CANCELLED };
 
 /* ------------------------------------------------------------------ connection */
 
@@ -125,11 +146,15 @@ struct campaign_info {
     int64_t audio_ms;         /* total duration of the campaign's done audio */
     int64_t dlq_dropped;      /* parked contacts whose entry the DLQ cap dropped */
     char    launch_state[16]; /* "launching", "launched" or "" */
+    int64_t cancelled;        /* contacts cancelled (state c) */
+    int64_t aside;            /* jobs set aside while paused (HLEN aside + aside:claimed) */
+    enum store_control control;
 };
 
 /* Creates the campaign record (created_at = now_ms, launch_state = launching) and lists it.
  * Atomic: of two concurrent creates exactly one gets 0 or 2. Returns 0 created, 1 already
- * existed (nothing changed), 2 created although contacts of that id already have states (left
+ * existed (nothing changed, except that the retention expiry of a campaign that is not
+ * cancelled is removed: it is being launched again), 2 created although contacts of that id already have states (left
  * from a record Redis lost; consumers of old jobs may write some), -1 error. */
 int store_campaign_create(struct store *s, const char *campaign, int64_t now_ms);
 
@@ -149,10 +174,11 @@ int store_campaign_get(struct store *s, const char *campaign, struct campaign_in
 int store_campaign_by_provider(struct store *s, const char *campaign, json_t **out);
 
 /* Every created campaign, newest first: *out is a malloc'd array of *n records (free() it;
- * NULL when *n is 0). 0 or -1. */
+ * NULL when *n is 0). A listed campaign whose record expired (retention) is left out and
+ * removed from the list. 0 or -1. */
 int store_campaign_list(struct store *s, struct campaign_info **out, size_t *n);
 
-/* For tests and tools: *state_out = 'r', 'p', 'd', 'q', or 0 when the contact has no state.
+/* For tests and tools: *state_out = 'r', 'p', 'd', 'q', 'c', or 0 when the contact has no state.
  * Returns 0 or -1. */
 int64_t store_contact_state(struct store *s, const char *campaign, const char *contact, size_t len,
                             char *state_out);
@@ -160,8 +186,10 @@ int64_t store_contact_state(struct store *s, const char *campaign, const char *c
 /* ------------------------------------------------------------------ locks */
 
 /* A campaign's locks: a token with a time to live, so a holder that dies frees the campaign by
- * itself. STORE_LOCK_REPLAY is held by `dlq replay`, STORE_LOCK_LAUNCH by launch and reconcile. */
-enum store_lock { STORE_LOCK_REPLAY, STORE_LOCK_LAUNCH };
+ * itself. STORE_LOCK_REPLAY is held by `dlq replay`, STORE_LOCK_LAUNCH by launch and reconcile,
+ * STORE_LOCK_RESUME by resume (and by cancel of a paused campaign) while it re-enqueues the jobs
+ * set aside. */
+enum store_lock { STORE_LOCK_REPLAY, STORE_LOCK_LAUNCH, STORE_LOCK_RESUME };
 
 /* Takes the lock for ttl_ms if free: 0 got it, 1 held by another token (or by this one: not
  * reentrant), -1 error. */
@@ -191,6 +219,8 @@ enum store_result {
                           * was full (store_batch_set_dlq_cap): its entry was not stored, and
                           * meta dlq_dropped counts it */
 };
+/* Cancel and aside ops answer STORE_OK, STORE_DUPLICATE, STORE_UNPUBLISHED or STORE_NOOP (see
+ * store_batch_cancel below). */
 
 struct store_batch;
 
@@ -241,6 +271,29 @@ size_t store_batch_done_result(struct store_batch *b, const char *campaign, cons
 size_t store_batch_dlq_result(struct store_batch *b, const char *campaign, const char *contact,
                               size_t len, const char *entry_json, const char *event_json);
 
+/* Batched ops of campaign control, for consumers (the control is read once per script call, at
+ * exec time, and only when the batch holds such ops):
+ *   cancel: control is cancelled and contact r|p|none -> c (cancelled+1; enqueued+1 when it was
+ *           r|none, as done/dlq do): STORE_OK, and a non-empty event_json goes into the outbox as
+ *           done/dlq do; d|q|c -> STORE_DUPLICATE (STORE_UNPUBLISHED when its event is still in
+ *           the outbox); control not cancelled any more -> STORE_NOOP (the caller renders the job).
+ *   aside:  control is paused and contact is not d|q|c: job_json is stored in aside (the contact
+ *           stays p; r|none counts enqueued+1 and becomes p): STORE_OK; contact d|q|c:
+ *           STORE_DUPLICATE (STORE_UNPUBLISHED when its event is still in the outbox); control
+ *           not paused any more (running, or cancelled) -> STORE_NOOP: handle the job by the
+ *           control as it is now (store_campaign_controls; running: render it).
+ *   For both, d|q|c is answered before control is looked at: such a job is finished whatever
+ *   the control says. An exact retry (store_batch_exec) answers what the first exec did, even
+ *   when control moved in between.
+ * done/dlq on a "c" contact move it c -> d (cancelled-1, done+1) / c -> q (cancelled-1, dlq+1), so
+ * a render that raced a cancel is counted as what it became. A batch completes a campaign
+ * (store_batch_completion) when enqueued - done - dlq - cancelled reaches 0; at that moment the
+ * script also gives every key of the campaign the expiry meta retention_s. */
+size_t store_batch_cancel(struct store_batch *b, const char *campaign, const char *contact,
+                          size_t len, const char *event_json);
+size_t store_batch_aside(struct store_batch *b, const char *campaign, const char *contact,
+                         size_t len, const char *job_json);
+
 /* Applies every op in one pipelined round trip: one Lua script call per campaign. Returns 0, or
  * -1 (store_error) after which nothing can be assumed applied or not. Retrying the same batch
  * (no reset, no new ops) within the hour is exact: a campaign's script records the results of
@@ -271,9 +324,11 @@ struct store_completion {
     char                        campaign[65];
     enum store_completion_state state;
     int64_t                     done, dlq, enqueued, audio_ms; /* COMPLETED: counts at that moment */
+    int64_t                     cancelled;                     /* COMPLETED: likewise */
     int64_t                     at_ms;                         /* COMPLETED: Redis time of it */
 };
-/* Parses "DONE DLQ ENQUEUED AUDIO_MS AT_MS" (meta `completion`) into *out: 0, or -1. */
+/* Parses "DONE DLQ ENQUEUED AUDIO_MS AT_MS [CANCELLED]" (meta `completion`) into *out: 0, or -1.
+ * A completion without CANCELLED (written before cancellation existed) reads cancelled 0. */
 int store_completion_parse(const char *campaign, const char *text, struct store_completion *out);
 /* Campaigns in the batch (k < ncampaigns) and what the last exec did to each. */
 size_t store_batch_ncampaigns(const struct store_batch *b);
@@ -334,5 +389,53 @@ int store_dlq_replayed(struct store *s, const char *campaign, const char *const 
  * (dlq+1) unless it got done meanwhile. Run under the lock at the start of a replay. Returns the
  * number put back, or -1. */
 int store_dlq_unclaim_all(struct store *s, const char *campaign);
+
+/* ------------------------------------------------------------------ lifecycle (store_lifecycle.c) */
+
+const char *store_control_name(enum store_control c);   /* "running" "paused" "cancelled" */
+
+/* Moves the campaign's control: pause (running -> paused), resume (paused -> running), cancel
+ * (running|paused -> cancelled). Atomic (one script). Returns 0 done, 1 refused with why set
+ * ("campaign c1 is complete", "campaign c1 is not paused", "campaign c1 is cancelled"),
+ * 2 no such campaign, -1 error. A complete campaign (pending 0 and launch_state launched) cannot
+ * be paused or cancelled. Cancel also gives every key of the campaign an expiry of retention_s
+ * (meta retention_s; absent: 30 days; 0: none). Pausing a paused campaign is refused with
+ * "campaign c1 is paused already"; resuming a running one with "campaign c1 is not paused". */
+int store_campaign_control_set(struct store *s, const char *campaign, enum store_control to,
+                               char *why, size_t whylen);
+
+/* The control of n campaigns in one round trip (pipelined HGET meta control): out[i]. A campaign
+ * without a record reads RUNNING. 0 or -1. The consumer calls this once per tick for the campaigns
+ * whose cached control is older than campaign.control_ttl_ms. */
+int store_campaign_controls(struct store *s, const char *const *campaigns, size_t n,
+                            enum store_control *out);
+
+/* Resume (and cancel of a paused campaign) re-enqueue the set-aside jobs with the DLQ replay's
+ * claim -> produce -> forget pattern, under STORE_LOCK_RESUME:
+ *   store_aside_unclaim_all first (a previous resume may have died), then loop
+ *   store_aside_claim (moves up to n entries aside -> aside:claimed, fn per entry), produce them,
+ *   and once Kafka acknowledged, store_aside_released. Every crash point loses nothing: a
+ *   claimed job stays in aside:claimed until released, and unclaim_all puts it back. */
+typedef int (*store_aside_fn)(void *ctx, const char *contact, size_t len, const char *job_json);
+/* Moves up to n (at most 10000) set-aside jobs to aside:claimed and calls fn for each (fn
+ * stopping early leaves the rest claimed, for unclaim_all). Jobs whose contact is d|q|c already
+ * are dropped instead (not counted, not passed). Returns the number claimed (0: none left), -1. */
+int store_aside_claim(struct store *s, const char *campaign, size_t n, store_aside_fn fn, void *ctx);
+/* Forgets claimed jobs once Kafka has them (unknown contacts ignored: idempotent). Returns the
+ * number forgotten, or -1. */
+int store_aside_released(struct store *s, const char *campaign, const char *const *contacts,
+                         const size_t *lens, size_t n);
+/* Puts every claimed job back into aside. Returns the number put back, or -1. */
+int store_aside_unclaim_all(struct store *s, const char *campaign);
+
+/* Deletes every key of the campaign (meta, state, runs, chunks, prov, chars, dlq*, outbox,
+ * aside*, locks, applied:* found by SCAN) and its entries in voxcast:campaigns and
+ * voxcast:dlq:campaigns. *contacts (HLEN state) and *dlq_entries (ZCARD dlq) say what went
+ * (either may be NULL). Returns 0, 1 no such campaign, -1. */
+int store_campaign_delete(struct store *s, const char *campaign, int64_t *contacts,
+                          int64_t *dlq_entries);
+
+/* Seconds until the campaign's meta key expires: -1 no expiry, -2 no key, or -3 error (tests). */
+int64_t store_campaign_ttl(struct store *s, const char *campaign);
 
 #endif

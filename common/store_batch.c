@@ -25,13 +25,13 @@
 
 struct store_op {
     size_t  contact, contact_len; /* offsets into the arena */
-    size_t  extra, extra_len;     /* provider or entry JSON */
-    size_t  event, event_len;     /* done, dlq: results event JSON ("" for none) */
+    size_t  extra, extra_len;     /* provider, entry JSON or (aside) job JSON */
+    size_t  event, event_len;     /* done, dlq, cancel: results event JSON ("" for none) */
     int64_t audio_ms;             /* done: duration of the delivered audio */
     size_t  group;                /* index into groups */
     size_t  run;                  /* reserve, chunk ack: index into the group's runs */
     uint32_t chunk;               /* reserve, chunk ack: the run's chunk; 0 for none */
-    char    kind;                 /* 'R', 'N', 'K', 'A', 'U', 'D', 'Q', 'C' (the script's op codes) */
+    char    kind;                 /* 'R', 'N', 'K', 'A', 'U', 'D', 'Q', 'C', 'X', 'S' (the script's op codes) */
     uint8_t result;               /* enum store_result */
 };
 
@@ -63,7 +63,14 @@ struct store_batch {
     struct exec_plan   *sent;        /* the calls store_batch_send wrote, until store_batch_wait */
 };
 
-#define GROUP_KEYS 11 /* meta state prov dlq dlq:e dlq:c dlq:seq applied:W runs chunks outbox */
+#define GROUP_KEYS 15 /* meta state prov dlq dlq:e dlq:c dlq:seq applied:W runs chunks outbox
+                       * aside aside:claimed chars dlq:replaying */
+
+/* ARGV items per op of kind (store_lua_batch). */
+static size_t op_width(char kind)
+{
+    return kind == 'D' ? 4 : kind == 'Q' ? 3 : kind == 'X' || kind == 'S' ? 2 : 1;
+}
 
 static void random_hex(char *out, size_t nbytes)
 {
@@ -194,14 +201,15 @@ static size_t add_op(struct store_batch *b, char kind, const char *campaign, con
     }
     op->contact = arena_put(b, contact, len);
     op->contact_len = len;
-    if (kind == 'D' || kind == 'Q') {
+    if (kind == 'D' || kind == 'Q' || kind == 'S') {
         op->extra_len = extra ? strlen(extra) : 0;
         op->extra = arena_put(b, extra ? extra : "", op->extra_len);
-        op->event = arena_put(b, "", 0);
     }
+    if (kind == 'D' || kind == 'Q' || kind == 'X')
+        op->event = arena_put(b, "", 0);
     struct store_group *g = &b->groups[op->group];
     g->nops++;
-    g->nitems += kind == 'D' ? 4 : kind == 'Q' ? 3 : 1;
+    g->nitems += op_width(kind);
     g->parks |= kind == 'Q';
     return b->nops++;
 }
@@ -283,6 +291,18 @@ size_t store_batch_dlq_result(struct store_batch *b, const char *campaign, const
     return set_result(b, store_batch_dlq(b, campaign, contact, len, entry_json), 0, event_json);
 }
 
+size_t store_batch_cancel(struct store_batch *b, const char *campaign, const char *contact,
+                          size_t len, const char *event_json)
+{
+    return set_result(b, add_op(b, 'X', campaign, NULL, 0, contact, len, NULL), 0, event_json);
+}
+
+size_t store_batch_aside(struct store_batch *b, const char *campaign, const char *contact,
+                         size_t len, const char *job_json)
+{
+    return add_op(b, 'S', campaign, NULL, 0, contact, len, job_json);
+}
+
 /* The argument vectors of one exec: per group a script call, plus one SADD for parking groups.
  * Every string the vectors point to lives in the batch's arena or in the plan. */
 struct exec_plan {
@@ -360,13 +380,13 @@ static void plan_ops(struct exec_plan *p, const struct store_batch *b, size_t gi
         }
         count++;
         plan_arg(p, arena + op->contact, op->contact_len);
-        if (op->kind == 'D' || op->kind == 'Q')
+        if (op->kind == 'D' || op->kind == 'Q' || op->kind == 'S')
             plan_arg(p, arena + op->extra, op->extra_len);
         if (op->kind == 'D') {
             char *ms = p->small[p->nsmall++];
             plan_arg(p, ms, (size_t)snprintf(ms, sizeof *p->small, "%" PRId64, op->audio_ms));
         }
-        if (op->kind == 'D' || op->kind == 'Q')
+        if (op->kind == 'D' || op->kind == 'Q' || op->kind == 'X')
             plan_arg(p, arena + op->event, op->event_len);
     }
     if (count)
@@ -388,6 +408,10 @@ static void plan_group(struct exec_plan *p, const struct store_batch *b, size_t 
     plan_argf(p, "voxcast:{%s}:runs", g->campaign);
     plan_argf(p, "voxcast:{%s}:chunks", g->campaign);
     plan_argf(p, "voxcast:{%s}:outbox", g->campaign);
+    plan_argf(p, "voxcast:{%s}:aside", g->campaign);
+    plan_argf(p, "voxcast:{%s}:aside:claimed", g->campaign);
+    plan_argf(p, "voxcast:{%s}:chars", g->campaign);
+    plan_argf(p, "voxcast:{%s}:dlq:replaying", g->campaign);
     if (b->dlq_cap > 0) /* the script reads the cap from the token (store_lua_batch) */
         plan_argf(p, "%llu.%zu.%" PRId64 "|", b->generation, g->nops, b->dlq_cap);
     else
@@ -447,7 +471,7 @@ static void plan_build(struct exec_plan *p, const struct store_batch *b)
     }
 }
 
-/* Reads the script's completion suffix ("|L", or "|C" and four counts) into g->done. */
+/* Reads the script's completion suffix ("|L", or "|C" and the completion text) into g->done. */
 static int take_completion(struct store_group *g, const char *suffix, size_t len)
 {
     memset(&g->done, 0, sizeof g->done);
@@ -468,11 +492,12 @@ static int take_completion(struct store_group *g, const char *suffix, size_t len
 
 int store_completion_parse(const char *campaign, const char *text, struct store_completion *out)
 {
-    long long d, q, e, ms, at;
-    if (sscanf(text, "%lld %lld %lld %lld %lld", &d, &q, &e, &ms, &at) != 5)
+    long long d, q, e, ms, at, c = 0;
+    int got = sscanf(text, "%lld %lld %lld %lld %lld %lld", &d, &q, &e, &ms, &at, &c);
+    if (got != 5 && got != 6)
         return -1;
     *out = (struct store_completion){.state = STORE_COMPLETED, .done = d, .dlq = q, .enqueued = e,
-                                     .audio_ms = ms, .at_ms = at};
+                                     .audio_ms = ms, .at_ms = at, .cancelled = c};
     snprintf(out->campaign, sizeof out->campaign, "%s", campaign);
     return 0;
 }

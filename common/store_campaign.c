@@ -1,5 +1,5 @@
 /* store_campaign.c - campaign records (create, fields, counters, listing), a contact's state,
- * campaign-scoped script calls and the replay and launch locks. */
+ * campaign-scoped script calls and the replay, launch and resume locks. */
 #include "store.h"
 
 #include <inttypes.h>
@@ -43,12 +43,16 @@ int store_campaign_create(struct store *s, const char *campaign, int64_t now_ms)
     if (!r)
         return -1;
     freeReplyObject(r);
+    /* An existing record is being launched again: it is not complete any more, so its keys must
+     * not expire under the launch (they get their retention again when it completes). */
+    if (!created && store_campaign_unretain(s, campaign) != 0)
+        return -1;
     return !created ? 1 : leftovers ? 2 : 0;
 }
 
 static const char *const counter_fields[] = {"created_at", "enqueued",   "rejected",       "done",
                                              "dlq",        "duplicates", "audio_ms",       "completion",
-                                             "completed_mark", "dlq_dropped"};
+                                             "completed_mark", "dlq_dropped", "cancelled", "control"};
 
 int store_campaign_set(struct store *s, const char *campaign, const char *field, const char *value)
 {
@@ -101,11 +105,12 @@ int store_campaign_add_rejected(struct store *s, const char *campaign, int64_t n
     return r ? 0 : -1;
 }
 
-#define INFO_HMGET                                                                                  \
-    "HMGET %s created_at launch_state enqueued rejected done dlq duplicates audio_ms dlq_dropped"
-#define INFO_FIELDS 9
+static const char *const info_fields[] = {"created_at", "launch_state", "enqueued", "rejected",
+                                          "done", "dlq", "duplicates", "audio_ms", "dlq_dropped",
+                                          "cancelled", "control"};
+#define INFO_FIELDS (sizeof info_fields / sizeof *info_fields)
 
-/* Fills *out from an INFO_HMGET reply; 1 when the record does not exist. */
+/* Fills *out from an HMGET of info_fields; 1 when the record does not exist. */
 static int info_from_reply(const redisReply *r, const char *campaign, struct campaign_info *out)
 {
     memset(out, 0, sizeof *out);
@@ -116,27 +121,60 @@ static int info_from_reply(const redisReply *r, const char *campaign, struct cam
     for (size_t i = 0; i < INFO_FIELDS; i++)
         found |= r->element[i]->type != REDIS_REPLY_NIL;
     int64_t *nums[] = {&out->created_at_ms, NULL, &out->enqueued, &out->rejected,
-                       &out->done, &out->dlq, &out->duplicates, &out->audio_ms, &out->dlq_dropped};
+                       &out->done, &out->dlq, &out->duplicates, &out->audio_ms, &out->dlq_dropped,
+                       &out->cancelled, NULL};
     for (size_t i = 0; i < INFO_FIELDS; i++) {
         if (nums[i])
             *nums[i] = reply_int(r->element[i]);
     }
     if (r->element[1]->type == REDIS_REPLY_STRING)
         snprintf(out->launch_state, sizeof out->launch_state, "%s", r->element[1]->str);
+    const redisReply *ctl = r->element[INFO_FIELDS - 1];
+    if (ctl->type == REDIS_REPLY_STRING)
+        out->control = store_control_parse(ctl->str, ctl->len);
     return found ? 0 : 1;
+}
+
+/* Fills calls[0..2] (argv/lens of 3, 3 and INFO_FIELDS + 2 slots, keys of STORE_KEY_MAX) with
+ * HLEN aside, HLEN aside:claimed and, when meta is set, HMGET meta info_fields. */
+static size_t info_calls(struct store_call *calls, const char **argv, size_t *lens,
+                         char (*keys)[STORE_KEY_MAX], const char *campaign, int meta)
+{
+    static const char *const suffix[] = {"aside", "aside:claimed", "meta"};
+    size_t ncalls = meta ? 3 : 2;
+    for (size_t i = 0; i < ncalls; i++) {
+        store_key(keys[i], STORE_KEY_MAX, campaign, suffix[i]);
+        const char **a = argv + 2 * i;
+        size_t *l = lens + 2 * i;
+        a[0] = i < 2 ? "HLEN" : "HMGET";
+        a[1] = keys[i];
+        calls[i] = (struct store_call){-1, 2, a, l};
+    }
+    if (meta) {
+        for (size_t f = 0; f < INFO_FIELDS; f++)
+            argv[6 + f] = info_fields[f];
+        calls[2].argc += (int)INFO_FIELDS;
+    }
+    for (size_t i = 0; i < 6 + (meta ? INFO_FIELDS : 0); i++)
+        lens[i] = argv[i] ? strlen(argv[i]) : 0;
+    return ncalls;
 }
 
 int store_campaign_get(struct store *s, const char *campaign, struct campaign_info *out)
 {
     if (store_check_id(s, campaign) != 0)
         return -1;
-    char meta[STORE_KEY_MAX];
-    store_key(meta, sizeof meta, campaign, "meta");
-    redisReply *r = store_command(s, INFO_HMGET, meta);
-    if (!r)
+    struct store_call calls[3];
+    const char *argv[6 + INFO_FIELDS];
+    size_t lens[6 + INFO_FIELDS];
+    char keys[3][STORE_KEY_MAX];
+    redisReply *replies[3] = {NULL, NULL, NULL};
+    size_t n = info_calls(calls, argv, lens, keys, campaign, 1);
+    if (store_pipeline(s, calls, n, replies) != 0)
         return -1;
-    int rc = info_from_reply(r, campaign, out);
-    freeReplyObject(r);
+    int rc = info_from_reply(replies[2], campaign, out);
+    out->aside = replies[0]->integer + replies[1]->integer;
+    store_free_replies(replies, n);
     return rc;
 }
 
@@ -158,42 +196,74 @@ int store_campaign_by_provider(struct store *s, const char *campaign, json_t **o
     return 0;
 }
 
-/* Reads the records of the listed campaigns in one round trip. */
+/* Removes campaigns whose record expired (retention) from voxcast:campaigns. 0 or -1. */
+static int prune_listed(struct store *s, const char *const *ids, size_t n)
+{
+    if (n == 0)
+        return 0;
+    const char **argv = xcalloc(n + 2, sizeof *argv);
+    size_t *lens = xcalloc(n + 2, sizeof *lens);
+    argv[0] = "ZREM";
+    argv[1] = "voxcast:campaigns";
+    for (size_t i = 0; i < n; i++)
+        argv[2 + i] = ids[i];
+    for (size_t i = 0; i < n + 2; i++)
+        lens[i] = strlen(argv[i]);
+    redisReply *r = store_call1(s, -1, (int)(n + 2), argv, lens);
+    free(argv);
+    free(lens);
+    if (r)
+        freeReplyObject(r);
+    return r ? 0 : -1;
+}
+
+/* Reads the records of the listed campaigns in one round trip (per campaign HGETALL meta, HLEN
+ * aside, HLEN aside:claimed); a campaign whose record is gone is left out and pruned. */
 static int list_records(struct store *s, const redisReply *names, struct campaign_info *out,
                         size_t *n)
 {
     size_t count = names->elements / 2;
-    struct store_call *calls = xcalloc(count, sizeof *calls);
-    const char **argv = xcalloc(count * 2, sizeof *argv);
-    size_t *lens = xcalloc(count * 2, sizeof *lens);
-    char (*keys)[STORE_KEY_MAX] = xcalloc(count, sizeof *keys);
-    redisReply **replies = xcalloc(count, sizeof *replies);
-    size_t used = 0;
+    struct store_call *calls = xcalloc(3 * count + 1, sizeof *calls);
+    const char **argv = xcalloc(6 * count + 1, sizeof *argv);
+    size_t *lens = xcalloc(6 * count + 1, sizeof *lens);
+    char (*keys)[STORE_KEY_MAX] = xcalloc(3 * count + 1, sizeof *keys);
+    redisReply **replies = xcalloc(3 * count + 1, sizeof *replies);
+    const char **expired = xcalloc(count + 1, sizeof *expired);
+    size_t used = 0, nexpired = 0;
     int rc = -1;
     for (size_t i = 0; i < count; i++) {
         const char *id = names->element[2 * i]->str;
         if (!store_id_valid(id))
             continue;
-        store_key(keys[used], STORE_KEY_MAX, id, "meta");
-        argv[2 * used] = "HGETALL";
-        argv[2 * used + 1] = keys[used];
-        calls[used] = (struct store_call){-1, 2, argv + 2 * used, lens + 2 * used};
-        lens[2 * used] = 7;
-        lens[2 * used + 1] = strlen(keys[used]);
+        size_t c = 3 * used;
+        info_calls(calls + c, argv + 2 * c, lens + 2 * c, keys + c, id, 0);
+        store_key(keys[c + 2], STORE_KEY_MAX, id, "meta");
+        argv[2 * c + 4] = "HGETALL";
+        argv[2 * c + 5] = keys[c + 2];
+        lens[2 * c + 4] = 7;
+        lens[2 * c + 5] = strlen(keys[c + 2]);
+        calls[c + 2] = (struct store_call){-1, 2, argv + 2 * c + 4, lens + 2 * c + 4};
         used++;
     }
-    if (store_pipeline(s, calls, used, replies) != 0)
+    if (store_pipeline(s, calls, 3 * used, replies) != 0)
         goto out;
-    size_t j = 0;
+    size_t j = 0, k3 = 0;
     for (size_t i = 0; i < count; i++) {
         const char *id = names->element[2 * i]->str;
         if (!store_id_valid(id))
             continue;
-        struct campaign_info *ci = &out[j];
+        const redisReply *h = replies[3 * k3 + 2];
+        int64_t aside = replies[3 * k3]->integer + replies[3 * k3 + 1]->integer;
+        k3++;
+        if (h->type != REDIS_REPLY_ARRAY || h->elements == 0) {
+            expired[nexpired++] = id;
+            continue;
+        }
+        struct campaign_info *ci = &out[j++];
         memset(ci, 0, sizeof *ci);
         snprintf(ci->id, sizeof ci->id, "%s", id);
         ci->created_at_ms = reply_int(names->element[2 * i + 1]);
-        const redisReply *h = replies[j++];
+        ci->aside = aside;
         for (size_t k = 0; h->type == REDIS_REPLY_ARRAY && k + 1 < h->elements; k += 2) {
             const char *f = h->element[k]->str;
             const redisReply *v = h->element[k + 1];
@@ -213,17 +283,22 @@ static int list_records(struct store *s, const redisReply *names, struct campaig
                 ci->audio_ms = reply_int(v);
             else if (strcmp(f, "dlq_dropped") == 0)
                 ci->dlq_dropped = reply_int(v);
+            else if (strcmp(f, "cancelled") == 0)
+                ci->cancelled = reply_int(v);
+            else if (strcmp(f, "control") == 0)
+                ci->control = store_control_parse(v->str, v->len);
         }
     }
     *n = j;
-    store_free_replies(replies, used);
-    rc = 0;
+    store_free_replies(replies, 3 * used);
+    rc = prune_listed(s, expired, nexpired);
 out:
     free(calls);
     free(argv);
     free(lens);
     free(keys);
     free(replies);
+    free(expired);
     return rc;
 }
 
@@ -303,7 +378,8 @@ redisReply *store_campaign_script(struct store *s, enum store_script_id script, 
 
 /* ---------------------------------------------------------------- locks */
 
-static const char *const lock_keys[] = {[STORE_LOCK_REPLAY] = "dlq:lock", [STORE_LOCK_LAUNCH] = "launch:lock"};
+static const char *const lock_keys[] = {[STORE_LOCK_REPLAY] = "dlq:lock", [STORE_LOCK_LAUNCH] = "launch:lock",
+                                        [STORE_LOCK_RESUME] = "resume:lock"};
 
 int store_lock(struct store *s, const char *campaign, enum store_lock which, const char *token, int64_t ttl_ms)
 {

@@ -39,6 +39,12 @@ static const char *const script_src[SCRIPT_COUNT] = {
     [SCRIPT_DLQ_UNCLAIM] = store_lua_dlq_unclaim,
     [SCRIPT_LOCK_REFRESH] = store_lua_lock_refresh,
     [SCRIPT_UNLOCK] = store_lua_unlock,
+    [SCRIPT_CACHE_CLAIM] = store_lua_cache_claim,
+    [SCRIPT_CONTROL] = store_lua_control,
+    [SCRIPT_ASIDE_CLAIM] = store_lua_aside_claim,
+    [SCRIPT_ASIDE_UNCLAIM] = store_lua_aside_unclaim,
+    [SCRIPT_RETAIN] = store_lua_retain,
+    [SCRIPT_UNRETAIN] = store_lua_unretain,
 };
 
 static const char *const script_name[SCRIPT_COUNT] = {
@@ -51,6 +57,12 @@ static const char *const script_name[SCRIPT_COUNT] = {
     [SCRIPT_DLQ_UNCLAIM] = "dlq unclaim script",
     [SCRIPT_LOCK_REFRESH] = "lock refresh script",
     [SCRIPT_UNLOCK] = "unlock script",
+    [SCRIPT_CACHE_CLAIM] = "cache claim script",
+    [SCRIPT_CONTROL] = "campaign control script",
+    [SCRIPT_ASIDE_CLAIM] = "aside claim script",
+    [SCRIPT_ASIDE_UNCLAIM] = "aside unclaim script",
+    [SCRIPT_RETAIN] = "retention script",
+    [SCRIPT_UNRETAIN] = "retention removal script",
 };
 
 /* ================================================================ errors and ids */

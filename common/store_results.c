@@ -88,18 +88,20 @@ out:
 }
 
 /* KEYS: 1 meta. Returns 1 launching, 2 nothing to claim, or the completion text. The same rule
- * as the batch script's (store_scripts.h): pending 0 and completed_mark not yet "DONE DLQ". */
+ * as the batch script's (store_scripts.h): pending 0 and completed_mark not yet "DONE DLQ[
+ * CANCELLED]". */
 static const char claim_lua[] =
     "redis.replicate_commands()\n"
     "local m = redis.call('HMGET', KEYS[1], 'enqueued', 'done', 'dlq', 'launch_state', "
-    "'completed_mark', 'audio_ms')\n"
+    "'completed_mark', 'audio_ms', 'cancelled')\n"
     "if m[4] ~= 'launched' then return 1 end\n"
-    "local me, md, mq = tonumber(m[1]) or 0, tonumber(m[2]) or 0, tonumber(m[3]) or 0\n"
-    "local mark = md .. ' ' .. mq\n"
-    "if me - md - mq ~= 0 or m[5] == mark then return 2 end\n"
+    "local me, md, mq, mc = tonumber(m[1]) or 0, tonumber(m[2]) or 0, tonumber(m[3]) or 0, tonumber(m[7]) or 0\n"
+    "local tail = mc ~= 0 and string.format(' %d', mc) or ''\n"
+    "local mark = md .. ' ' .. mq .. tail\n"
+    "if me - md - mq - mc ~= 0 or m[5] == mark then return 2 end\n"
     "local t = redis.call('TIME')\n"
     "local c = string.format('%d %d %d %d %d', md, mq, me, tonumber(m[6]) or 0, "
-    "tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"
+    "tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) .. tail\n"
     "redis.call('HSET', KEYS[1], 'completed_mark', mark, 'completion', c)\n"
     "return c\n";
 
@@ -116,7 +118,7 @@ int store_completion_claim(struct store *s, const char *campaign, struct store_c
     if (r->type == REDIS_REPLY_INTEGER)
         rc = (int)r->integer;
     else if (r->type == REDIS_REPLY_STRING && store_completion_parse(campaign, r->str, out) == 0)
-        rc = 0;
+        rc = store_campaign_retain(s, campaign); /* completed: the retention clock starts */
     else {
         store_fail(s, "completion claim: unexpected reply for campaign %s", campaign);
         rc = -1;

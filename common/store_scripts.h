@@ -23,24 +23,69 @@ enum store_script_id {
     SCRIPT_DLQ_UNCLAIM,
     SCRIPT_LOCK_REFRESH,
     SCRIPT_UNLOCK,
+    SCRIPT_CACHE_CLAIM,     /* store_cache.c: lookup-or-claim naming a stale entry */
+    SCRIPT_CONTROL,         /* store_lifecycle.c: pause, resume, cancel */
+    SCRIPT_ASIDE_CLAIM,     /* store_lifecycle.c: aside -> aside:claimed */
+    SCRIPT_ASIDE_UNCLAIM,   /* store_lifecycle.c: aside:claimed -> aside */
+    SCRIPT_RETAIN,          /* store_lifecycle.c: retention expiry */
+    SCRIPT_UNRETAIN,        /* store_lifecycle.c: retention expiry removed */
     SCRIPT_COUNT
 };
 
+/* The lifecycle's scripts live beside their user, store_lifecycle.c. */
+extern const char store_lua_control[];
+extern const char store_lua_aside_claim[];
+extern const char store_lua_aside_unclaim[];
+extern const char store_lua_retain[];
+extern const char store_lua_unretain[];
+
+/* Gives every key of the campaign the expiry meta retention_s says (store_lifecycle.c), as the
+ * batch script does when it completes a campaign: for completions told outside it
+ * (store_completion_claim). 0 or -1. */
+int store_campaign_retain(struct store *s, const char *campaign);
+/* Removes that expiry again unless the campaign is cancelled (store_campaign_create of a record
+ * that exists: a launch that adds contacts). 0 or -1. */
+int store_campaign_unretain(struct store *s, const char *campaign);
+
+/* The control named by meta `control` (NULL or unknown text: running); store_lifecycle.c. */
+enum store_control store_control_parse(const char *text, size_t len);
+
+/* The render-once cache's script lives beside its user, store_cache.c (store_cache.h). */
+extern const char store_lua_cache_claim[];
+
+/* The campaign's retention, as Lua: retain(ttl) gives every key in KEYS an expiry of ttl
+ * seconds (meta retention_s: nil means 30 days, 0 means none). Used when a campaign completes
+ * (batch script) and when it is cancelled (control script), so KEYS of both name every key of
+ * the campaign that lives without an expiry of its own. */
+#define STORE_LUA_RETAIN                                                                            \
+    "local function retain(ttl)\n"                                                                  \
+    "  local secs = tonumber(ttl) or 2592000\n"                                                     \
+    "  if secs > 0 then for i = 1, #KEYS do redis.call('EXPIRE', KEYS[i], secs) end end\n"          \
+    "end\n"
+
 /* One campaign's batch of transitions (see store.h for the state machine).
  * KEYS: 1 meta, 2 state, 3 prov, 4 dlq, 5 dlq:e, 6 dlq:c, 7 dlq:seq, 8 applied, 9 runs, 10 chunks,
- *       11 outbox
+ *       11 outbox, 12 aside, 13 aside:claimed, 14 chars, 15 dlq:replaying (the last three only
+ *       for the retention expiry at completion)
  * ARGV: 1 token "GEN.NOPS|" or "GEN.NOPS.CAP|" (CAP: the DLQ cap, below), 2 campaign, 3 number
  *       of run ids R, 4..3+R run ids, then runs of same-kind ops: kind, count, items. Kinds:
  *       "R<run number>[/<chunk>]" | "N<run>/<chunk>" | "A" | "U" | "C" (items: contacts),
  *       "K<run>/<chunk>" (one empty item), "D" (items: contact, provider, audio ms, results
- *       event) | "Q" (items: contact, entry JSON, results event). N is R for contacts the
+ *       event) | "Q" (items: contact, entry JSON, results event) | "X" cancel (items: contact,
+ *       results event) | "S" set aside (items: contact, job JSON). N is R for contacts the
  *       caller knows have no state: their states are not read.
+ * X and S ops act only when meta control is "cancelled" (X) or "paused" (S) and answer NOOP
+ * otherwise; control is read once per call, and only when the batch holds X or S ops, so the
+ * launch's and the consumers' usual batches pay nothing for it.
  * Returns one result character per op ('0' + enum store_result), then, when this batch moved a
- * contact to done or dlq and left the campaign's pending at 0 with counts not told before,
- * "|L" while its launch is still running, or "|C" and the completion "DONE DLQ ENQUEUED
- * AUDIO_MS AT_MS" once it has finished (kept in meta `completion` until the event is
- * published; meta `completed_mark` = "DONE DLQ" of the last completion told, so the same final
- * counts are told once, and counts changed later, by a DLQ replay say, are told again).
+ * contact to done, dlq or cancelled and left the campaign's pending (enqueued - done - dlq -
+ * cancelled) at 0 with counts not told before, "|L" while its launch is still running, or "|C"
+ * and the completion "DONE DLQ ENQUEUED AUDIO_MS AT_MS[ CANCELLED]" once it has finished (kept
+ * in meta `completion` until the event is published; meta `completed_mark` = "DONE DLQ[
+ * CANCELLED]" of the last completion told, so the same final counts are told once, and counts
+ * changed later, by a DLQ replay say, are told again; CANCELLED only when not 0, so marks and
+ * completions of campaigns without cancellations read as they always did). A completion also
+ * gives every key in KEYS the retention expiry (STORE_LUA_RETAIN).
  * Whether pending went to 0 in this very batch does not matter: a contact done before its
  * launch chunk was acknowledged leaves pending at 0 throughout.
  *
@@ -73,6 +118,7 @@ enum store_script_id {
  * An error reply comes before any state or counter is written. */
 static const char store_lua_batch[] =
     "redis.replicate_commands()\n"                 /* Redis 4: TIME below, before writes */
+    STORE_LUA_RETAIN
     "local tok = ARGV[1]\n"
     "local prev = redis.call('GET', KEYS[8])\n"
     "if prev and string.sub(prev, 1, #tok) == tok then return string.sub(prev, #tok + 1) end\n"
@@ -92,12 +138,17 @@ static const char store_lua_batch[] =
     "    for m = 1, #v do was[list[j + m - 1]] = v[m] end\n"
     "  end\n"
     "end\n"
-    "local i, parks = first, false\n"
+    "local function width(k)\n"                     /* ARGV items per op of kind k */
+    "  if k == 68 then return 4 elseif k == 81 then return 3 elseif k == 88 or k == 83 then return 2 end\n"
+    "  return 1\n"
+    "end\n"
+    "local i, parks, ctl = first, false, nil\n"
     "while i <= n do\n"
     "  local k, cnt = byte(ARGV[i]), tonumber(ARGV[i + 1])\n"
-    "  if k == 68 or k == 81 then\n"
-    "    if k == 81 then parks = true end\n"
-    "    local w, list = k == 68 and 4 or 3, {}\n"
+    "  local w = width(k)\n"
+    "  if w > 1 then\n"
+    "    if k == 81 then parks = true elseif k ~= 68 then ctl = true end\n"
+    "    local list = {}\n"
     "    for j = 1, cnt do list[j] = ARGV[i + 2 + (j - 1) * w] end\n"
     "    load(list, 1, cnt)\n"
     "    i = i + 2 + w * cnt\n"
@@ -141,10 +192,11 @@ static const char store_lua_batch[] =
     "  local s = find(v, '/', 3, true)\n"
     "  return s and sub(v, 2, s - 1) or sub(v, 2)\n"
     "end\n"
-    "local enq, done, dlq, dup, no, audio, fin, dropped = 0, 0, 0, 0, 0, 0, 0, 0\n"
+    "if ctl then ctl = redis.call('HGET', KEYS[1], 'control') or 'running' end\n"
+    "local enq, done, dlq, dup, no, audio, fin, dropped, canc = 0, 0, 0, 0, 0, 0, 0, 0, 0\n"
     "local capped = cap > 0 and parks\n"
     "local room = capped and cap - redis.call('ZCARD', KEYS[4]) or 0\n"   /* entries still storable */
-    "local out, prov, parked, retag, box = {}, {}, {}, {p = {}, d = {}, q = {}}, {}\n"
+    "local out, prov, parked, retag, box, aside = {}, {}, {}, {p = {}, d = {}, q = {}, c = {}}, {}, {}\n"
     "local function to(letter, v)\n"                  /* letter .. v's tag, memoised */
     "  if not v then return letter end\n"
     "  local m = retag[letter]\n"
@@ -156,7 +208,7 @@ static const char store_lua_batch[] =
     "while i <= n do\n"
     "  local op = ARGV[i]\n"
     "  local k = byte(op)\n"
-    "  local w = k == 68 and 4 or k == 81 and 3 or 1\n"
+    "  local w = width(k)\n"
     "  local stop = i + 1 + tonumber(ARGV[i + 1]) * w\n"
     "  local tag, ck, fresh, added\n"
     "  local reserve = k == 82 or k == 78\n"
@@ -196,12 +248,25 @@ static const char store_lua_batch[] =
     "      end\n"
     "    elseif k == 67 then\n"                                      /* C check: done already? */
     "      if b == 100 then r = '2' end\n"
+    "    elseif k == 88 or k == 83 then\n"                          /* X cancel, S set aside */
+    "      if b == 100 or b == 113 or b == 99 then\n"
+    "        r = '5'\n"
+    "        if redis.call('HEXISTS', KEYS[11], c) == 1 then r = ':' end\n"
+    "      elseif k == 88 and ctl == 'cancelled' then\n"
+    "        if e ~= 112 then enq = enq + 1; if from then add(from, -1) end end\n"
+    "        canc = canc + 1; fin = fin + 1; st[c] = to('c', v); r = '4'\n"
+    "        if ARGV[j + 1] ~= '' then box[#box + 1] = c; box[#box + 1] = ARGV[j + 1] end\n"
+    "      elseif k == 83 and ctl == 'paused' then\n"
+    "        if e ~= 112 then enq = enq + 1; st[c] = to('p', v); if from then add(from, -1) end end\n"
+    "        aside[#aside + 1] = c; aside[#aside + 1] = ARGV[j + 1]; r = '4'\n"
+    "      end\n"
     "    elseif b == 100 or (k == 81 and b == 113) then\n"           /* D, Q: duplicate */
     "      if k == 68 then dup = dup + 1 end\n"
     "      r = '5'\n"
     "      if redis.call('HEXISTS', KEYS[11], c) == 1 then r = ':' end\n"
     "    elseif k == 68 then\n"                                      /* D done */
     "      if b == 113 then dlq = dlq - 1\n"
+    "      elseif b == 99 then canc = canc - 1\n"
     "      elseif e ~= 112 then enq = enq + 1; if from then add(from, -1) end end\n"
     "      done = done + 1; fin = fin + 1; st[c] = to('d', v); r = '4'\n"
     "      local p = ARGV[j + 1]\n"
@@ -209,7 +274,8 @@ static const char store_lua_batch[] =
     "      audio = audio + (tonumber(ARGV[j + 2]) or 0)\n"
     "      if ARGV[j + 3] ~= '' then box[#box + 1] = c; box[#box + 1] = ARGV[j + 3] end\n"
     "    else\n"                                                     /* Q dlq */
-    "      if e ~= 112 then enq = enq + 1; if from then add(from, -1) end end\n"
+    "      if b == 99 then canc = canc - 1\n"
+    "      elseif e ~= 112 then enq = enq + 1; if from then add(from, -1) end end\n"
     "      dlq = dlq + 1; fin = fin + 1; st[c] = to('q', v); r = '6'\n"
     "      if capped and room <= 0 then dropped = dropped + 1; r = ';'\n"   /* DLQ full */
     "      else\n"
@@ -237,6 +303,8 @@ static const char store_lua_batch[] =
     "if dlq ~= 0 then redis.call('HINCRBY', KEYS[1], 'dlq', dlq) end\n"
     "if dup ~= 0 then redis.call('HINCRBY', KEYS[1], 'duplicates', dup) end\n"
     "if dropped ~= 0 then redis.call('HINCRBY', KEYS[1], 'dlq_dropped', dropped) end\n"
+    "if canc ~= 0 then redis.call('HINCRBY', KEYS[1], 'cancelled', canc) end\n"
+    "if #aside > 0 then chunked('HSET', KEYS[12], aside) end\n"
     "for p, v in pairs(prov) do redis.call('HINCRBY', KEYS[3], p, v) end\n"
     "if audio ~= 0 then redis.call('HINCRBY', KEYS[1], 'audio_ms', audio) end\n"
     "if #box > 0 then chunked('HSET', KEYS[11], box); redis.call('EXPIRE', KEYS[11], 604800) end\n"
@@ -257,17 +325,20 @@ static const char store_lua_batch[] =
     "end\n"
     "local res = table.concat(out)\n"
     "if fin > 0 then\n"                              /* this batch finished contacts: complete? */
-    "  local m = redis.call('HMGET', KEYS[1], 'enqueued', 'done', 'dlq', 'launch_state', 'completed_mark', 'audio_ms')\n"
-    "  local me, md, mq = tonumber(m[1]) or 0, tonumber(m[2]) or 0, tonumber(m[3]) or 0\n"
-    "  local mark = md .. ' ' .. mq\n"
-    "  if me - md - mq == 0 and m[5] ~= mark then\n"
+    "  local m = redis.call('HMGET', KEYS[1], 'enqueued', 'done', 'dlq', 'launch_state', 'completed_mark',\n"
+    "                      'audio_ms', 'cancelled', 'retention_s')\n"
+    "  local me, md, mq, mc = tonumber(m[1]) or 0, tonumber(m[2]) or 0, tonumber(m[3]) or 0, tonumber(m[7]) or 0\n"
+    "  local tail = mc ~= 0 and string.format(' %d', mc) or ''\n"
+    "  local mark = md .. ' ' .. mq .. tail\n"
+    "  if me - md - mq - mc == 0 and m[5] ~= mark then\n"
     "    if m[4] ~= 'launched' then res = res .. '|L'\n"
     "    else\n"
     "      local t = redis.call('TIME')\n"
     "      local c = string.format('%d %d %d %d %d', md, mq, me, tonumber(m[6]) or 0,\n"
-    "                              tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))\n"
+    "                              tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)) .. tail\n"
     "      redis.call('HSET', KEYS[1], 'completed_mark', mark, 'completion', c)\n"
     "      res = res .. '|C' .. c\n"
+    "      retain(m[8])\n"
     "    end\n"
     "  end\n"
     "end\n"
