@@ -1,8 +1,9 @@
 /* broker.c - `voxcast broker`: an embedded development Kafka cluster.
  *
  * Hosts librdkafka's mock cluster (the real Kafka protocol on loopback TCP, in memory) so that
- * tests and demos run producers and a consumer group without a JVM. It creates the jobs topic
- * (the mock has no CreateTopics) and results.topic (one partition: a dialer reads one ordered
+ * tests and demos run producers and a consumer group without a JVM. It creates the jobs topics,
+ * one per priority lane (lanes.h: kafka.topic, kafka.topic.high, kafka.topic.low, each with the
+ * same partitions; the mock has no CreateTopics) and results.topic (one partition: a dialer reads one ordered
  * stream, so a campaign's completion comes after the contact events its consumer produced
  * before it), prints the bootstrap address on stdout, and runs until
  * SIGINT/SIGTERM. With --control FIFO it takes "down ID" / "up ID" lines to stop and restart one
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "lanes.h"
 #include "log.h"
 
 struct broker_opts {
@@ -36,11 +38,12 @@ static void broker_usage(FILE *out)
 {
     fputs("usage: voxcast broker [--partitions N] [--brokers N] [--bootstrap-file F] [--control FIFO]\n\n"
           "Runs an embedded Kafka cluster (librdkafka's mock cluster) on 127.0.0.1 for local runs,\n"
-          "demos and tests. Creates kafka.topic with N partitions (default 12) and results.topic\n"
+          "demos and tests. Creates the jobs topics kafka.topic, kafka.topic.high and kafka.topic.low\n"
+          "(the priority lanes of launch --priority) with N partitions each (default 12) and results.topic\n"
           "(unless set empty) with one partition, prints the bootstrap address on stdout (and writes\n"
           "it to F), and runs until SIGINT or SIGTERM. In memory only:\n"
           "stopping it loses every topic and offset. Production uses real Kafka.\n\n"
-          "  --partitions N      partitions of the jobs topic (default 12)\n"
+          "  --partitions N      partitions of each jobs topic (default 12)\n"
           "  --brokers N         brokers in the cluster (default 1)\n"
           "  --bootstrap-file F  also write the bootstrap address to F\n"
           "  --control FIFO      create FIFO and obey lines \"down ID\" / \"up ID\" (broker ids 1..N)\n\n"
@@ -159,6 +162,21 @@ static rd_kafka_t *new_host_handle(char *err, size_t errlen)
     return rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
 }
 
+/* The jobs topic of every priority lane, with the same partitions. 0, or -1 (printed). */
+static int create_lanes(rd_kafka_mock_cluster_t *mc, const struct config *cfg, const struct broker_opts *o)
+{
+    const enum job_priority lanes[] = {JOB_PRIORITY_NORMAL, JOB_PRIORITY_HIGH, JOB_PRIORITY_LOW};
+    for (size_t i = 0; i < sizeof lanes / sizeof lanes[0]; i++) {
+        char name[512];
+        lane_topic_name(cfg, lanes[i], name, sizeof name);
+        if (rd_kafka_mock_topic_create(mc, name, o->partitions, o->brokers < 3 ? o->brokers : 3)) {
+            cmd_error("broker: cannot create the topic \"%s\"", name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int cmd_broker(int argc, char **argv, const struct config *cfg)
 {
     struct broker_opts o;
@@ -174,8 +192,11 @@ int cmd_broker(int argc, char **argv, const struct config *cfg)
     }
     rd_kafka_mock_cluster_t *mc = rd_kafka_mock_cluster_new(rk, o.brokers);
     const char *topic = config_get(cfg, "kafka.topic");
-    if (!mc || rd_kafka_mock_topic_create(mc, topic, o.partitions, o.brokers < 3 ? o.brokers : 3)) {
-        cmd_error("broker: cannot create the mock cluster or topic \"%s\"", topic);
+    if (!mc)
+        cmd_error("broker: cannot create the mock cluster");
+    if (!mc || create_lanes(mc, cfg, &o) != 0) {
+        if (mc)
+            rd_kafka_mock_cluster_destroy(mc);
         rd_kafka_destroy(rk);
         return EXIT_RUNTIME;
     }

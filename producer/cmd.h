@@ -17,6 +17,7 @@ int cmd_status(int argc, char **argv, const struct config *cfg);
 int cmd_dlq(int argc, char **argv, const struct config *cfg);
 int cmd_broker(int argc, char **argv, const struct config *cfg);
 int cmd_reconcile(int argc, char **argv, const struct config *cfg);
+int cmd_campaign(int argc, char **argv, const struct config *cfg);
 
 /* Prints "voxcast: <message>" on stderr (one line). */
 void cmd_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -81,8 +81,14 @@ typedef enum dlq_stop (*dlq_should_stop_fn)(void *ctx);
 typedef void (*dlq_progress_fn)(void *ctx, const char *campaign, int64_t replayed, int64_t total,
                                 bool force);
 
+/* What a replayer re-enqueues: a campaign's DLQ entries (`dlq replay`: each job's replay count
+ * + 1, under STORE_LOCK_REPLAY), or the jobs consumers set aside while the campaign was paused
+ * (`campaign resume|cancel`: each job as it was, under STORE_LOCK_RESUME, store_aside_*). */
+enum dlq_source { DLQ_SOURCE_DLQ, DLQ_SOURCE_ASIDE };
+
 struct dlq_replayer_opts {
     const struct config *cfg;
+    enum dlq_source      source;         /* DLQ_SOURCE_DLQ unless set */
     struct store        *store;          /* borrowed */
     double               rate;           /* jobs per second; 0: no cap */
     size_t               max_text_chars; /* job rule applied before producing; 0: none */
@@ -103,7 +109,8 @@ struct dlq_replay_result {
 struct dlq_replayer;
 
 /* A replayer with its own idempotent Kafka producer (kafka_conf_new) on kafka.topic, checked to
- * answer within 10 s, and a token bucket of opts->rate. opts is copied; its borrowed pointers
+ * answer within 10 s, and a token bucket of opts->rate. Every job goes to its priority's lane
+ * (lanes.h), whose topic is checked when the first job of that priority comes. opts is copied; its borrowed pointers
  * must outlive the replayer. Returns NULL with err naming Kafka or the topic at fault. Free with
  * dlq_replayer_free. */
 struct dlq_replayer *dlq_replayer_new(const struct dlq_replayer_opts *opts, char *err, size_t errlen);
@@ -112,6 +119,8 @@ void dlq_replayer_free(struct dlq_replayer *r);   /* NULL-safe */
 /* Replays the campaign's entries that exist now, at most `limit` (0: all), oldest first:
  * lock (0 taken, or 1 held by another replay: nothing done), put back a crashed replay's claims,
  * then claim -> produce -> acknowledged -> forget, until done, limit, or should_stop says stop.
+ * For DLQ_SOURCE_ASIDE the same with the set-aside jobs (all of them, until a claim finds none;
+ * skipped stays 0: every job is produced).
  * Before returning, waits for the deliveries in flight (bounded by message.timeout.ms), forgets
  * the acknowledged entries, puts every other claimed entry back, and unlocks.
  * Returns 0 done (see *res and *stop), 1 locked by another replay, -1 error (printed). */

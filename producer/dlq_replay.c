@@ -5,7 +5,8 @@
  * long it will wait and sleeps in one-second steps (so a signal or a clock change is noticed at
  * once); inside it, the replayer asks before every claim whether the window is still open.
  * Campaigns are replayed one after the other, "_invalid" never (its entries are messages that
- * were not jobs). SIGINT and SIGTERM stop the replay between claims: what is in flight is
+ * were not jobs), a cancelled campaign only with --force (its replayed jobs would only be
+ * counted cancelled again). Each job goes back to its priority's lane (dlq_replayer.c). SIGINT and SIGTERM stop the replay between claims: what is in flight is
  * acknowledged or put back, and the command exits 0, as after the window closed, since both
  * are the expected way for a nightly replay to end. */
 #include <errno.h>
@@ -28,7 +29,7 @@ struct replay_opts {
     const char   *campaign;       /* NULL: every campaign */
     struct window window;
     char          window_text[16];
-    bool          has_window, dry_run, json;
+    bool          has_window, dry_run, json, force;
     double        rate;           /* jobs per second; 0: no cap */
     int64_t       limit;          /* jobs; 0: no limit */
 };
@@ -44,6 +45,7 @@ struct replay {
     /* totals over the campaigns */
     int64_t                   replayed, skipped, failed, recovered, would_replay;
     int64_t                   remaining;   /* waiting in the selected campaigns, skipped excluded */
+    int64_t                   cancelled_skipped; /* cancelled campaigns left alone (no --force) */
     char                      delivery_error[256];
     enum dlq_stop             stop;
     bool                      locked_out, error;
@@ -73,20 +75,24 @@ static void catch_signals(void)
 void dlq_replay_usage(FILE *out)
 {
     fputs("usage: voxcast dlq replay [--campaign ID] [--window HH:MM-HH:MM] [--rate N] [--limit N]\n"
-          "                          [--dry-run] [--json]\n\n"
-          "Sends DLQ entries' jobs back to Kafka (kafka.topic, key = contact) with their \"replay\"\n"
+          "                          [--force] [--dry-run] [--json]\n\n"
+          "Sends DLQ entries' jobs back to Kafka (key = contact; each in its priority's topic:\n"
+          "kafka.topic, or kafka.topic.high / .low) with their \"replay\"\n"
           "count + 1, oldest first, and deletes each entry only after Kafka acknowledged its job;\n"
           "the contact goes from dlq back to pending. A replay works on the entries that exist when\n"
           "it starts (jobs that fail again wait for the next run), so it always ends. Interrupted\n"
           "at any point (signal, crash, kill -9), it loses nothing: run it again to continue; a job\n"
           "acknowledged just before a crash may reach Kafka twice, which consumers skip once done.\n"
           "One replay per campaign at a time; a replay killed with -9 holds its campaign for 15 s.\n"
-          "Entries of \"_invalid\" (messages that were not jobs) are never replayed.\n\n"
+          "Entries of \"_invalid\" (messages that were not jobs) are never replayed; a cancelled\n"
+          "campaign is skipped (saying so) unless --force.\n\n"
           "  --campaign ID          one campaign (default: every campaign, one after the other)\n"
           "  --window HH:MM-HH:MM   local time window, may wrap midnight (22:00-06:00): outside it,\n"
           "                         wait for it to open (saying how long); stop when it closes\n"
           "  --rate N               at most N jobs per second (default: as fast as Kafka takes them)\n"
           "  --limit N              replay at most N jobs in all (0: no limit)\n"
+          "  --force                replay cancelled campaigns too (consumers count their jobs\n"
+          "                         cancelled again, publishing a results event for each)\n"
           "  --dry-run              list what would be replayed; change nothing, touch no Kafka\n"
           "  --json                 print {\"replayed\":N,\"remaining\":N,\"skipped\":N,...} at the end\n"
           "                         (remaining: replayable entries still waiting; skipped: entries\n"
@@ -130,7 +136,7 @@ static int parse_replay(int argc, char **argv, struct replay_opts *o)
         {"campaign", required_argument, NULL, 'C'}, {"window", required_argument, NULL, 'w'},
         {"rate", required_argument, NULL, 'r'}, {"limit", required_argument, NULL, 'l'},
         {"dry-run", no_argument, NULL, 'n'}, {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"force", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     *o = (struct replay_opts){0};
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -142,6 +148,7 @@ static int parse_replay(int argc, char **argv, struct replay_opts *o)
         case 'l': rc = dlq_parse_count("replay", "limit", optarg, &o->limit); break;
         case 'n': o->dry_run = true; break;
         case 'j': o->json = true; break;
+        case 'f': o->force = true; break;
         case 'h': dlq_replay_usage(stdout); return 1;
         default: dlq_replay_usage(stderr); return -1;
         }
@@ -320,6 +327,38 @@ static int select_campaigns(struct replay *R, struct campaign_info **out, size_t
     return 0;
 }
 
+/* Leaves the cancelled campaigns out of list (unless --force), saying so. 0 or -1 (printed). */
+static int drop_cancelled(struct replay *R, struct campaign_info *list, size_t *n)
+{
+    if (*n == 0)
+        return 0;
+    const char **ids = xcalloc(*n, sizeof *ids);
+    enum store_control *control = xcalloc(*n, sizeof *control);
+    for (size_t i = 0; i < *n; i++)
+        ids[i] = list[i].id;
+    int rc = store_campaign_controls(R->store, ids, *n, control);
+    if (rc != 0)
+        cmd_error("redis: reading campaign controls: %s", store_error(R->store));
+    size_t kept = 0;
+    for (size_t i = 0; rc == 0 && i < *n; i++) {
+        bool cancelled = control[i] == STORE_CONTROL_CANCELLED;
+        if (cancelled && !R->o->force) {
+            R->cancelled_skipped++;
+            if (!R->o->json)
+                printf("campaign %s is cancelled: skipped (--force replays it)\n", list[i].id);
+            continue;
+        }
+        if (cancelled && !R->o->json)
+            printf("campaign %s is cancelled; --force: replaying it\n", list[i].id);
+        list[kept++] = list[i];
+    }
+    if (rc == 0)
+        *n = kept;
+    free(ids);
+    free(control);
+    return rc;
+}
+
 /* Entries left: "remaining" are the replayable entries still waiting in the selected campaigns
  * (the skipped ones went back to their DLQ, but another run would skip them again); "_invalid"
  * entries join the skipped. */
@@ -377,9 +416,9 @@ static const char *stop_name(enum dlq_stop s)
 
 static void report_json(const struct replay *R)
 {
-    json_t *o = json_pack("{s:I,s:I,s:I,s:I}", "replayed", (json_int_t)R->replayed, "remaining",
+    json_t *o = json_pack("{s:I,s:I,s:I,s:I,s:I}", "replayed", (json_int_t)R->replayed, "remaining",
                           (json_int_t)R->remaining, "skipped", (json_int_t)R->skipped, "failed",
-                          (json_int_t)R->failed);
+                          (json_int_t)R->failed, "cancelled_skipped", (json_int_t)R->cancelled_skipped);
     if (R->o->dry_run) {
         json_object_set_new(o, "would_replay", json_integer(R->would_replay));
         json_object_set_new(o, "dry_run", json_true());
@@ -449,8 +488,9 @@ static void replay_all(struct replay *R)
     }
     struct campaign_info *list = NULL;
     size_t n = 0;
-    if (select_campaigns(R, &list, &n) != 0) {
+    if (select_campaigns(R, &list, &n) != 0 || drop_cancelled(R, list, &n) != 0) {
         R->error = true;
+        free(list);
         return;
     }
     if (R->stop == DLQ_STOP_NONE)

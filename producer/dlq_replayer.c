@@ -1,6 +1,8 @@
-/* dlq_replayer.c - the engine of `voxcast dlq replay`: DLQ entries -> Kafka -> forgotten.
+/* dlq_replayer.c - the engine of `voxcast dlq replay` (DLQ entries -> Kafka -> forgotten) and
+ * of `voxcast campaign resume|cancel` (set-aside jobs -> Kafka -> forgotten).
  *
- * One campaign at a time, under its replay lock:
+ * One campaign at a time, under its replay lock (for set-aside jobs: its resume lock, with
+ * store_aside_unclaim_all, store_aside_claim and store_aside_released in the same places):
  *   1. store_dlq_unclaim_all puts back whatever a crashed replay had claimed;
  *   2. store_dlq_max_seq marks the newest entry that exists now: entries parked while we run
  *      (a replayed job failing again) wait for the next run, so a replay always ends;
@@ -26,6 +28,7 @@
 #include "cmd.h"
 #include "dlq.h"
 #include "kafka.h"
+#include "lanes.h"
 #include "ratelimit.h"
 #include "sender.h"
 #include "xalloc.h"
@@ -40,7 +43,7 @@
 struct dlq_replayer {
     struct dlq_replayer_opts  o;
     rd_kafka_t               *rk;
-    rd_kafka_topic_t         *rkt;
+    struct lanes              lanes;          /* one topic per job priority */
     struct ratelimit          bucket;
     char                      token[40];      /* this run's lock token */
     int64_t                   ack_wait_ms;    /* longest a delivery report can take */
@@ -52,7 +55,8 @@ struct dlq_replayer {
     int64_t                   total;          /* entries to replay, for progress */
     int64_t                   produced;       /* jobs handed to librdkafka */
     int64_t                   in_flight;      /* produced, no delivery report yet */
-    char                    **acked;          /* ids Kafka acknowledged, not yet forgotten */
+    char                    **acked;          /* ids (DLQ) or contacts (aside) Kafka
+                                               * acknowledged, not yet forgotten */
     size_t                    nacked, capacked;
     int64_t                   last_flush_ms;
     struct lock_keeper        lock;           /* the campaign's replay lock, refreshed */
@@ -163,8 +167,10 @@ static int open_kafka(struct dlq_replayer *r, char *err, size_t errlen)
         snprintf(err, errlen, "kafka: %s", rkerr);
         return -1;
     }
-    r->rkt = rd_kafka_topic_new(r->rk, config_get(r->o.cfg, "kafka.topic"), NULL);
-    return kafka_check_topic(r->rk, r->rkt, r->o.cfg, 10000, err, errlen);
+    /* the normal lane now, so an unreachable Kafka fails before anything is claimed; the
+     * other lanes when a job needs them */
+    lanes_init(&r->lanes, r->rk, r->o.cfg, 10000);
+    return lanes_topic(&r->lanes, JOB_PRIORITY_NORMAL, err, errlen) ? 0 : -1;
 }
 
 /* A token no other replay will hold: 16 random bytes in hex (pid and time if getrandom fails). */
@@ -198,8 +204,7 @@ void dlq_replayer_free(struct dlq_replayer *r)
 {
     if (!r)
         return;
-    if (r->rkt)
-        rd_kafka_topic_destroy(r->rkt);
+    lanes_close(&r->lanes);
     if (r->rk)
         rd_kafka_destroy(r->rk);
     for (size_t i = 0; i < r->nacked; i++)
@@ -211,15 +216,34 @@ void dlq_replayer_free(struct dlq_replayer *r)
 
 /* ---------------------------------------------------------------- claims -> Kafka */
 
-/* Produces one job (the entry's id rides along to its delivery report). */
-static int produce(struct dlq_replayer *r, const struct job *j, char *id)
+/* Counts a job that could not be produced; the first reason is kept. */
+static void produce_failed(struct dlq_replayer *r, const char *why)
 {
-    rd_kafka_resp_err_t e = sender_produce(r->rk, r->rkt, r->payload.data, r->payload.len,
-                                           j->contact, strlen(j->contact), id);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
-        return 0;
     if (r->res->failed++ == 0)
-        snprintf(r->res->delivery_error, sizeof r->res->delivery_error, "%s", rd_kafka_err2str(e));
+        snprintf(r->res->delivery_error, sizeof r->res->delivery_error, "%.255s", why);
+}
+
+/* Produces r->payload keyed by contact to the lane of priority (the id to forget rides along
+ * to its delivery report, which owns it from here). */
+static int produce(struct dlq_replayer *r, enum job_priority priority, const char *contact,
+                   size_t len, char *id)
+{
+    char err[512];
+    rd_kafka_topic_t *rkt = lanes_topic(&r->lanes, priority, err, sizeof err);
+    if (!rkt) {
+        produce_failed(r, err);
+        free(id);
+        return -1;
+    }
+    rd_kafka_resp_err_t e = sender_produce(r->rk, rkt, r->payload.data, r->payload.len, contact,
+                                           len, id);
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        r->in_flight++;
+        r->produced++;
+        return 0;
+    }
+    produce_failed(r, rd_kafka_err2str(e));
+    free(id);
     return -1;
 }
 
@@ -235,15 +259,55 @@ static int on_claimed(void *ctx, const char *id, const char *entry_json)
         r->res->skipped++;
         return 0;
     }
-    char *owned = xstrdup(id);
-    if (produce(r, &j, owned) == 0) {
-        r->in_flight++;
-        r->produced++;
-    } else {
-        free(owned);
-    }
+    produce(r, j.priority, j.contact, strlen(j.contact), xstrdup(id)); /* its own lane */
     job_free(&j);
     return 0;
+}
+
+/* store_aside_fn: a set-aside job goes back to Kafka as it was set aside, in its priority's lane.
+ * A consumer decoded it before setting it aside, so it decodes; should it not, it goes to the
+ * normal lane, where a consumer files it as an invalid job rather than it staying aside forever. */
+static int on_aside(void *ctx, const char *contact, size_t len, const char *job_json)
+{
+    struct dlq_replayer *r = ctx;
+    struct job j;
+    char why[256];
+    enum job_priority priority = JOB_PRIORITY_NORMAL;
+    if (job_decode(job_json, strlen(job_json), 0, &j, why, sizeof why) == 0) {
+        priority = j.priority;
+        job_free(&j);
+    }
+    buf_reset(&r->payload);
+    buf_append(&r->payload, job_json, strlen(job_json));
+    produce(r, priority, contact, len, xstrndup(contact, len));
+    return 0;
+}
+
+static const char *source_name(const struct dlq_replayer *r)
+{
+    return r->o.source == DLQ_SOURCE_ASIDE ? "set-aside jobs" : "DLQ entries";
+}
+
+static enum store_lock source_lock(const struct dlq_replayer *r)
+{
+    return r->o.source == DLQ_SOURCE_ASIDE ? STORE_LOCK_RESUME : STORE_LOCK_REPLAY;
+}
+
+/* Forgets n acknowledged ids (DLQ) or contacts (aside): the count, or -1. */
+static int forget(struct dlq_replayer *r, const char *const *ids, size_t n)
+{
+    if (r->o.source == DLQ_SOURCE_DLQ)
+        return store_dlq_replayed(r->o.store, r->campaign, ids, n);
+    size_t lens[ACK_BATCH];
+    for (size_t i = 0; i < n; i++)
+        lens[i] = strlen(ids[i]); /* a contact holds no NUL (job_contact_valid) */
+    return store_aside_released(r->o.store, r->campaign, ids, lens, n);
+}
+
+static int unclaim_all(struct dlq_replayer *r)
+{
+    return r->o.source == DLQ_SOURCE_ASIDE ? store_aside_unclaim_all(r->o.store, r->campaign)
+                                           : store_dlq_unclaim_all(r->o.store, r->campaign);
 }
 
 /* Forgets the acknowledged entries: in batches, or all of them when force. */
@@ -256,9 +320,10 @@ static void flush_acked(struct dlq_replayer *r, bool force)
     bool first = r->res->replayed == 0;
     for (size_t i = 0; i < r->nacked && !r->error; i += ACK_BATCH) {
         size_t n = r->nacked - i < ACK_BATCH ? r->nacked - i : ACK_BATCH;
-        if (store_dlq_replayed(r->o.store, r->campaign, (const char *const *)r->acked + i, n) < 0) {
-            /* they stay claimed: the next replay puts them back and sends them again */
-            cmd_error("redis: recording replayed entries of %s: %s", r->campaign, store_error(r->o.store));
+        if (forget(r, (const char *const *)r->acked + i, n) < 0) {
+            /* they stay claimed: the next run puts them back and sends them again */
+            cmd_error("redis: recording re-enqueued %s of %s: %s", source_name(r), r->campaign,
+                      store_error(r->o.store));
             r->error = true;
         }
     }
@@ -278,10 +343,11 @@ static void refresh_lock(struct dlq_replayer *r)
         return;
     int rc = lock_keeper_refresh(&r->lock);
     if (rc < 0) {
-        cmd_error("redis: refreshing the replay lock of %s: %s", r->campaign, store_error(r->o.store));
+        cmd_error("redis: refreshing the lock of %s: %s", r->campaign, store_error(r->o.store));
         r->error = true;
     } else if (rc == 1) {
-        cmd_error("dlq replay: lost the replay lock of %s to another replay; stopping", r->campaign);
+        cmd_error("lost the lock of %s to another run re-enqueueing its %s; stopping", r->campaign,
+                  source_name(r));
         r->error = r->lock_lost = true;
     }
 }
@@ -336,9 +402,11 @@ static enum dlq_stop pump(struct dlq_replayer *r, int64_t limit)
             serve(r, (int)(wait_ms < 100 ? wait_ms : 100));
             continue;
         }
-        int n = store_dlq_claim(r->o.store, r->campaign, r->max_seq, budget, on_claimed, r);
+        int n = r->o.source == DLQ_SOURCE_ASIDE
+                    ? store_aside_claim(r->o.store, r->campaign, budget, on_aside, r)
+                    : store_dlq_claim(r->o.store, r->campaign, r->max_seq, budget, on_claimed, r);
         if (n < 0) {
-            cmd_error("redis: claiming DLQ entries of %s: %s", r->campaign, store_error(r->o.store));
+            cmd_error("redis: claiming %s of %s: %s", source_name(r), r->campaign, store_error(r->o.store));
             r->error = true;
             return DLQ_STOP_ERROR;
         }
@@ -370,33 +438,45 @@ static void release(struct dlq_replayer *r)
 {
     if (r->lock_lost)
         return;
-    if (store_dlq_unclaim_all(r->o.store, r->campaign) < 0) {
-        cmd_error("redis: putting unsent entries of %s back: %s (the next replay will)", r->campaign,
-                  store_error(r->o.store));
+    if (unclaim_all(r) < 0) {
+        cmd_error("redis: putting unsent %s of %s back: %s (the next run will)", source_name(r),
+                  r->campaign, store_error(r->o.store));
         r->error = true;
     }
-    if (store_unlock(r->o.store, r->campaign, STORE_LOCK_REPLAY, r->token) < 0)
+    if (store_unlock(r->o.store, r->campaign, source_lock(r), r->token) < 0)
         r->error = true; /* it expires by itself within LOCK_TTL_MS */
 }
 
-/* Lock, recover, mark: 0 ready, 1 locked by another replay, -1 error (printed). */
+/* What waits to be re-enqueued now (for progress): DLQ entries, or set-aside jobs; -1 error. */
+static int64_t waiting_count(struct dlq_replayer *r)
+{
+    if (r->o.source == DLQ_SOURCE_DLQ)
+        return store_dlq_count(r->o.store, r->campaign);
+    struct campaign_info ci;
+    int rc = store_campaign_get(r->o.store, r->campaign, &ci);
+    return rc < 0 ? -1 : rc == 1 ? 0 : ci.aside;
+}
+
+/* Lock, recover, mark: 0 ready, 1 locked by another run, -1 error (printed). */
 static int begin(struct dlq_replayer *r, int64_t limit)
 {
-    int rc = store_lock(r->o.store, r->campaign, STORE_LOCK_REPLAY, r->token, LOCK_TTL_MS);
+    int rc = store_lock(r->o.store, r->campaign, source_lock(r), r->token, LOCK_TTL_MS);
     if (rc != 0) {
         if (rc < 0)
-            cmd_error("redis: locking the DLQ of %s: %s", r->campaign, store_error(r->o.store));
+            cmd_error("redis: locking the %s of %s: %s", source_name(r), r->campaign, store_error(r->o.store));
         return rc;
     }
     r->lock = (struct lock_keeper){.store = r->o.store, .campaign = r->campaign,
-                                   .which = STORE_LOCK_REPLAY, .token = r->token,
+                                   .which = source_lock(r), .token = r->token,
                                    .ttl_ms = LOCK_TTL_MS, .every_ms = LOCK_REFRESH_MS,
                                    .last_ms = clock_mono_ms()};
-    int back = store_dlq_unclaim_all(r->o.store, r->campaign);
-    int64_t waiting = back < 0 ? -1 : store_dlq_count(r->o.store, r->campaign);
-    if (back < 0 || waiting < 0 || store_dlq_max_seq(r->o.store, r->campaign, &r->max_seq) != 0) {
-        cmd_error("redis: preparing the replay of %s: %s", r->campaign, store_error(r->o.store));
-        store_unlock(r->o.store, r->campaign, STORE_LOCK_REPLAY, r->token);
+    int back = unclaim_all(r);
+    int64_t waiting = back < 0 ? -1 : waiting_count(r);
+    if (back < 0 || waiting < 0 ||
+        (r->o.source == DLQ_SOURCE_DLQ && store_dlq_max_seq(r->o.store, r->campaign, &r->max_seq) != 0)) {
+        cmd_error("redis: preparing to re-enqueue the %s of %s: %s", source_name(r), r->campaign,
+                  store_error(r->o.store));
+        store_unlock(r->o.store, r->campaign, source_lock(r), r->token);
         return -1;
     }
     r->res->recovered = back;

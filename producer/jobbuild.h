@@ -4,7 +4,7 @@
  * so what is fuzzed is what is enqueued. The row's values come through a slot callback; slots are
  * numbered the way jobbuild_slot_names() lists them: the template's placeholders first (slot i =
  * placeholder i, so the callback doubles as the template lookup), then the id column, then each
- * meta column. A row is checked with the reject reasons of launch (jobbuild_row), then encoded
+ * meta column, then each variant template's placeholders in turn. A row is checked with the reject reasons of launch (jobbuild_row), then encoded
  * (jobbuild_encode), so the caller can put its own checks (a repeated id) in between.
  *
  * Whatever jobbuild_row accepts, job_decode accepts with the same contact, text and meta values.
@@ -17,8 +17,18 @@
 
 #include <stddef.h>
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "buf.h"
+#include "job.h"
 #include "template.h"
+
+/* One variant of every job (launch --variant NAME=TEMPLATE): its text is rendered per row. */
+struct jobbuild_variant {
+    const char            *name;      /* job_variant_name_valid */
+    const struct template *tpl;
+};
 
 struct jobbuild_spec {                /* all borrowed: they must outlive the builder */
     const char            *campaign;  /* required, a valid campaign id (job_campaign_valid) */
@@ -32,6 +42,13 @@ struct jobbuild_spec {                /* all borrowed: they must outlive the bui
     const char            *format;    /* one of JOB_FORMATS (job.h); NULL means wav */
     const char            *enqueued_at; /* optional, informational */
     size_t                 max_text_chars; /* job.max_text_chars; 0: no limit */
+    enum job_priority      priority;  /* the job's lane; normal is not written */
+    int64_t                expires_at_ms; /* epoch ms; 0: none */
+    bool                   no_dedup;  /* "dedup": false */
+    const struct jobbuild_variant *variants; /* 0-JOB_VARIANTS_MAX (the array is copied, its
+                                       * members borrowed); the job's text is then the first
+                                       * variant's (tpl should be that one's template) */
+    size_t                 nvariants;
 };
 
 struct jobbuild;
@@ -43,7 +60,7 @@ typedef const char *(*jobbuild_slot_fn)(void *ctx, size_t slot, size_t *len);
 /* A builder for spec (copied; its strings are borrowed). NULL + err when an option could never
  * make a valid job: a meta name that is empty or not UTF-8 ("--meta: ..."), a voice, lang or
  * model that is not 1-256 bytes of UTF-8 without control characters ("--voice: ..."), a format
- * that is not one of JOB_FORMATS. */
+ * that is not one of JOB_FORMATS, a variant name that is invalid or repeated, too many variants. */
 struct jobbuild *jobbuild_new(const struct jobbuild_spec *spec, char *err, size_t errlen);
 void jobbuild_free(struct jobbuild *jb);                        /* NULL-safe */
 
@@ -55,13 +72,21 @@ const char *const *jobbuild_slot_names(const struct jobbuild *jb, size_t *n);
  * max_text_chars characters) and the size of its meta (at most JOB_META_MAX bytes of JSON). 0
  * when the row makes a job, -1 with the reject reason in reason ("empty contact id", "no value
  * for {{first_name}}", "text is 5001 characters, over the limit of 5000", "meta is 20491 bytes
- * of JSON, over the limit of 16384", ...). jobbuild_encode reads the meta values again. */
+ * of JSON, over the limit of 16384", ...). Each variant's text is checked like the text, its
+ * reason prefixed with the variant ("variant voicemail: text is empty"). jobbuild_encode reads
+ * the meta values again. */
 int jobbuild_row(struct jobbuild *jb, jobbuild_slot_fn slot, void *ctx, char *reason, size_t reasonlen);
 
 /* The current row's contact id as read by the last jobbuild_row (its bytes even when the row was
  * rejected for its id; "" when it had none). Owned by the builder, NUL-terminated, valid until
  * the next jobbuild_row. */
 const char *jobbuild_id(const struct jobbuild *jb, size_t *len);
+
+/* The spoken requests of the row jobbuild_row just accepted: the variants' texts when there are
+ * variants, else the text (n is 1). Request i's text and its length in bytes; owned by the
+ * builder, valid until the next jobbuild_row. For counting what a campaign will be billed. */
+size_t jobbuild_nrequests(const struct jobbuild *jb);
+const char *jobbuild_request(const struct jobbuild *jb, size_t i, size_t *len);
 
 /* Appends the job of the row jobbuild_row just accepted to out as compact JSON (common/job.h's
  * encoder), reading the meta values through slot now. A meta value that is absent, not UTF-8 or

@@ -26,12 +26,15 @@
 #include "job.h"
 #include "jobbuild.h"
 #include "kafka.h"
+#include "lanes.h"
 #include "log.h"
 #include "progress.h"
 #include "rejects.h"
 #include "sender.h"
 #include "store.h"
 #include "template.h"
+#include "timefmt.h"
+#include "utf8.h"
 #include "voicecheck.h"
 #include "xalloc.h"
 
@@ -39,12 +42,25 @@
 #define MAX_META 32
 #define LOCK_TTL_MS 15000 /* a launch that dies blocks the campaign's next launch this long */
 
+/* One --variant NAME=TEMPLATE, split at the first '='. */
+struct variant_opt {
+    char        name[JOB_VARIANT_NAME_MAX + 2]; /* room to see a name one byte too long */
+    const char *template_text;
+};
+
 struct launch_opts {
     const char *campaign, *contacts, *template_text, *template_file, *id_column;
     const char *voice, *lang, *model, *format, *rejects;
     const char *meta[MAX_META];
     size_t      nmeta;
     bool        resume, dry_run, json;
+    const char *priority_name, *ttl, *expires_at;
+    enum job_priority priority;
+    int64_t     expires_at_ms;      /* from --ttl or --expires-at; 0: none */
+    bool        no_dedup;
+    struct variant_opt variants[JOB_VARIANTS_MAX];
+    size_t      nvariants;
+    bool        force;              /* reconcile: even a cancelled campaign */
 };
 
 /* One rendered job of a chunk; strings live in the chunk's arena buffers. */
@@ -94,6 +110,9 @@ struct launch {
     struct chunk              chunks[2];
     struct chunk             *fill;          /* the chunk rows go to; the other may be in Redis */
     struct jobbuild          *jb;            /* row -> job; its slots are the contacts' slots */
+    struct template          *var_tpl[JOB_VARIANTS_MAX]; /* each --variant's template */
+    struct idset             *texts;         /* --dry-run: distinct spoken texts met */
+    int64_t                   unique_texts, characters; /* --dry-run: what would be billed */
     char                      enqueued_at[32];
     int64_t                   enqueued, rejected, rejected_recorded, already_done, failed, produced;
     char                      delivery_error[256];
@@ -104,10 +123,11 @@ struct launch {
 
 static void launch_usage(FILE *out)
 {
-    fputs("usage: voxcast launch --campaign ID --contacts FILE (--template TEXT | --template-file F)\n"
-          "                      [--id-column contact_id] [--voice V] [--lang L] [--model M]\n"
-          "                      [--format FORMAT] [--meta COLUMN]... [--rejects FILE] [--resume]\n"
-          "                      [--dry-run] [--json]\n\n"
+    fputs("usage: voxcast launch --campaign ID --contacts FILE (--template TEXT | --template-file F |\n"
+          "                      --variant NAME=TEMPLATE...) [--id-column contact_id] [--voice V]\n"
+          "                      [--lang L] [--model M] [--format FORMAT] [--meta COLUMN]...\n"
+          "                      [--priority high|normal|low] [--ttl DURATION | --expires-at TIME]\n"
+          "                      [--no-dedup] [--rejects FILE] [--resume] [--dry-run] [--json]\n\n"
           "Enqueues one voice-message job per contact to Kafka (key = contact id). FILE is CSV with a\n"
           "header row (RFC 4180) or JSON Lines (.jsonl); every column is a template variable:\n"
           "{{first_name}}. A row is rejected, not enqueued, when its id is empty or repeated, a\n"
@@ -129,21 +149,61 @@ static void launch_usage(FILE *out)
           "                       (16-bit PCM WAV, mono); every WAV kind ends in .wav\n"
           "  --meta COLUMN        carry this column in the job's meta object (repeatable; a value\n"
           "                       that is not UTF-8 or holds a NUL byte is left out)\n"
+          "  --variant NAME=TEMPLATE  instead of --template: one file per variant for each contact,\n"
+          "                       <contact>.<NAME>.<ext> (repeatable, up to 8; NAME is 1-32 of\n"
+          "                       [a-z0-9_-]); each TEMPLATE is rendered per row like --template, and a\n"
+          "                       row whose variant text is empty or too long is rejected\n"
+          "  --priority P         high, normal (default) or low: a high campaign's jobs travel in\n"
+          "                       kafka.topic.high and are rendered before normal and low jobs queued\n"
+          "                       earlier (low: kafka.topic.low, rendered when nothing else waits)\n"
+          "  --ttl DURATION       a job not rendered within DURATION of the launch (90s, 30m, 6h, 2d)\n"
+          "                       is not rendered: it goes to the DLQ with reason expired\n"
+          "  --expires-at TIME    the same with an instant, RFC 3339 with its offset\n"
+          "                       (2026-12-03T18:00:00+01:00); one of --ttl and --expires-at\n"
+          "  --no-dedup           render every contact, even when another contact's spoken request\n"
+          "                       (text, voice, lang, format, model) is identical (default: render\n"
+          "                       it once, copy it for the others)\n"
           "  --rejects FILE       write rejected rows as CSV: line,contact,reason\n"
           "  --resume             relaunch an existing campaign: enqueue only contacts not yet done\n"
-          "  --dry-run            validate and count, enqueue nothing, touch neither Kafka nor Redis\n"
-          "  --json               print {\"campaign\",\"enqueued\",\"rejected\",\"elapsed_s\"} instead of text\n\n"
+          "  --dry-run            validate and count, enqueue nothing, touch neither Kafka nor Redis;\n"
+          "                       also counts the distinct spoken texts and the characters providers\n"
+          "                       would bill (each distinct text once, every text with --no-dedup)\n"
+          "  --json               print {\"campaign\",\"enqueued\",\"rejected\",\"elapsed_s\",...} instead\n"
+          "                       of text (a dry run adds \"unique_texts\" and \"characters\")\n\n"
           "example:\n"
           "  voxcast launch --campaign spring-promo --contacts contacts.csv \\\n"
           "      --template 'Hi {{first_name}}, your order ships today.' --rejects rejects.csv\n"
           "  voxcast -c consumers.conf launch --campaign spring-hd --contacts contacts.csv \\\n"
-          "      --template 'Hi {{first_name}}.' --voice alloy --model hd   # and how each provider maps them\n",
+          "      --template 'Hi {{first_name}}.' --voice alloy --model hd   # and how each provider maps them\n"
+          "  voxcast launch --campaign outage --contacts contacts.csv --priority high --ttl 2h \\\n"
+          "      --variant 'live=Hi {{first_name}}, power is back.' \\\n"
+          "      --variant 'voicemail=This is your utility: power is back in your area.'\n",
           out);
+}
+
+/* Records --variant NAME=TEMPLATE (checked later, with the other options). */
+static int add_variant(struct launch_opts *o, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq) {
+        cmd_error("launch: --variant takes NAME=TEMPLATE, not \"%s\"", arg);
+        return -1;
+    }
+    if (o->nvariants == JOB_VARIANTS_MAX) {
+        cmd_error("launch: at most %d --variant options", JOB_VARIANTS_MAX);
+        return -1;
+    }
+    struct variant_opt *v = &o->variants[o->nvariants++];
+    size_t n = (size_t)(eq - arg);
+    snprintf(v->name, sizeof v->name, "%.*s", (int)(n < sizeof v->name - 1 ? n : sizeof v->name - 1), arg);
+    v->template_text = eq + 1;
+    return 0;
 }
 
 static int parse_opts(int argc, char **argv, struct launch_opts *o)
 {
-    enum { O_ID = 256, O_TFILE, O_META, O_MODEL };
+    enum { O_ID = 256, O_TFILE, O_META, O_MODEL, O_PRIORITY, O_TTL, O_EXPIRES, O_NODEDUP,
+           O_VARIANT, O_FORCE };
     static const struct option longopts[] = {
         {"campaign", required_argument, NULL, 'C'}, {"contacts", required_argument, NULL, 'f'},
         {"template", required_argument, NULL, 't'}, {"template-file", required_argument, NULL, O_TFILE},
@@ -152,7 +212,11 @@ static int parse_opts(int argc, char **argv, struct launch_opts *o)
         {"model", required_argument, NULL, O_MODEL},
         {"meta", required_argument, NULL, O_META}, {"rejects", required_argument, NULL, 'r'},
         {"resume", no_argument, NULL, 'R'}, {"dry-run", no_argument, NULL, 'n'},
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
+        {"priority", required_argument, NULL, O_PRIORITY}, {"ttl", required_argument, NULL, O_TTL},
+        {"expires-at", required_argument, NULL, O_EXPIRES}, {"no-dedup", no_argument, NULL, O_NODEDUP},
+        {"variant", required_argument, NULL, O_VARIANT}, {"force", no_argument, NULL, O_FORCE},
+        {NULL, 0, NULL, 0}};
     *o = (struct launch_opts){.id_column = "contact_id", .format = "wav"};
     int c;
     while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -170,6 +234,15 @@ static int parse_opts(int argc, char **argv, struct launch_opts *o)
         case 'R': o->resume = true; break;
         case 'n': o->dry_run = true; break;
         case 'j': o->json = true; break;
+        case O_PRIORITY: o->priority_name = optarg; break;
+        case O_TTL: o->ttl = optarg; break;
+        case O_EXPIRES: o->expires_at = optarg; break;
+        case O_NODEDUP: o->no_dedup = true; break;
+        case O_FORCE: o->force = true; break;
+        case O_VARIANT:
+            if (add_variant(o, optarg) != 0)
+                return -1;
+            break;
         case O_META:
             if (o->nmeta == MAX_META) {
                 cmd_error("launch: at most %d --meta columns", MAX_META);
@@ -188,7 +261,37 @@ static int parse_opts(int argc, char **argv, struct launch_opts *o)
     return 0;
 }
 
-static int check_opts(const struct launch_opts *o)
+/* --ttl or --expires-at -> o->expires_at_ms, as of now_ms; a deadline already past could only
+ * fill the DLQ, so it is a usage error. */
+static int check_deadline(struct launch_opts *o, int64_t now_ms)
+{
+    if (o->ttl && o->expires_at) {
+        cmd_error("launch: give --ttl or --expires-at, not both");
+        return -1;
+    }
+    int64_t ms;
+    if (o->ttl) {
+        if (timefmt_parse_duration(o->ttl, &ms) != 0) {
+            cmd_error("launch: --ttl must be a duration such as 90s, 30m, 6h or 2d, not \"%s\"", o->ttl);
+            return -1;
+        }
+        o->expires_at_ms = now_ms + ms;
+    } else if (o->expires_at) {
+        if (timefmt_parse_rfc3339(o->expires_at, &ms) != 0) {
+            cmd_error("launch: --expires-at must be an RFC 3339 time with its offset, such as "
+                      "2026-12-03T18:00:00Z or 2026-12-03T18:00:00+01:00, not \"%s\"", o->expires_at);
+            return -1;
+        }
+        if (ms <= now_ms) {
+            cmd_error("launch: --expires-at %s has already passed", o->expires_at);
+            return -1;
+        }
+        o->expires_at_ms = ms;
+    }
+    return 0;
+}
+
+static int check_opts(struct launch_opts *o)
 {
     if (!o->campaign || !o->contacts) {
         cmd_error("launch: --campaign and --contacts are required (see voxcast launch --help)");
@@ -198,16 +301,32 @@ static int check_opts(const struct launch_opts *o)
         cmd_error("launch: campaign \"%s\" must be 1-64 of [A-Za-z0-9._-], and not \".\" or \"..\"", o->campaign);
         return -1;
     }
-    if (!o->template_text == !o->template_file) {
-        cmd_error("launch: give exactly one of --template and --template-file");
+    if ((o->template_text != NULL) + (o->template_file != NULL) + (o->nvariants > 0) != 1) {
+        cmd_error("launch: give exactly one of --template, --template-file and --variant");
         return -1;
+    }
+    for (size_t i = 0; i < o->nvariants; i++) {
+        if (!job_variant_name_valid(o->variants[i].name)) {
+            cmd_error("launch: --variant name \"%s\" must be 1-%d of [a-z0-9_-]", o->variants[i].name,
+                      JOB_VARIANT_NAME_MAX);
+            return -1;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (strcmp(o->variants[k].name, o->variants[i].name) == 0) {
+                cmd_error("launch: --variant %s is given twice", o->variants[i].name);
+                return -1;
+            }
     }
     enum out_format f;
     if (out_format_parse(o->format, &f) != 0) {
         cmd_error("launch: --format must be one of %s, not \"%s\"", JOB_FORMATS, o->format);
         return -1;
     }
-    return 0;
+    if (o->priority_name && job_priority_parse(o->priority_name, &o->priority) != 0) {
+        cmd_error("launch: --priority must be high, normal or low, not \"%s\"", o->priority_name);
+        return -1;
+    }
+    return check_deadline(o, clock_wall_ms());
 }
 
 /* ---------------------------------------------------------------- set-up */
@@ -228,6 +347,20 @@ static char *read_template_file(const char *path)
     return buf_steal(&b);
 }
 
+/* Compiles each --variant's template; the job's text is the first variant's. */
+static int open_variants(struct launch *L)
+{
+    char err[512];
+    for (size_t i = 0; i < L->o->nvariants; i++) {
+        L->var_tpl[i] = template_compile(L->o->variants[i].template_text, err, sizeof err);
+        if (!L->var_tpl[i]) {
+            cmd_error("--variant %s: template: %s", L->o->variants[i].name, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int open_template(struct launch *L)
 {
     char err[512];
@@ -236,13 +369,15 @@ static int open_template(struct launch *L)
         cmd_error("%s: %m", L->o->template_file);
         return -1;
     }
-    L->template_text = text ? text : xstrdup(L->o->template_text);
+    if (!text)
+        text = xstrdup(L->o->nvariants > 0 ? L->o->variants[0].template_text : L->o->template_text);
+    L->template_text = text;
     L->tpl = template_compile(L->template_text, err, sizeof err);
     if (!L->tpl) {
-        cmd_error("template: %s", err);
+        cmd_error("%stemplate: %s", L->o->nvariants > 0 ? "--variant " : "", err);
         return -1;
     }
-    return 0;
+    return open_variants(L);
 }
 
 /* Makes the row -> job builder and binds the contacts' slots to its slot names (template
@@ -251,11 +386,16 @@ static int bind_columns(struct launch *L)
 {
     char err[1024];
     clock_iso8601(clock_wall_ms(), L->enqueued_at);
+    struct jobbuild_variant variants[JOB_VARIANTS_MAX];
+    for (size_t i = 0; i < L->o->nvariants; i++)
+        variants[i] = (struct jobbuild_variant){.name = L->o->variants[i].name, .tpl = L->var_tpl[i]};
     struct jobbuild_spec spec = {
         .campaign = L->o->campaign, .id_column = L->o->id_column, .tpl = L->tpl,
         .meta = L->o->meta, .nmeta = L->o->nmeta, .voice = L->o->voice, .lang = L->o->lang,
         .model = L->o->model, .format = L->o->format, .enqueued_at = L->enqueued_at,
-        .max_text_chars = (size_t)config_int(L->cfg, "job.max_text_chars")};
+        .max_text_chars = (size_t)config_int(L->cfg, "job.max_text_chars"),
+        .priority = L->o->priority, .expires_at_ms = L->o->expires_at_ms,
+        .no_dedup = L->o->no_dedup, .variants = variants, .nvariants = L->o->nvariants};
     L->jb = jobbuild_new(&spec, err, sizeof err);
     if (!L->jb) {
         cmd_error("launch: %s", err);
@@ -301,7 +441,9 @@ static int open_kafka(struct launch *L)
         cmd_error("kafka: %s", err);
         return -1;
     }
-    L->rkt = rd_kafka_topic_new(L->rk, config_get(L->cfg, "kafka.topic"), NULL);
+    char topic[512]; /* every job of the campaign travels in its priority's lane */
+    lane_topic_name(L->cfg, L->o->priority, topic, sizeof topic);
+    L->rkt = rd_kafka_topic_new(L->rk, topic, NULL);
     if (kafka_check_topic(L->rk, L->rkt, L->cfg, 10000, err, sizeof err) != 0) {
         cmd_error("%s", err);
         return -1;
@@ -309,15 +451,40 @@ static int open_kafka(struct launch *L)
     return 0;
 }
 
-/* What `voxcast reconcile` needs to render the same jobs again later. */
+/* The --variant options as a JSON array of [name, template] pairs (malloc'd; [] for none, so a
+ * --resume without variants replaces the record of an earlier launch with them). */
+static char *variants_json(const struct launch_opts *o)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < o->nvariants; i++)
+        json_array_append_new(a, json_pack("[s,s]", o->variants[i].name, o->variants[i].template_text));
+    char *text = json_dumps(a, JSON_COMPACT);
+    json_decref(a);
+    return text;
+}
+
+/* What `voxcast reconcile` needs to render the same jobs again later, what `campaign list`
+ * shows (priority), and how long Redis keeps the campaign once it ended (retention_s, read by
+ * the store's completion and cancel). */
 static void save_launch_settings(struct launch *L)
 {
+    char expires[TIMEFMT_RFC3339_LEN] = "", retention[32];
+    if (L->o->expires_at_ms > 0)
+        timefmt_format_rfc3339(L->o->expires_at_ms, expires);
+    int64_t days = config_int(L->cfg, "campaign.retention_days");
+    snprintf(retention, sizeof retention, "%lld", (long long)(days > 0 ? days * 86400 : 0));
+    char *variants = variants_json(L->o);
     const char *fields[][2] = {{"contacts_file", L->o->contacts}, {"template", L->template_text},
                                {"id_column", L->o->id_column}, {"format", L->o->format},
-                               {"voice", L->o->voice}, {"lang", L->o->lang}, {"model", L->o->model}};
+                               {"voice", L->o->voice}, {"lang", L->o->lang}, {"model", L->o->model},
+                               {"priority", job_priority_name(L->o->priority)},
+                               {"expires_at", expires}, /* "": none (a --resume may drop it) */
+                               {"dedup", L->o->no_dedup ? "false" : "true"},
+                               {"variants", variants}, {"retention_s", retention}};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (fields[i][1])
             store_campaign_set(L->store, L->o->campaign, fields[i][0], fields[i][1]);
+    free(variants);
     if (L->o->nmeta == 0)
         return;
     json_t *cols = json_array(); /* a JSON array: column names may hold any character */
@@ -457,6 +624,21 @@ static void reject(struct launch *L, long line, const char *id, size_t id_len, c
     rejects_add(L->rej, line, id, id_len, reason);
 }
 
+/* --dry-run: adds the row's spoken requests to what providers would bill. Voice, lang, format and
+ * model are the campaign's, so two requests are identical when their texts are: each distinct
+ * text is billed once (the render-once cache), or every text with --no-dedup. */
+static void count_billed(struct launch *L)
+{
+    for (size_t i = 0; i < jobbuild_nrequests(L->jb); i++) {
+        size_t len;
+        const char *text = jobbuild_request(L->jb, i, &len);
+        bool fresh = idset_add(L->texts, text, len);
+        L->unique_texts += fresh;
+        if (fresh || L->o->no_dedup)
+            L->characters += (int64_t)utf8_count(text, len);
+    }
+}
+
 /* Validates the current row and appends its job to the chunk; a bad row becomes a reject. The
  * chunk keeps offsets into its buffers (ids, payloads), never pointers: both grow row by row. */
 static void take_row(struct launch *L)
@@ -470,6 +652,8 @@ static void take_row(struct launch *L)
         return reject(L, line, id, id_len, reason);
     if (L->seen && !idset_add(L->seen, id, id_len))
         return reject(L, line, id, id_len, "repeated contact id");
+    if (L->texts)
+        count_billed(L);
     struct chunk *c = L->fill;
     struct pending_job *pj = &c->jobs[c->njobs++];
     pj->line = line;
@@ -683,9 +867,13 @@ static void report(struct launch *L, double elapsed_s)
 {
     if (L->o->json) {
         printf("{\"campaign\":\"%s\",\"enqueued\":%lld,\"rejected\":%lld,\"already_done\":%lld,"
-               "\"dry_run\":%s,\"elapsed_s\":%.3f}\n",
-               L->o->campaign, (long long)L->enqueued, (long long)L->rejected,
-               (long long)L->already_done, L->o->dry_run ? "true" : "false", elapsed_s);
+               "\"dry_run\":%s,\"priority\":\"%s\",", L->o->campaign, (long long)L->enqueued,
+               (long long)L->rejected, (long long)L->already_done, L->o->dry_run ? "true" : "false",
+               job_priority_name(L->o->priority));
+        if (L->o->dry_run)
+            printf("\"unique_texts\":%lld,\"characters\":%lld,", (long long)L->unique_texts,
+                   (long long)L->characters);
+        printf("\"elapsed_s\":%.3f}\n", elapsed_s);
         return;
     }
     printf("%s campaign %s: %lld enqueued, %lld rejected%s%s%s", L->o->dry_run ? "dry run of" : "launched",
@@ -695,11 +883,17 @@ static void report(struct launch *L, double elapsed_s)
     if (L->already_done)
         printf(", %lld already done", (long long)L->already_done);
     printf(" in %.2f s\n", elapsed_s);
+    if (L->o->dry_run)
+        printf("to bill: %lld unique texts, %lld characters%s\n", (long long)L->unique_texts,
+               (long long)L->characters, L->o->no_dedup ? " (--no-dedup: every contact's text)" : "");
 }
 
 static void launch_close(struct launch *L)
 {
     jobbuild_free(L->jb);
+    for (size_t i = 0; i < L->o->nvariants; i++)
+        template_free(L->var_tpl[i]);
+    idset_free(L->texts);
     template_free(L->tpl);
     free(L->template_text);
     contacts_free(L->src);
@@ -739,8 +933,10 @@ static int launch_run(struct launch *L)
         cmd_error("%s", err);
         return EXIT_USAGE;
     }
-    if (L->o->dry_run)
+    if (L->o->dry_run) {
         L->seen = idset_new();
+        L->texts = idset_new();
+    }
     else if (open_kafka(L) != 0 || open_store(L) != 0) /* Kafka first: a refused launch leaves no record */
         return EXIT_RUNTIME;
     progress_init(&L->bar, stderr, !L->o->json);
@@ -775,6 +971,10 @@ int cmd_launch(int argc, char **argv, const struct config *cfg)
     int rc = parse_opts(argc, argv, &o);
     if (rc != 0)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
+    if (o.force) {
+        cmd_error("launch: --force is an option of reconcile");
+        return EXIT_USAGE;
+    }
     if (check_opts(&o) != 0)
         return EXIT_USAGE;
     return launch_with(&o, cfg);
@@ -784,17 +984,19 @@ int cmd_launch(int argc, char **argv, const struct config *cfg)
 
 static void reconcile_usage(FILE *out)
 {
-    fputs("usage: voxcast reconcile --campaign ID --contacts FILE [--rejects FILE] [--dry-run] [--json]\n\n"
-          "Enqueues again every contact of FILE that is not done, with the template, id column,\n"
-          "voice, language, model, format and meta columns the campaign was launched with. For jobs\n"
-          "that vanished from Kafka (the embedded broker keeps ~5 MiB per partition; consumers log\n"
-          "\"offset gap\"): contacts still pending get a new job, done ones are skipped, counts stay\n"
-          "exact.\n\n"
+    fputs("usage: voxcast reconcile --campaign ID --contacts FILE [--rejects FILE] [--force] [--dry-run]\n"
+          "                         [--json]\n\n"
+          "Enqueues again every contact of FILE that is not done, with the template (or variants),\n"
+          "id column, voice, language, model, format, meta columns, priority, deadline and dedup\n"
+          "choice the campaign was launched with. For jobs that vanished from Kafka (the embedded\n"
+          "broker keeps ~5 MiB per partition; consumers log \"offset gap\"): contacts still pending\n"
+          "get a new job, done ones are skipped, counts stay exact. A cancelled campaign is skipped\n"
+          "(saying so, exit 0) unless --force.\n\n"
           "example:\n"
           "  voxcast reconcile --campaign spring-promo --contacts contacts.csv\n", out);
 }
 
-#define NSETTINGS 8 /* saved by save_launch_settings */
+#define NSETTINGS 12 /* saved by save_launch_settings */
 
 /* Loads the launch settings saved in the campaign record into o (strings owned by *keep). */
 static int load_settings(const struct config *cfg, struct launch_opts *o, char *keep[NSETTINGS])
@@ -806,7 +1008,8 @@ static int load_settings(const struct config *cfg, struct launch_opts *o, char *
         return EXIT_RUNTIME;
     }
     const char *names[NSETTINGS] = {"template", "id_column", "format", "voice", "lang",
-                                    "contacts_file", "model", "meta_columns"};
+                                    "contacts_file", "model", "meta_columns", "priority",
+                                    "expires_at", "dedup", "variants"};
     int rc = EXIT_OK;
     for (int i = 0; i < NSETTINGS && rc == EXIT_OK; i++)
         if (store_campaign_field(s, o->campaign, names[i], &keep[i]) < 0) {
@@ -824,7 +1027,59 @@ static int load_settings(const struct config *cfg, struct launch_opts *o, char *
     o->voice = keep[3];
     o->lang = keep[4];
     o->model = keep[6];
+    if (keep[8] && job_priority_parse(keep[8], &o->priority) != 0)
+        o->priority = JOB_PRIORITY_NORMAL;
+    o->no_dedup = keep[10] && strcmp(keep[10], "false") == 0;
     return rc;
+}
+
+/* The variants the campaign was launched with (a JSON array of [name, template]) into o; returns
+ * the parsed array, which owns the templates (NULL when there were none). The job's text is the
+ * first variant's, so the saved template is not used then. */
+static json_t *load_variants(const char *saved, struct launch_opts *o)
+{
+    json_t *all = saved ? json_loads(saved, 0, NULL) : NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(all, i, v) {
+        const char *name = json_string_value(json_array_get(v, 0));
+        const char *text = json_string_value(json_array_get(v, 1));
+        if (name && text && o->nvariants < JOB_VARIANTS_MAX) {
+            struct variant_opt *vo = &o->variants[o->nvariants++];
+            snprintf(vo->name, sizeof vo->name, "%s", name);
+            vo->template_text = text;
+        }
+    }
+    if (o->nvariants > 0)
+        o->template_text = NULL;
+    return all;
+}
+
+/* Whether reconcile may go on: not for a cancelled campaign without --force (said on stdout).
+ * EXIT_OK go on, 1 skip, EXIT_RUNTIME Redis failed (printed). */
+static int cancelled_gate(const struct config *cfg, const struct launch_opts *o)
+{
+    char err[512];
+    struct store *s = store_open_config(cfg, err, sizeof err);
+    if (!s) {
+        cmd_error("%s", err);
+        return EXIT_RUNTIME;
+    }
+    struct campaign_info ci;
+    int rc = store_campaign_get(s, o->campaign, &ci);
+    if (rc < 0)
+        cmd_error("redis: %s", store_error(s));
+    store_close(s);
+    if (rc < 0)
+        return EXIT_RUNTIME;
+    if (rc != 0 || ci.control != STORE_CONTROL_CANCELLED)
+        return EXIT_OK;
+    if (o->force) {
+        printf("campaign %s is cancelled; --force: enqueueing its contacts that are not done\n", o->campaign);
+        return EXIT_OK;
+    }
+    printf("campaign %s is cancelled: skipped, nothing enqueued (--force enqueues it anyway)\n", o->campaign);
+    return 1;
 }
 
 /* The --meta columns the campaign was launched with (saved as a JSON array) into o; returns the
@@ -850,19 +1105,38 @@ int cmd_reconcile(int argc, char **argv, const struct config *cfg)
     int rc = parse_opts(argc, argv, &o);
     if (rc != 0)
         return EXIT_USAGE;
-    if (!o.campaign || !o.contacts || o.template_text || o.template_file) {
-        cmd_error("reconcile: give --campaign and --contacts (the template comes from the campaign)");
+    if (!o.campaign || !o.contacts || o.template_text || o.template_file || o.nvariants ||
+        o.priority_name || o.ttl || o.expires_at || o.no_dedup) {
+        cmd_error("reconcile: give --campaign and --contacts (the template, variants, priority, "
+                  "deadline and dedup come from the campaign)");
         return EXIT_USAGE;
     }
+    if (!job_campaign_valid(o.campaign)) {
+        cmd_error("reconcile: campaign \"%s\" must be 1-64 of [A-Za-z0-9._-]", o.campaign);
+        return EXIT_USAGE;
+    }
+    if (!o.dry_run) {
+        rc = cancelled_gate(cfg, &o);
+        if (rc != EXIT_OK)
+            return rc == 1 ? EXIT_OK : rc;
+    }
     char *keep[NSETTINGS] = {0};
-    json_t *meta = NULL;
+    json_t *meta = NULL, *variants = NULL;
     rc = load_settings(cfg, &o, keep);
     o.resume = true;
     if (rc == EXIT_OK && o.nmeta == 0)
         meta = load_meta_columns(keep[7], &o);
     if (rc == EXIT_OK)
-        rc = check_opts(&o) == 0 ? launch_with(&o, cfg) : EXIT_USAGE;
+        variants = load_variants(keep[11], &o);
+    if (rc == EXIT_OK && check_opts(&o) != 0)
+        rc = EXIT_USAGE;
+    int64_t expires_ms; /* the launch's deadline as it was, even if it passed */
+    if (rc == EXIT_OK && keep[9] && timefmt_parse_rfc3339(keep[9], &expires_ms) == 0)
+        o.expires_at_ms = expires_ms;
+    if (rc == EXIT_OK)
+        rc = launch_with(&o, cfg);
     json_decref(meta);
+    json_decref(variants);
     for (int i = 0; i < NSETTINGS; i++)
         free(keep[i]);
     return rc;

@@ -1,4 +1,4 @@
-/* main.c - `voxcast`, the campaign CLI: dispatch to launch, status, dlq and broker.
+/* main.c - `voxcast`, the campaign CLI: dispatch to launch, status, dlq, campaign and broker.
  *
  * Shared options (-c, -X) are taken out of argv first so they may stand anywhere; the
  * configuration is then built once and handed to the subcommand. */
@@ -22,6 +22,7 @@ static const struct command commands[] = {
     {"status", cmd_status, "show a campaign's progress (or list campaigns)"},
     {"dlq", cmd_dlq, "list, show, replay or purge dead-lettered jobs"},
     {"reconcile", cmd_reconcile, "enqueue again the contacts of a campaign that are not done"},
+    {"campaign", cmd_campaign, "list, pause, resume, cancel or delete campaigns"},
     {"broker", cmd_broker, "run an embedded development Kafka broker"},
 };
 
@@ -49,7 +50,7 @@ static void usage(FILE *out)
           "Batch text-to-speech campaigns on Kafka: launch jobs, watch them, replay failures.\n\n"
           "commands:\n", out);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
     fputs("\noptions (anywhere on the line):\n"
           "  -c FILE        configuration file of `key = value` lines\n"
           "  -X key=value   override one key (beats VOXCAST_* variables, which beat the file)\n"

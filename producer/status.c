@@ -1,7 +1,8 @@
 /* status.c - `voxcast status`: a campaign's counts, a list of campaigns, or a live view.
  *
  * Counts come from the campaign record, which only state transitions move, so
- * done + dlq + pending == enqueued holds at every read. pending is derived, never stored.
+ * done + dlq + cancelled + pending == enqueued holds at every read. pending is derived, never
+ * stored, and so is the state (campaign.h: running, paused, cancelled or complete).
  *
  * The live view (--watch) answers an operator's first questions in one place: how far, how
  * fast, when done, who renders, and why jobs fail. The "why" is a tally of the reasons of the
@@ -21,13 +22,16 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "campaign.h"
 #include "clock.h"
 #include "cmd.h"
 #include "progress.h"
 #include "store.h"
 #include "store_account.h"
+#include "store_cache.h"
 
 struct status_opts {
+    const struct config *cfg;
     const char *campaign;
     bool        json, watch, wait;
     double      timeout_s, interval_s;
@@ -44,7 +48,7 @@ static void on_signal(int sig)
 static void status_usage(FILE *out)
 {
     fputs("usage: voxcast status [CAMPAIGN] [--json] [--watch] [--wait [--timeout S]] [--interval S]\n\n"
-          "Shows a campaign's progress: enqueued, rejected, done, dlq, pending, the split per\n"
+          "Shows a campaign's progress: enqueued, rejected, done, dlq, cancelled, pending, the split per\n"
           "provider and the commonest reasons of its newest 1000 DLQ entries. Without CAMPAIGN,\n"
           "lists every campaign, newest first.\n\n"
           "  --json        one JSON object (one per line for the list)\n"
@@ -54,7 +58,9 @@ static void status_usage(FILE *out)
           "  --wait        block until the campaign completes; exit 1 if --timeout passes first\n"
           "  --timeout S   give up waiting after S seconds (default: never)\n"
           "  --interval S  refresh period for --watch/--wait (default 1; 0.2 for --wait)\n\n"
-          "state is \"complete\" when the launch has finished and pending == 0.\n"
+          "state: running, paused (voxcast campaign pause), cancelled, or complete once the launch\n"
+          "has finished and pending == 0 (pending = enqueued - done - dlq - cancelled; aside counts\n"
+          "the jobs set aside while paused).\n"
           "exit status: 0 shown (or complete), 1 no such campaign, Redis unreachable, --timeout\n"
           "passed or interrupted, 2 usage error.\n\n"
           "examples:\n"
@@ -109,12 +115,12 @@ static int parse_opts(int argc, char **argv, struct status_opts *o)
 
 static int64_t pending_of(const struct campaign_info *ci)
 {
-    return ci->enqueued - ci->done - ci->dlq;
+    return campaign_pending(ci);
 }
 
 static bool is_complete(const struct campaign_info *ci)
 {
-    return pending_of(ci) == 0 && strcmp(ci->launch_state, "launched") == 0;
+    return campaign_is_complete(ci);
 }
 
 /* ---------------------------------------------------------------- provider accounts */
@@ -136,6 +142,53 @@ static json_t *accounts_json(struct store *s)
                                       "in_flight", v[i].in_flight, "consumers", v[i].alive));
     free(v);
     return o;
+}
+
+static void put_providers(json_t *by_provider, struct buf *b);
+
+/* ---------------------------------------------------------------- what it costs */
+
+/* The campaign's render-once savings and billed characters (store_cache.h) as
+ * {"cache_hits":N,"characters":{"NAME":N,...},"est_usd":F}: est_usd prices each provider's
+ * characters at provider.NAME.usd_per_million_chars and is left out when no provider of the
+ * campaign has a price. NULL on a Redis error (the counts are still worth showing). */
+static json_t *cost_json(struct store *s, const struct config *cfg, const char *campaign)
+{
+    struct campaign_cost c;
+    if (store_campaign_cost(s, campaign, &c) != 0)
+        return NULL;
+    json_t *chars = json_object();
+    double usd = 0;
+    bool priced = false;
+    for (size_t i = 0; i < c.nproviders; i++) {
+        json_object_set_new(chars, c.providers[i].name, json_integer(c.providers[i].chars));
+        double per_million = config_provider_double(cfg, c.providers[i].name, "usd_per_million_chars");
+        if (per_million > 0) {
+            usd += (double)c.providers[i].chars * per_million / 1e6;
+            priced = true;
+        }
+    }
+    json_t *o = json_pack("{s:I,s:o}", "cache_hits", (json_int_t)c.cache_hits, "characters", chars);
+    if (priced)
+        json_object_set_new(o, "est_usd", json_real(usd));
+    return o;
+}
+
+/* "  cost: 12 cache hits; characters primary 3400, espeak 120; est. $0.0512" when there is any. */
+static void put_cost_text(json_t *cost)
+{
+    json_t *chars = json_object_get(cost, "characters");
+    long long hits = (long long)json_integer_value(json_object_get(cost, "cache_hits"));
+    if (!cost || (hits == 0 && json_object_size(chars) == 0))
+        return;
+    struct buf b = {0};
+    put_providers(chars, &b);
+    printf("  cost: %lld cache hit%s; characters %s", hits, hits == 1 ? "" : "s", b.len ? b.data : "none");
+    json_t *usd = json_object_get(cost, "est_usd");
+    if (usd)
+        printf("; est. $%.4f", json_real_value(usd));
+    printf("\n");
+    buf_free(&b);
 }
 
 /* "  accounts: NAME IN/LIMIT in flight (learned), N consumers; ..." when any provider synced. */
@@ -161,15 +214,16 @@ static void put_accounts_text(json_t *accounts)
     buf_free(&b);
 }
 
-static void put_json(const struct campaign_info *ci, json_t *by_provider, json_t *accounts)
+static void put_json(const struct campaign_info *ci, json_t *by_provider, json_t *accounts, json_t *cost)
 {
     /* "o" steals the reference: a new one either way, so the list's empty objects are freed too */
     json_t *prov = by_provider ? json_incref(by_provider) : json_object();
-    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "campaign", ci->id, "state",
-                          is_complete(ci) ? "complete" : "running", "launch_state", ci->launch_state,
+    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "campaign", ci->id,
+                          "state", campaign_state(ci), "launch_state", ci->launch_state,
                           "enqueued", (json_int_t)ci->enqueued, "rejected", (json_int_t)ci->rejected,
-                          "done", (json_int_t)ci->done, "dlq", (json_int_t)ci->dlq, "pending",
-                          (json_int_t)pending_of(ci), "duplicates", (json_int_t)ci->duplicates,
+                          "done", (json_int_t)ci->done, "dlq", (json_int_t)ci->dlq, "cancelled",
+                          (json_int_t)ci->cancelled, "pending", (json_int_t)pending_of(ci),
+                          "aside", (json_int_t)ci->aside, "duplicates", (json_int_t)ci->duplicates,
                           "by_provider", prov);
     char created[32];
     clock_iso8601(ci->created_at_ms, created);
@@ -180,6 +234,8 @@ static void put_json(const struct campaign_info *ci, json_t *by_provider, json_t
     json_object_set_new(o, "dlq_dropped", json_integer((json_int_t)ci->dlq_dropped));
     if (accounts)
         json_object_set(o, "accounts", accounts);
+    if (cost)
+        json_object_update(o, cost);
     char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15)); /* audio_seconds 0.4, not 0.400...02 */
     puts(s);
     free(s);
@@ -298,10 +354,13 @@ static void put_text(const struct campaign_info *ci, json_t *by_provider, const 
     struct buf prov = {0}, reasons = {0};
     put_providers(by_provider, &prov);
     reasons_put(why, &reasons);
-    printf("campaign %s: %s\n", ci->id, is_complete(ci) ? "complete" : "running");
-    printf("  enqueued %lld   done %lld   dlq %lld   pending %lld   rejected %lld\n",
+    printf("campaign %s: %s\n", ci->id, campaign_state(ci));
+    printf("  enqueued %lld   done %lld   dlq %lld   cancelled %lld   pending %lld   rejected %lld\n",
            (long long)ci->enqueued, (long long)ci->done, (long long)ci->dlq,
-           (long long)pending_of(ci), (long long)ci->rejected);
+           (long long)ci->cancelled, (long long)pending_of(ci), (long long)ci->rejected);
+    if (ci->aside)
+        printf("  set aside while paused: %lld (voxcast campaign resume %s renders them)\n",
+               (long long)ci->aside, ci->id);
     if (prov.len)
         printf("  by provider: %s\n", prov.data);
     if (reasons.len)
@@ -343,14 +402,17 @@ static int show_one(struct store *s, const struct status_opts *o)
     struct reasons why = {.dlq_mark = -1};
     int rc = fetch(s, o->campaign, &ci, &prov);
     json_t *accounts = rc == EXIT_OK ? accounts_json(s) : NULL;
+    json_t *cost = rc == EXIT_OK ? cost_json(s, o->cfg, o->campaign) : NULL;
     if (rc == EXIT_OK && o->json) {
-        put_json(&ci, prov, accounts);
+        put_json(&ci, prov, accounts, cost);
     } else if (rc == EXIT_OK && reasons_refresh(s, o->campaign, ci.dlq, &why) == 0) {
         put_text(&ci, prov, &why);
+        put_cost_text(cost);
         put_accounts_text(accounts);
     } else if (rc == EXIT_OK) {
         rc = EXIT_RUNTIME;
     }
+    json_decref(cost);
     json_decref(accounts);
     json_decref(prov);
     return rc;
@@ -359,7 +421,7 @@ static int show_one(struct store *s, const struct status_opts *o)
 static void put_row(const struct campaign_info *ci)
 {
     printf("%-24s %-9s %10lld %10lld %8lld %10lld %9lld\n", ci->id,
-           is_complete(ci) ? "complete" : "running", (long long)ci->enqueued, (long long)ci->done,
+           campaign_state(ci), (long long)ci->enqueued, (long long)ci->done,
            (long long)ci->dlq, (long long)pending_of(ci), (long long)ci->rejected);
 }
 
@@ -376,7 +438,7 @@ static int show_list(struct store *s, const struct status_opts *o)
                "PENDING", "REJECTED");
     for (size_t i = 0; i < n; i++) {
         if (o->json)
-            put_json(&list[i], NULL, NULL);
+            put_json(&list[i], NULL, NULL, NULL);
         else
             put_row(&list[i]);
     }
@@ -429,7 +491,7 @@ static double finished_share(const struct campaign_info *ci)
 {
     if (is_complete(ci))
         return 1.0;
-    return ci->enqueued > 0 ? (double)(ci->done + ci->dlq) / (double)ci->enqueued : 0.0;
+    return ci->enqueued > 0 ? (double)(ci->done + ci->dlq + ci->cancelled) / (double)ci->enqueued : 0.0;
 }
 
 /* "[#########---------------------]  30.0%" */
@@ -449,8 +511,11 @@ static void counts_put(const struct campaign_info *ci, double rate, struct buf *
     int64_t pending = pending_of(ci);
     if (rate > 0 && pending > 0)
         progress_duration((double)pending / rate, eta);
-    buf_printf(b, "done %lld  dlq %lld  pending %lld  of %lld  %.1f/s  ETA %s", (long long)ci->done,
-               (long long)ci->dlq, (long long)pending, (long long)ci->enqueued, rate, eta);
+    buf_printf(b, "done %lld  dlq %lld  ", (long long)ci->done, (long long)ci->dlq);
+    if (ci->cancelled)
+        buf_printf(b, "cancelled %lld  ", (long long)ci->cancelled);
+    buf_printf(b, "pending %lld  of %lld  %.1f/s  ETA %s", (long long)pending,
+               (long long)ci->enqueued, rate, eta);
 }
 
 /* The terminal block: one line each for progress, counts, providers and reasons. */
@@ -458,7 +523,7 @@ static void block_put(const struct watch *w, const struct campaign_info *ci, jso
                       struct buf *b)
 {
     bar_put(finished_share(ci), b);
-    buf_printf(b, "  %s %s\n", ci->id, is_complete(ci) ? "complete" : "running");
+    buf_printf(b, "  %s %s\n", ci->id, campaign_state(ci));
     counts_put(ci, w->rate, b);
     buf_puts(b, "\n");
     struct buf more = {0};
@@ -539,7 +604,7 @@ static int watch_fetch(struct store *s, struct watch *w, const char *campaign,
     int rc = fetch(s, campaign, ci, prov);
     if (rc != EXIT_OK)
         return rc;
-    watch_rate(w, ci->done + ci->dlq, clock_mono_ms());
+    watch_rate(w, ci->done + ci->dlq + ci->cancelled, clock_mono_ms());
     if (w->show && reasons_refresh(s, campaign, ci->dlq, &w->why) != 0) {
         json_decref(*prov);
         *prov = NULL;
@@ -596,6 +661,7 @@ int cmd_status(int argc, char **argv, const struct config *cfg)
     int rc = parse_opts(argc, argv, &o);
     if (rc != 0)
         return rc > 0 ? EXIT_OK : EXIT_USAGE;
+    o.cfg = cfg;
     char err[512];
     struct store *s = store_open_config(cfg, err, sizeof err);
     if (!s) {

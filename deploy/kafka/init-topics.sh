@@ -13,6 +13,8 @@
 #   TOPIC_PARTITIONS    partitions; at most this many consumers work at once (12)
 #   TOPIC_REPLICATION   replication factor; 3 on a real cluster  (1)
 #   TOPIC_CONFIGS       space-separated topic configs, e.g. "retention.ms=1209600000"
+#   LANE_SUFFIXES       the priority lanes (launch --priority) made beside TOPIC with the same
+#                       partitions: TOPIC.high and TOPIC.low; empty: none   (".high .low")
 #   RESULTS_TOPIC       the consumers' results.topic, one partition so a dialer reads one
 #                       ordered stream; empty: none                  (voxcast.results)
 #   COMMAND_CONFIG      client properties file (SASL_SSL clusters), passed as --command-config
@@ -26,6 +28,7 @@ TOPIC=${TOPIC:-voxcast.jobs}
 TOPIC_PARTITIONS=${TOPIC_PARTITIONS:-12}
 TOPIC_REPLICATION=${TOPIC_REPLICATION:-1}
 TOPIC_CONFIGS=${TOPIC_CONFIGS:-}
+LANE_SUFFIXES=${LANE_SUFFIXES-.high .low}
 RESULTS_TOPIC=${RESULTS_TOPIC-voxcast.results}
 COMMAND_CONFIG=${COMMAND_CONFIG:-}
 KAFKA_BIN=${KAFKA_BIN:-/opt/kafka/bin}
@@ -90,4 +93,8 @@ create_results_topic() {
 wait_for_brokers
 create_topic
 check_partitions
+for lane in $LANE_SUFFIXES; do
+	TOPIC=$TOPIC$lane create_topic
+	TOPIC=$TOPIC$lane check_partitions
+done
 create_results_topic

@@ -231,7 +231,7 @@ assert_eq "jsonl: enqueued, rejected" "2 2" "$(jq -r '"\(.enqueued) \(.rejected)
 grep -q '^2,,line longer than 1048576 bytes' "$WORK/jl-rejects.csv" || fail "the long line is not in rejects: $(cut -c1-200 "$WORK/jl-rejects.csv")"
 ok "a JSON Lines line over 1 MiB is one rejected row; max_text_chars = 0 is no limit"
 # 2^32 ms once wrapped to 0 through an int cast: every launch then "timed out" at once
-vx -X launch.ack_timeout_ms=4294967296 launch --campaign bigwait --contacts "$WORK/c.jsonl" \
+vx -X launch.ack_timeout_ms=4294967296 -X job.max_text_chars=5000 launch --campaign bigwait --contacts "$WORK/c.jsonl" \
 	--template 'Hi {{first_name}}' --json >"$WORK/bigwait.json" || fail "launch with a 2^32 ms ack timeout failed"
 assert_eq "a 2^32 ms ack timeout waits for the acks" 1 "$(jq -r .enqueued "$WORK/bigwait.json")"
 echo "all launch checks passed"

@@ -111,7 +111,7 @@ vx status w >"$WORK/text.out"
 grep -qx '  reasons (last 5): non_retryable/400 3, retry_exhausted/503 2' "$WORK/text.out" ||
 	fail "status text lacks the reasons line: $(cat "$WORK/text.out")"
 ok "status text shows the DLQ reasons"
-assert_eq "--json keys" '["accounts","audio_seconds","by_provider","campaign","created_at","dlq","dlq_dropped","done","duplicates","enqueued","launch_state","pending","rejected","state"]' \
+assert_eq "--json keys" '["accounts","aside","audio_seconds","by_provider","cache_hits","campaign","cancelled","characters","created_at","dlq","dlq_dropped","done","duplicates","enqueued","launch_state","pending","rejected","state"]' \
 	"$(vx status w --json | jq -c keys)"
 assert_eq "--json counts" '{"campaign":"w","state":"complete","enqueued":125,"rejected":0,"done":120,"dlq":5,"pending":0,"by_provider":{"primary":120}}' \
 	"$(vx status w --json | jq -c '{campaign,state,enqueued,rejected,done,dlq,pending,by_provider}')"
