@@ -269,6 +269,8 @@ static bool make_headers(struct s3 *s, struct xfer *x)
                             x->put->content_type ? x->put->content_type : "application/octet-stream", &ok);
     if (s->token)
         x->headers = add_header(x->headers, "x-amz-security-token", s->token, &ok);
+    if (x->put->copy_source) /* CopyObject (AWS S3 API reference): a signed header, no body */
+        x->headers = add_header(x->headers, "x-amz-copy-source", x->put->copy_source, &ok);
     return ok;
 }
 
@@ -336,7 +338,7 @@ static void finish_put(struct s3 *s, struct xfer *x, CURLcode rc)
     if (rc != CURLE_OK) {
         snprintf(put->error, sizeof put->error, "%.60s%s%.90s", curl_easy_strerror(rc),
                  x->curl_err[0] ? ": " : "", x->curl_err);
-    } else if (put->http_status != 200) {
+    } else if (put->http_status != 200 || (put->copy_source && strstr(x->answer, "<Error>"))) {
         char code[64];
         answer_code(x->answer, code, sizeof code);
         snprintf(put->error, sizeof put->error, "HTTP %ld%s%s", put->http_status, code[0] ? " " : "", code);

@@ -48,6 +48,11 @@ struct s3_put {
     const void *data;
     size_t      len;
     const char *content_type;        /* "audio/wav"; NULL: application/octet-stream */
+    const char *copy_source;         /* NULL, or a server-side copy (no body): "/BUCKET/KEY" of
+                                      * the source, percent-encoded as s3_key_encode does; sent
+                                      * as x-amz-copy-source. A copy is stored only when answered
+                                      * 200 without an <Error> document in it (S3 reports a copy
+                                      * that failed midway inside a 200) */
     bool        stored;              /* the store answered 200 */
     long        http_status;         /* its answer, 0 when none came */
     char        error[160];          /* why not stored: "HTTP 503 SlowDown", "connect: ..." */
@@ -70,6 +75,7 @@ void s3_object_url(const struct s3 *s, const char *key, struct buf *out);
 /* Appends key percent-encoded the SigV4/S3 way (unreserved characters and '/' kept). */
 void s3_key_encode(const char *key, struct buf *out);
 
+/* Copy objects (copy_source): a 404 (NoSuchKey) means the source is gone. */
 /* PUTs every object concurrently; fills stored/http_status/error of each. Returns how many
  * were not stored (0: all of them are). */
 size_t s3_put_batch(struct s3 *s, struct s3_put *puts, size_t n);

@@ -1,11 +1,29 @@
 /* engine.c - the consumer's event loop; see engine.h.
  *
  * A tick, in order:
- *   1. Kafka: take messages while there is room (tasks < buffer cap), serving rebalances.
+ *   1. Kafka: take messages while there is room (tasks < buffer cap), serving rebalances. Jobs
+ *      come in three priority lanes, kafka.topic + ".high", kafka.topic, kafka.topic + ".low"
+ *      (lanes.h; a lane whose topic does not exist is simply empty).
+ *   1b. Campaign control: the campaigns in hand whose cached control (running, paused,
+ *      cancelled) is older than campaign.control_ttl_ms are read in one round trip (control.h).
  *   2. Done-check: ask Redis, in one round trip for the tick, which new contacts are already done
- *      (a redelivered job is counted as a duplicate, not rendered again).
+ *      (a redelivered job is counted as a duplicate, not rendered again). Then each job's fate:
+ *      a cancelled campaign's contact is cancelled, a paused campaign's job set aside (the
+ *      offset moves on; resume produces it again), an expired job dead-lettered ("expired"),
+ *      the rest rendered.
+ *   2b. Render once (cache.h): the new contacts' spoken requests are looked up in the fleet's
+ *      cache, with due polls of requests other consumers render, claim renewals, entries of
+ *      renders written and cost counts, in one round trip: a hit is copied by the writer, a
+ *      claim won is rendered, a claim held elsewhere waits (never a blocked thread).
+ *   2c. Children (parts.h): a job with variants, or whose text is over the smallest text limit
+ *      of the chain, is rendered as child tasks (each variant; each part of a long text), each
+ *      scheduled, retried and failed over like a job; a child's outcome goes back to its job,
+ *      which goes on to the writer (parts joined, one file per variant) once all are back, or
+ *      to the DLQ naming the child that failed for good.
  *   3. Timers: tasks whose backoff or pacing delay is over go back to the ready queue.
- *   4. Schedule: start attempts for ready tasks under the consumer's concurrency, each provider's
+ *   4. Schedule: start attempts for ready tasks, high lane before normal before low (one ready
+ *      queue each), the job's fate checked again before every attempt, under the consumer's
+ *      concurrency, each provider's
  *      cap, its token bucket, its 429 pause and its breaker; an open breaker sends the task on to
  *      the next provider at once. With breaker.shared the breakers are first synced with the
  *      fleet's in Redis (breaker_shared.h: at most every 250 ms, one round trip).
@@ -18,7 +36,9 @@
  *      acknowledge that event.
  *   7. Flow control: pause the assigned partitions when the buffer is full, Redis is down, the
  *      audio store fails (nothing new is rendered either) or every breaker is open; resume below
- *      half the buffer. Then sleep until something happens.
+ *      half the buffer. Within that, while a higher lane has backlog the lower lanes' partitions
+ *      are paused too (lanes.h: a floor of kafka.low_lane_share keeps them going). Then sleep
+ *      until something happens.
  */
 #include "engine.h"
 
@@ -29,18 +49,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backoff.h"
 #include "breaker_shared.h"
+#include "cache.h"
 #include "clock.h"
+#include "control.h"
 #include "hash.h"
 #include "httpd.h"
 #include "idset.h"
 #include "kafka.h"
+#include "lanes.h"
 #include "log.h"
 #include "metrics.h"
 #include "offsets.h"
+#include "parts.h"
 #include "provider.h"
 #include "results.h"
 #include "sink.h"
@@ -68,7 +93,15 @@ struct engine {
     const struct config             *cfg;
     rd_kafka_t                      *rk;
     rd_kafka_queue_t                *queue;
-    char                             topic[256];
+    char                             topic[256];    /* kafka.topic: the normal lane's */
+    char                             lane_topic[LANES_N][256]; /* each lane's topic (lanes.h) */
+    struct lanes                    *lanes;
+    bool                             lane_held[LANES_N];   /* the lanes' decision */
+    bool                             lane_paused[LANES_N]; /* what librdkafka was told */
+    int64_t                          lanes_fed_ms;
+    struct control                  *control;       /* campaign controls (control.h) */
+    int64_t                          control_ttl_ms;
+    int64_t                          control_reads, control_read_us; /* round trips, their time */
     rd_kafka_topic_partition_list_t *assigned;
     uint32_t                        *gen;           /* per-partition generation, bumped on revoke */
     size_t                           ngen;
@@ -91,9 +124,11 @@ struct engine {
     struct timerheap                *timers;
     struct writer                   *writer;        /* audio files, on their own thread */
     struct results                  *results;       /* results stream; NULL when disabled */
+    struct cache                    *cache;         /* render once (cache.h) */
     int64_t                          write_retry_at; /* a write failed: try again from then */
     bool                             audio_down;    /* the last audio write failed: paused */
-    struct tasklist                  checking, ready, finishing;
+    struct tasklist                  checking, finishing;
+    struct tasklist                  ready[LANES_N]; /* one per lane, served high to low */
     struct tasklist                  to_write;      /* rendered, audio not handed to the writer */
     struct idset                    *inflight;      /* campaign NUL contact of tasks past the check */
     size_t                           tasks;         /* accepted and not yet released */
@@ -114,7 +149,7 @@ struct engine {
     bool                             unconfirmed;    /* E->batch is applied, replicas short */
     bool                             unsent;         /* E->batch failed on the wire: resend it as is */
     int64_t                          batch_wall;     /* the wall time E->batch was built at */
-    int64_t                          n_done, n_dlq, n_dup, n_invalid;
+    int64_t                          n_done, n_dlq, n_dup, n_invalid, n_cancelled, n_aside;
     int64_t                          last_summary_ms, last_summary_finished;
     char                             account_id[128]; /* this consumer in the fleet's accounts */
 };
@@ -153,9 +188,20 @@ static uint32_t *gen_slot(struct engine *E, int32_t partition)
 }
 
 /* A task whose partition was revoked after it arrived: its offset is no longer ours to store. */
+/* The job a task renders for: itself, or the top of its tree for a part or variant (parts.h),
+ * which is filed where its job's message is (partition, generation, lane). */
+static const struct task *job_of(const struct task *t)
+{
+    while (t->parent)
+        t = t->parent;
+    return t;
+}
+
+/* Per-partition state (generations, commit watermarks) is kept by lane slot (lanes_slot):
+ * partitions of the three lanes' topics share numbers. */
 static bool task_revoked(struct engine *E, const struct task *t)
 {
-    return t->revoked || *gen_slot(E, t->partition) != t->gen;
+    return t->revoked || *gen_slot(E, lanes_slot((enum lane)job_of(t)->lane, t->partition)) != t->gen;
 }
 
 /* The in-flight index key: campaign, NUL, contact. */
@@ -166,14 +212,22 @@ static void inflight_key(const struct task *t, struct buf *key)
     buf_puts(key, t->job.contact);
 }
 
+static void drop_child(struct engine *E, struct task *t);
+
 static void release(struct engine *E, struct task *t)
 {
+    if (t->parent || t->orphan) {
+        drop_child(E, t);
+        return;
+    }
+    cache_forget(E->cache, t); /* a render of the fleet's gives up its claim (cache.h) */
     if (t->indexed) {
         struct buf key = {0};
         inflight_key(t, &key);
         idset_remove(E->inflight, key.data, key.len);
         buf_free(&key);
     }
+    control_release(E->control, t->ctl);
     E->tasks--;
     task_free(t);
 }
@@ -182,19 +236,74 @@ static void release(struct engine *E, struct task *t)
 static void finish(struct engine *E, struct task *t)
 {
     t->state = TASK_FINISHING;
+    if (t->orphan) { /* its job gave up on it (parts.h) */
+        task_free(t);
+        return;
+    }
+    if (t->parent) { /* back to its job, which finishes once every child is back */
+        struct task *job = parts_child_back(t);
+        if (job)
+            finish(E, job);
+        return;
+    }
     list_push(t->outcome == OUTCOME_DONE && !t->file_written ? &E->to_write : &E->finishing, t);
 }
 
 static void make_ready(struct engine *E, struct task *t)
 {
     t->state = TASK_READY;
-    list_push(&E->ready, t);
+    list_push(&E->ready[job_of(t)->lane % LANES_N], t);
 }
 
 static void defer(struct engine *E, struct task *t, int64_t due_ms)
 {
     t->state = TASK_WAITING;
     timerheap_push(E->timers, due_ms, t);
+}
+
+/* ---------------------------------------------------------------- jobs in children (parts.h) */
+
+/* The smallest text limit among the chain's providers that have one (0: none), so every part
+ * of a text split to it can fail over to any provider. */
+static size_t chain_text_limit(struct engine *E, const struct job *job)
+{
+    int64_t min = 0;
+    for (size_t i = 0; i < providers_count(E->providers); i++) {
+        int64_t l = provider_text_limit(providers_at(E->providers, i), job);
+        if (l > 0 && (min == 0 || l < min))
+            min = l;
+    }
+    return (size_t)min;
+}
+
+/* A job past its checks starts rendering: whole, or as children (its variants, a long text's
+ * parts), each queued as a task of its own while the job waits in no queue. */
+static void start_rendering(struct engine *E, struct task *t)
+{
+    size_t n = parts_expand(t, chain_text_limit(E, &t->job));
+    if (n == 0) {
+        make_ready(E, t);
+        return;
+    }
+    t->state = TASK_RUNNING;
+    log_debug("job rendered in children", LOGS("campaign", t->job.campaign), LOGS("contact", t->job.contact),
+              LOGS("variant", t->variant), LOGN("children", (int64_t)n));
+    for (size_t i = 0; i < n; i++)
+        start_rendering(E, t->children[i]);
+}
+
+/* A child dropped before it came back (its partition was revoked) takes its job with it: the
+ * job's other children still out become orphans, and the job is released. */
+static void drop_child(struct engine *E, struct task *t)
+{
+    if (t->orphan) {
+        task_free(t);
+        return;
+    }
+    struct task *job = parts_root(t);
+    parts_abandon(job); /* t among them */
+    task_free(t);
+    release(E, job);
 }
 
 /* ---------------------------------------------------------------- Kafka */
@@ -218,13 +327,13 @@ static void on_kafka_error(rd_kafka_t *rk, int err, const char *reason, void *op
         log_warn("kafka error", LOGS("error", rd_kafka_err2str(err)), LOGS("reason", reason));
 }
 
-static void store_offsets(struct engine *E, int32_t partition)
+static void store_offsets(struct engine *E, enum lane lane, int32_t partition)
 {
-    int64_t next = offsets_advance(E->offsets, partition);
+    int64_t next = offsets_advance(E->offsets, lanes_slot(lane, partition));
     if (next < 0)
         return;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(l, E->topic, partition)->offset = next;
+    rd_kafka_topic_partition_list_add(l, E->lane_topic[lane], partition)->offset = next;
     /* __STATE for a partition no longer assigned: the new owner redoes the job; drop it.
      * Anything else means an outcome in Redis whose offset will not be committed: say so. */
     rd_kafka_resp_err_t e = rd_kafka_offsets_store(E->rk, l);
@@ -243,18 +352,45 @@ static void check_kafka_call(rd_kafka_resp_err_t e, const char *what)
         log_error("kafka call failed", LOGS("what", what), LOGS("error", rd_kafka_err2str(e)));
 }
 
+/* Pauses or resumes the assigned partitions of one lane's topic; true when librdkafka took it. */
+static bool pause_lane(struct engine *E, enum lane lane, bool pause)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(E->assigned->cnt);
+    for (int i = 0; i < E->assigned->cnt; i++)
+        if (strcmp(E->assigned->elems[i].topic, E->lane_topic[lane]) == 0)
+            rd_kafka_topic_partition_list_add(l, E->lane_topic[lane], E->assigned->elems[i].partition);
+    rd_kafka_resp_err_t e = l->cnt == 0 ? RD_KAFKA_RESP_ERR_NO_ERROR
+                            : pause     ? rd_kafka_pause_partitions(E->rk, l)
+                                        : rd_kafka_resume_partitions(E->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+        log_warn(pause ? "cannot pause partitions" : "cannot resume partitions", LOGS("lane", lanes_name(lane)),
+                 LOGS("error", rd_kafka_err2str(e)));
+    return e == RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* A lane's partitions are fetched unless the whole consumer is paused (E->paused: buffer full,
+ * Redis or the audio store down, every breaker open, stopping) or the lane is held for a higher
+ * one (lanes.h): a partition the whole-consumer pause holds is never resumed for its lane. */
+static void apply_pauses(struct engine *E)
+{
+    if (!E->assigned || E->assigned->cnt == 0)
+        return;
+    for (int i = 0; i < LANES_N; i++) {
+        bool want = E->paused || E->lane_held[i];
+        if (want != E->lane_paused[i] && pause_lane(E, (enum lane)i, want))
+            E->lane_paused[i] = want;
+    }
+}
+
 static void set_paused(struct engine *E, bool pause)
 {
     if (E->paused == pause || !E->assigned || E->assigned->cnt == 0) {
         E->paused = pause && E->assigned && E->assigned->cnt > 0 ? true : (E->paused && pause);
         return;
     }
-    rd_kafka_resp_err_t e = pause ? rd_kafka_pause_partitions(E->rk, E->assigned)
-                                  : rd_kafka_resume_partitions(E->rk, E->assigned);
-    if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
-        E->paused = pause;
-    else
-        log_warn(pause ? "cannot pause partitions" : "cannot resume partitions", LOGS("error", rd_kafka_err2str(e)));
+    E->paused = pause;
+    apply_pauses(E); /* a call librdkafka refused is made again at the next tick */
     log_debug(pause ? "partitions paused" : "partitions resumed", LOGN("tasks", E->tasks));
 }
 
@@ -290,16 +426,23 @@ static void revoke_partitions(struct engine *E, rd_kafka_topic_partition_list_t 
     if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("commit on revoke failed", LOGS("error", rd_kafka_err2str(e)));
     for (int i = 0; i < parts->cnt; i++) {
-        (*gen_slot(E, parts->elems[i].partition))++;
-        offsets_forget(E->offsets, parts->elems[i].partition);
+        int lane = lanes_topic_lane(E->topic, parts->elems[i].topic);
+        if (lane < 0)
+            continue;
+        int32_t slot = lanes_slot((enum lane)lane, parts->elems[i].partition);
+        (*gen_slot(E, slot))++;
+        offsets_forget(E->offsets, slot);
+        lanes_revoke(E->lanes, (enum lane)lane, parts->elems[i].partition);
     }
     drop_revoked(E, &E->checking);
-    drop_revoked(E, &E->ready);
+    for (int i = 0; i < LANES_N; i++)
+        drop_revoked(E, &E->ready[i]);
     check_kafka_call(rd_kafka_assign(E->rk, NULL), "unassigning revoked partitions");
     if (E->assigned)
         rd_kafka_topic_partition_list_destroy(E->assigned);
     E->assigned = NULL;
     E->paused = false;
+    memset(E->lane_paused, 0, sizeof E->lane_paused);
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -319,13 +462,42 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_topic_partition_list_destroy(E->assigned);
     E->assigned = rd_kafka_topic_partition_list_copy(parts);
     E->paused = false;
+    memset(E->lane_paused, 0, sizeof E->lane_paused); /* held lanes are paused at the next tick */
+    for (int i = 0; i < parts->cnt; i++) {
+        int lane = lanes_topic_lane(E->topic, parts->elems[i].topic);
+        if (lane >= 0)
+            lanes_assign(E->lanes, (enum lane)lane, parts->elems[i].partition);
+    }
     set_kafka_ok(E, true);
+}
+
+/* A priority lane whose topic does not exist (a deployment from before lanes, or one that never
+ * uses that priority) is no error: it is read once it exists (librdkafka sees new topics at its
+ * next metadata refresh, topic.metadata.refresh.interval.ms). librdkafka reports it once. */
+static bool lane_topic_missing(struct engine *E, const rd_kafka_message_t *m)
+{
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : "";
+    int lane = lanes_topic_lane(E->topic, topic);
+    if (lane < 0 || lane == LANE_NORMAL)
+        return false;
+    log_info("priority lane topic does not exist; read once it does", LOGS("topic", topic),
+             LOGS("lane", lanes_name((enum lane)lane)));
+    return true;
+}
+
+/* The lane of a message: the topic it came in. */
+static enum lane message_lane(const struct engine *E, const rd_kafka_message_t *m)
+{
+    int lane = lanes_topic_lane(E->topic, rd_kafka_topic_name(m->rkt));
+    return lane < 0 ? LANE_NORMAL : (enum lane)lane;
 }
 
 static void take_message(struct engine *E, rd_kafka_message_t *m)
 {
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            return;
+        if (m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && lane_topic_missing(E, m))
             return;
         log_event(m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE ? LOG_ERROR : LOG_WARN,
                   "kafka consume error", LOG_FIELDS_(LOGS("error", rd_kafka_message_errstr(m)),
@@ -334,17 +506,23 @@ static void take_message(struct engine *E, rd_kafka_message_t *m)
     }
     if (!E->kafka_ok)
         set_kafka_ok(E, true);
-    int64_t gap = offsets_track(E->offsets, m->partition, m->offset);
+    enum lane lane = message_lane(E, m);
+    int32_t slot = lanes_slot(lane, m->partition);
+    int64_t gap = offsets_track(E->offsets, slot, m->offset);
+    lanes_taken(E->lanes, lane, m->partition, m->offset);
     if (gap > 0)
         log_error("offset gap: messages vanished before this consumer read them (broker log "
                   "truncation?); run voxcast reconcile for the affected campaigns",
-                  LOGN("partition", m->partition), LOGN("first_missing", m->offset - gap),
+                  LOGS("topic", E->lane_topic[lane]), LOGN("partition", m->partition),
+                  LOGN("first_missing", m->offset - gap),
                   LOGN("missing", gap));
     struct task *t = task_from_message(m->payload, m->len, m->key, m->key_len, m->partition,
                                        m->offset, E->max_text);
-    t->gen = *gen_slot(E, m->partition);
+    t->gen = *gen_slot(E, slot);
+    t->lane = (uint8_t)lane;
     E->tasks++;
     if (t->valid) {
+        t->ctl = control_hold(E->control, t->job.campaign);
         list_push(&E->checking, t);
         return;
     }
@@ -438,7 +616,8 @@ static void admit(struct engine *E, struct task *t)
     inflight_key(t, &key);
     if (idset_add(E->inflight, key.data, key.len)) {
         t->indexed = true;
-        make_ready(E, t);
+        if (!cache_admit(E->cache, t)) /* else rendered once for all (cache.h) */
+            start_rendering(E, t);
     } else {
         t->recheck = true;
         defer(E, t, clock_mono_ms() + 100);
@@ -450,6 +629,116 @@ static void admit(struct engine *E, struct task *t)
 static bool batch_due(const struct engine *E, const struct tasklist *l, int64_t now)
 {
     return l->head && (l->n >= BATCH_MIN || now - l->since_ms >= BATCH_WAIT_MS || E->stopping);
+}
+
+/* ---------------------------------------------------------------- campaign lifecycle (control.h) */
+
+static void start_rendering(struct engine *E, struct task *t);
+
+/* A job's fate by its campaign's control and its expiry, decided at dequeue and before each
+ * attempt: false when it is to be rendered; else it is finished (cancelled, set aside, or
+ * dead-lettered as expired) and true. A part or variant (parts.h) takes its whole job with it:
+ * the job's other children become orphans, dropped wherever they are met next. */
+static bool settle_fate(struct engine *E, struct task *t)
+{
+    struct task *job = t;
+    while (job->parent)
+        job = job->parent;
+    int64_t expires = job->job.expires_at_ms;
+    enum control_fate f = control_fate(job->ctl, expires, expires > 0 ? clock_wall_ms() : 0);
+    if (f == CONTROL_RENDER)
+        return false;
+    if (job != t) {
+        parts_abandon(job);
+        release(E, t); /* an orphan now */
+    }
+    if (f == CONTROL_EXPIRED) {
+        char at[32], why[96];
+        clock_iso8601(expires, at);
+        snprintf(why, sizeof why, "the job expired at %s before it was rendered", at);
+        task_set_dlq(job, "expired", why);
+    } else {
+        job->outcome = f == CONTROL_CANCEL ? OUTCOME_CANCELLED : OUTCOME_ASIDE;
+    }
+    finish(E, job);
+    return true;
+}
+
+/* The store answered a cancel or aside op with STORE_NOOP: the campaign was not in that state
+ * when the op ran (resumed meanwhile), so the job is rendered after all. Its campaign's control
+ * is read again first: the next tick's refresh comes before its schedule. */
+static void render_after_all(struct engine *E, struct task *t)
+{
+    control_invalidate(E->control, t->ctl);
+    t->outcome = OUTCOME_NONE;
+    t->reason = NULL;
+    if (!t->indexed) { /* decided at dequeue */
+        admit(E, t);
+        return;
+    }
+    for (size_t i = 0; i < t->nchildren; i++) /* a child's fate had given up on them */
+        task_free(t->children[i]);
+    free(t->children);
+    t->children = NULL;
+    t->nchildren = t->pending = 0;
+    start_rendering(E, t);
+}
+
+/* A campaign turned paused or cancelled: its tasks waiting on a timer (a backoff, a provider's
+ * pause) or in a ready queue meet their fate now rather than when their turn comes, so a
+ * cancelled campaign drains at once. The timer heap has no removal: it is rebuilt, which a
+ * control change is rare enough to afford. */
+static void settle_waiting(struct engine *E)
+{
+    struct timerheap *keep = timerheap_new();
+    int64_t due;
+    while (timerheap_next_due(E->timers, &due)) {
+        struct task *t = timerheap_pop_due(E->timers, due);
+        if (t->recheck || t->orphan || !settle_fate(E, t))
+            timerheap_push(keep, due, t);
+    }
+    timerheap_free(E->timers);
+    E->timers = keep;
+    for (int i = 0; i < LANES_N; i++) {
+        struct tasklist all = list_take(&E->ready[i]);
+        for (struct task *t = all.head, *next; t; t = next) {
+            next = t->next;
+            if (t->orphan || !settle_fate(E, t))
+                list_push(&E->ready[i], t);
+        }
+    }
+}
+
+#define CONTROL_READ_MAX 256 /* campaigns read in one round trip; more wait for the next tick */
+
+static int64_t mono_us(void) /* the control reads' cost, in the summary line */
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Once per tick, before any fate is decided: the campaigns in hand whose control reading is
+ * stale, in one round trip (none when every reading is fresh). */
+static void refresh_controls(struct engine *E, int64_t now)
+{
+    const char *names[CONTROL_READ_MAX];
+    enum store_control got[CONTROL_READ_MAX];
+    size_t n = control_due(E->control, now, names, CONTROL_READ_MAX);
+    if (n == 0 || !redis_usable(E))
+        return;
+    int64_t t0 = mono_us();
+    int rc = store_campaign_controls(E->store, names, n, got);
+    E->control_reads++;
+    E->control_read_us += mono_us() - t0;
+    if (rc != 0) {
+        redis_down(E, "reading campaign controls");
+        return;
+    }
+    size_t turned = control_apply(E->control, got, n, now);
+    log_debug("campaign controls read", LOGN("campaigns", (int64_t)n), LOGN("turned", (int64_t)turned));
+    if (turned > 0)
+        settle_waiting(E);
 }
 
 static void run_checks(struct engine *E)
@@ -470,9 +759,30 @@ static void run_checks(struct engine *E)
         if (store_batch_result(E->checks, i) == STORE_ALREADY_DONE) {
             t->outcome = OUTCOME_DUPLICATE;
             finish(E, t);
-        } else {
+        } else if (!settle_fate(E, t)) {
             admit(E, t);
         }
+    }
+}
+
+/* Render once (cache.h): the tick's lookups, claims, entries and counts in one round trip, when
+ * there are any; the tasks it decided go on to be rendered, or to the writer as copies. */
+static void run_cache(struct engine *E)
+{
+    int64_t now = clock_mono_ms();
+    if (!cache_due(E->cache, now))
+        return;
+    struct task *render, *copy;
+    if (cache_tick(E->cache, redis_usable(E) ? E->store : NULL, now, &render, &copy) != 0)
+        redis_down(E, "render-once cache");
+    for (struct task *t = render, *next; t; t = next) {
+        next = t->next;
+        start_rendering(E, t);
+    }
+    for (struct task *t = copy, *next; t; t = next) {
+        next = t->next;
+        t->state = TASK_FINISHING;
+        list_push(&E->to_write, t);
     }
 }
 
@@ -714,6 +1024,8 @@ static enum start_result start_attempt(struct engine *E, struct task *t, struct 
 
 static enum start_result try_start(struct engine *E, struct task *t, int64_t now)
 {
+    if (settle_fate(E, t))
+        return MOVED;
     size_t n = providers_count(E->providers);
     while (t->pidx < n) {
         struct provider *pv = providers_at(E->providers, t->pidx);
@@ -745,33 +1057,60 @@ static enum start_result try_start(struct engine *E, struct task *t, int64_t now
     return MOVED;
 }
 
-/* Starts ready tasks while there are free slots. Called on every turn of the loop, so it stops
- * at the first task that cannot start for lack of a slot and puts the rest back untouched:
- * walking a queue of hundreds of waiting tasks per finished job was a tenth of the CPU. */
-static void schedule(struct engine *E, int64_t now)
+/* Starts ready tasks of one lane while there are free slots, at most max; returns how many
+ * started. Called on every turn of the loop, so it stops at the first task that cannot start for
+ * lack of a slot and puts the rest back untouched: walking a queue of hundreds of waiting tasks
+ * per finished job was a tenth of the CPU. */
+static size_t schedule_lane(struct engine *E, struct tasklist *ready, int64_t now, size_t max)
 {
-    if (E->running >= E->concurrency || !E->ready.head || E->audio_down)
-        return; /* (audio_down: what is rendered now could not be stored) */
-    struct tasklist all = list_take(&E->ready);
+    size_t started = 0;
+    if (!ready->head || max == 0)
+        return 0;
+    struct tasklist all = list_take(ready);
     struct task *t = all.head;
     size_t left = all.n;
-    while (t && E->running < E->concurrency) {
+    while (t && E->running < E->concurrency && started < max) {
         struct task *next = t->next;
         left--;
-        if (task_revoked(E, t))
+        if (task_revoked(E, t) || t->orphan) {
             release(E, t);
-        else if (try_start(E, t, now) == BLOCKED)
-            list_push(&E->ready, t);
+        } else {
+            enum start_result r = try_start(E, t, now);
+            if (r == BLOCKED)
+                list_push(ready, t);
+            started += r == STARTED;
+        }
         t = next;
     }
     if (!t)
-        return;
-    if (E->ready.tail)
-        E->ready.tail->next = t;
+        return started;
+    if (ready->tail)
+        ready->tail->next = t;
     else
-        E->ready.head = t;
-    E->ready.tail = all.tail;
-    E->ready.n += left;
+        ready->head = t;
+    ready->tail = all.tail;
+    ready->n += left;
+    return started;
+}
+
+/* The lanes' ready queues in priority order, a lower lane getting the slots a higher one leaves;
+ * but first the starts a lower lane has earned by waiting (lanes.h: the start floor). */
+static void schedule(struct engine *E, int64_t now)
+{
+    if (E->audio_down)
+        return; /* what is rendered now could not be stored */
+    for (int i = LANES_N - 1; i > 0; i--) {
+        size_t earned = lanes_floor(E->lanes, (enum lane)i);
+        if (earned > 0)
+            lanes_floor_used(E->lanes, (enum lane)i, schedule_lane(E, &E->ready[i], now, earned));
+    }
+    for (int i = 0; i < LANES_N && E->running < E->concurrency; i++) {
+        size_t n = schedule_lane(E, &E->ready[i], now, SIZE_MAX);
+        if (n > 0 && i < LANES_N - 1) {
+            const size_t waiting[LANES_N] = {E->ready[0].n, E->ready[1].n, E->ready[2].n};
+            lanes_started(E->lanes, (enum lane)i, n, waiting);
+        }
+    }
 }
 
 static void fire_timers(struct engine *E, int64_t now)
@@ -919,6 +1258,7 @@ static void on_attempt_done(void *ctx, void *task, struct provider *pv, struct a
     int64_t backoff = backoff_delay_ms(E->base_ms, E->max_ms, t->tries, &E->rng);
     switch (r->cls) {
     case CLASS_OK:
+        cache_billed(E->cache, t, provider_index(E, pv), pv->name); /* billed: answered with audio */
         t->outcome = OUTCOME_DONE;
         snprintf(t->provider, sizeof t->provider, "%s", pv->name);
         struct buf tmp = t->audio;
@@ -957,8 +1297,14 @@ static void on_attempt_done(void *ctx, void *task, struct provider *pv, struct a
 /* The writer could not convert the provider's answer into the job's format (writer.h): that
  * answer was not usable after all, so it counts as a retryable failure of the provider that
  * rendered it (still t->pidx) and the job is rendered again, here or on the next provider. */
+static void render_children_again(struct engine *E, struct task *t);
+
 static void render_again(struct engine *E, struct task *t)
 {
+    if (t->nchildren > 0) {
+        render_children_again(E, t);
+        return;
+    }
     int64_t now = clock_mono_ms();
     struct provider *pv = providers_at(E->providers, t->pidx);
     t->outcome = OUTCOME_NONE;
@@ -971,6 +1317,22 @@ static void render_again(struct engine *E, struct task *t)
     log_warn("provider audio not convertible; rendering again", LOGS("provider", pv->name),
              LOGS("campaign", t->job.campaign), LOGS("error", t->error));
     retry_or_failover(E, t, pv, now + backoff_delay_ms(E->base_ms, E->max_ms, t->tries, &E->rng));
+}
+
+/* Some of a job's children answered audio the writer could not use (writer.h): each of them is
+ * rendered again on its own, and the job waits for them as it did the first time. */
+static void render_children_again(struct engine *E, struct task *t)
+{
+    struct task *again[PARTS_MAX * JOB_VARIANTS_MAX];
+    size_t n = parts_reopen(t, again, sizeof again / sizeof again[0]);
+    t->state = TASK_RUNNING;
+    if (n == 0) { /* the writer names the children at fault; never wait for none */
+        task_set_dlq(t, "non_retryable", NULL);
+        finish(E, t);
+        return;
+    }
+    for (size_t i = 0; i < n && i < sizeof again / sizeof again[0]; i++)
+        render_again(E, again[i]);
 }
 
 /* The audio store (disk or S3) failed a batch: as during a Redis outage, consumption pauses
@@ -1003,6 +1365,8 @@ static void exchange_files(struct engine *E)
     note_audio_store(E, err, t);
     for (struct task *next; t; t = next) {
         next = t->next;
+        if (cache_collected(E->cache, t)) /* a copy whose source vanished: looked up again */
+            continue;
         if (t->outcome != OUTCOME_DONE)
             render_again(E, t);
         else
@@ -1018,9 +1382,16 @@ static void add_outcome(struct engine *E, struct task *t, int64_t now_wall)
     char key[TASK_STORE_CONTACT_MAX];
     const char *campaign = task_campaign(t), *contact = task_store_contact(t, key, sizeof key);
     struct buf ev = {0};
-    if (E->results && t->valid && t->outcome != OUTCOME_DUPLICATE)
+    if (E->results && t->valid && t->outcome != OUTCOME_DUPLICATE && t->outcome != OUTCOME_ASIDE)
         results_event(&ev, t, now_wall);
-    if (t->outcome == OUTCOME_DLQ) {
+    if (t->outcome == OUTCOME_CANCELLED) {
+        store_batch_cancel(E->batch, campaign, contact, strlen(contact), ev.data);
+    } else if (t->outcome == OUTCOME_ASIDE) {
+        struct buf job = {0};
+        job_encode(&t->job, &job);
+        store_batch_aside(E->batch, campaign, contact, strlen(contact), job.data);
+        buf_free(&job);
+    } else if (t->outcome == OUTCOME_DLQ) {
         char *entry = task_dlq_entry(t, now_wall);
         store_batch_dlq_result(E->batch, campaign, contact, strlen(contact), entry, ev.data);
         free(entry);
@@ -1041,6 +1412,12 @@ static void count_outcome(struct engine *E, struct task *t, enum store_result r)
     } else if (t->outcome == OUTCOME_DONE) {
         E->n_done++;
         metrics_job(E->metrics, METRICS_DONE);
+    } else if (t->outcome == OUTCOME_CANCELLED) {
+        E->n_cancelled++;
+        metrics_job(E->metrics, METRICS_CANCELLED);
+    } else if (t->outcome == OUTCOME_ASIDE) {
+        E->n_aside++;
+        metrics_job(E->metrics, METRICS_ASIDE);
     } else {
         E->n_dlq++;
         metrics_job(E->metrics, t->valid ? METRICS_DLQ : METRICS_INVALID);
@@ -1069,8 +1446,8 @@ static void warn_dlq_full(const struct engine *E, char *warned, const char *camp
 static void outcome_stored(struct engine *E, struct task *t)
 {
     if (!task_revoked(E, t)) {
-        offsets_done(E->offsets, t->partition, t->offset);
-        store_offsets(E, t->partition);
+        offsets_done(E->offsets, lanes_slot((enum lane)t->lane, t->partition), t->offset);
+        store_offsets(E, (enum lane)t->lane, t->partition);
     }
     release(E, t);
 }
@@ -1102,7 +1479,7 @@ static void republish_completion(struct engine *E, const char *campaign)
  * (on_published). False when there is nothing to publish: the caller stores the offset. */
 static bool publish_outcome(struct engine *E, struct task *t, enum store_result r, int64_t now_wall)
 {
-    if (!E->results || !t->valid)
+    if (!E->results || !t->valid || t->outcome == OUTCOME_ASIDE) /* set aside: not terminal */
         return false;
     const char *campaign = task_campaign(t), *contact = task_contact(t);
     struct buf ev = {0};
@@ -1225,6 +1602,10 @@ static void flush_finished(struct engine *E, bool force)
     for (struct task *t = all.head, *next; t; t = next, i++) {
         next = t->next;
         enum store_result r = store_batch_result(E->batch, i);
+        if (r == STORE_NOOP && (t->outcome == OUTCOME_CANCELLED || t->outcome == OUTCOME_ASIDE)) {
+            render_after_all(E, t);
+            continue;
+        }
         if (r == STORE_PARKED_DROPPED)
             warn_dlq_full(E, full, task_campaign(t));
         count_outcome(E, t, r);
@@ -1256,6 +1637,44 @@ static void control_flow(struct engine *E, int64_t now)
         set_paused(E, false);
 }
 
+/* What the lanes decide on: the cached watermarks of the assigned partitions (librdkafka's, from
+ * its last fetch: no request) and each lane's tasks waiting to start. */
+static void feed_lanes(struct engine *E)
+{
+    for (int i = 0; i < E->assigned->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &E->assigned->elems[i];
+        int lane = lanes_topic_lane(E->topic, p->topic);
+        int64_t lo, hi;
+        if (lane >= 0 && rd_kafka_get_watermark_offsets(E->rk, p->topic, p->partition, &lo, &hi) == 0)
+            lanes_watermark(E->lanes, (enum lane)lane, p->partition, lo, hi);
+    }
+    size_t checking[LANES_N] = {0};
+    for (const struct task *t = E->checking.head; t; t = t->next)
+        checking[t->lane % LANES_N]++;
+    for (int i = 0; i < LANES_N; i++)
+        lanes_set_queued(E->lanes, (enum lane)i, E->ready[i].n + checking[i]);
+}
+
+/* Priority lanes (lanes.h): at most every LANES_EVAL_MS, feeds the lanes and takes their
+ * decision; applies it (every tick, so a call librdkafka refused is made again) under the
+ * whole-consumer pause. A single-topic consumer has nothing to decide. */
+static void steer_lanes(struct engine *E, int64_t now)
+{
+    if (!E->assigned || !lanes_mixed(E->lanes)) {
+        memset(E->lane_held, 0, sizeof E->lane_held);
+    } else if (now - E->lanes_fed_ms >= LANES_EVAL_MS) {
+        E->lanes_fed_ms = now;
+        feed_lanes(E);
+        if (lanes_decide(E->lanes, now, E->lane_held))
+            log_debug("priority lanes", LOGB("high_held", E->lane_held[LANE_HIGH]),
+                      LOGB("normal_held", E->lane_held[LANE_NORMAL]), LOGB("low_held", E->lane_held[LANE_LOW]),
+                      LOGN("high_lag", lanes_lag(E->lanes, LANE_HIGH)),
+                      LOGN("normal_lag", lanes_lag(E->lanes, LANE_NORMAL)),
+                      LOGN("low_lag", lanes_lag(E->lanes, LANE_LOW)));
+    }
+    apply_pauses(E);
+}
+
 static int next_timeout(struct engine *E, int64_t now)
 {
     int64_t timeout = 1000, due;
@@ -1267,9 +1686,13 @@ static int next_timeout(struct engine *E, int64_t now)
         timeout = due - now < timeout ? due - now : timeout;
     if (breaker_shared_next_ms(E->bshared) - now < timeout)
         timeout = breaker_shared_next_ms(E->bshared) - now;
+    bool lanes_busy = E->lane_held[LANE_NORMAL] || E->lane_held[LANE_LOW] || (E->tasks > 0 && lanes_mixed(E->lanes));
+    if (lanes_busy && LANES_EVAL_MS < timeout) /* lag and floors are looked at again */
+        timeout = LANES_EVAL_MS;
     if (!E->redis_ok && E->redis_retry_at - now < timeout)
         timeout = E->redis_retry_at - now;
     timeout = account_timeout(E, now, timeout);
+    timeout = cache_timeout(E->cache, now, timeout);
     if (E->to_write.head && E->write_retry_at - now < timeout) /* a failed write's retry */
         timeout = E->write_retry_at - now;
     if (results_next_due_ms(E->results) - now < timeout) /* a results retry, claim or clear */
@@ -1317,14 +1740,18 @@ static void summary(struct engine *E, int64_t now)
 {
     if (now - E->last_summary_ms < E->summary_ms)
         return;
-    int64_t finished = E->n_done + E->n_dlq + E->n_dup;
+    int64_t finished = E->n_done + E->n_dlq + E->n_dup + E->n_cancelled + E->n_aside;
+    size_t queued = E->ready[LANE_HIGH].n + E->ready[LANE_NORMAL].n + E->ready[LANE_LOW].n;
     double secs = (double)(now - E->last_summary_ms) / 1000.0;
     log_info("summary", LOGN("done", E->n_done), LOGN("dlq", E->n_dlq), LOGN("duplicates", E->n_dup),
+             LOGN("cancelled", E->n_cancelled), LOGN("aside", E->n_aside),
              LOGN("invalid", E->n_invalid), LOGN("in_flight", E->tasks), LOGN("rendering", E->running),
              LOGD("rate_per_s", secs > 0 ? (double)(finished - E->last_summary_finished) / secs : 0.0),
-             LOGN("queued", E->ready.n), LOGN("retry_waiting", timerheap_len(E->timers)),
+             LOGN("queued", queued), LOGN("queued_high", E->ready[LANE_HIGH].n),
+             LOGN("retry_waiting", timerheap_len(E->timers)),
              LOGN("checking", E->checking.n), LOGN("finishing", E->finishing.n), LOGB("paused", E->paused),
-             LOGB("redis_ok", E->redis_ok), LOGB("audio_ok", !E->audio_down));
+             LOGB("redis_ok", E->redis_ok), LOGB("audio_ok", !E->audio_down),
+             LOGN("control_reads", E->control_reads), LOGN("control_read_us", E->control_read_us));
     E->last_summary_ms = now;
     E->last_summary_finished = finished;
 }
@@ -1332,7 +1759,9 @@ static void summary(struct engine *E, int64_t now)
 static void tick(struct engine *E)
 {
     poll_kafka(E);
+    refresh_controls(E, clock_mono_ms()); /* before any job's fate is decided */
     run_checks(E);
+    run_cache(E);
     int64_t now = clock_mono_ms();
     breaker_shared_tick(E->bshared, now); /* the fleet's breakers, before anything is started */
     fire_timers(E, now);
@@ -1347,6 +1776,7 @@ static void tick(struct engine *E)
     metrics_set_in_flight(E->metrics, (int64_t)E->tasks);
     now = clock_mono_ms();
     control_flow(E, now);
+    steer_lanes(E, now);
     probe_kafka(E, now);
     probe_redis(E, now);
     summary(E, now);
@@ -1381,6 +1811,8 @@ int engine_run(struct engine *E)
         providers_wait(E->providers, E->wake[0], next_timeout(E, clock_mono_ms()));
     }
     flush_finished(E, true);
+    if (cache_flush(E->cache, E->redis_ok ? E->store : NULL) != 0) /* entries and counts not sent */
+        log_warn("render-once entries and counts not sent", LOGS("error", store_error(E->store)));
     int64_t left = E->stop_deadline - clock_mono_ms(); /* results: their offsets come with them */
     if (results_drain(E->results, E->redis_ok ? E->store : NULL, left > 1000 ? (int)left : 1000) > 0)
         log_warn("results events not delivered before stopping; their jobs will be redelivered",
@@ -1418,8 +1850,11 @@ static int open_kafka(struct engine *E, char *err, size_t errlen)
     }
     rd_kafka_poll_set_consumer(E->rk);
     snprintf(E->topic, sizeof E->topic, "%s", config_get(E->cfg, "kafka.topic"));
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, E->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(LANES_N);
+    for (int i = 0; i < LANES_N; i++) { /* a lane's missing topic is only empty: lane_topic_missing */
+        lanes_topic_name(E->topic, (enum lane)i, E->lane_topic[i], sizeof E->lane_topic[i]);
+        rd_kafka_topic_partition_list_add(sub, E->lane_topic[i], RD_KAFKA_PARTITION_UA);
+    }
     rd_kafka_resp_err_t e = rd_kafka_subscribe(E->rk, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (e) {
@@ -1471,6 +1906,19 @@ static int read_settings(struct engine *E, char *err, size_t errlen)
     E->summary_ms = config_int(E->cfg, "consumer.summary_interval_ms");
     E->max_text = (size_t)config_int(E->cfg, "job.max_text_chars");
     E->dlq_cap = config_int(E->cfg, "dlq.max_entries_per_campaign");
+    E->control_ttl_ms = config_int(E->cfg, "campaign.control_ttl_ms");
+    if (E->control_ttl_ms < 1) {
+        snprintf(err, errlen, "campaign.control_ttl_ms must be at least 1");
+        return -1;
+    }
+    char *end;
+    double share = strtod(config_get(E->cfg, "kafka.low_lane_share"), &end);
+    if (*end || !(share >= 0 && share <= 1)) {
+        snprintf(err, errlen, "kafka.low_lane_share must be from 0 to 1");
+        return -1;
+    }
+    E->lanes = lanes_new(share);
+    E->control = control_new(E->control_ttl_ms);
     E->rng = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15ULL;
     account_identity(E);
     return read_wait_settings(E, err, errlen);
@@ -1551,6 +1999,7 @@ struct engine *engine_new(const struct config *cfg, char *err, size_t errlen, in
     E->offsets = offsets_new();
     E->timers = timerheap_new();
     E->inflight = idset_new();
+    E->cache = cache_new(cfg, E->account_id, E->metrics);
     struct sink *sink = sink_open(cfg, err, errlen); /* output.uri (checked above) */
     E->writer = sink ? writer_new(sink, E->wake[1], err, errlen) : NULL;
     if (!E->writer)
@@ -1565,11 +2014,23 @@ fail:
     return NULL;
 }
 
+/* Frees a task left at shutdown. A child still out frees its job first (the job is in no list
+ * while children are out), its other children out becoming orphans, freed where they are. */
+static void free_left(struct task *t)
+{
+    if (t->parent) {
+        struct task *job = parts_root(t);
+        parts_abandon(job);
+        task_free(job);
+    }
+    task_free(t);
+}
+
 static void free_list(struct tasklist *l)
 {
     for (struct task *t = l->head, *next; t; t = next) {
         next = t->next;
-        task_free(t);
+        free_left(t);
     }
 }
 
@@ -1607,16 +2068,18 @@ void engine_free(struct engine *E)
     breaker_shared_free(E->bshared); /* borrows the providers' breakers */
     providers_free(E->providers); /* aborts transfers of tasks freed below */
     free_list(&E->checking);
-    free_list(&E->ready);
+    for (int i = 0; i < LANES_N; i++)
+        free_list(&E->ready[i]);
     free_list(&E->finishing);
     free_list(&E->to_write);
     struct task *left;
     writer_free(E->writer, &left);
     free_list(&(struct tasklist){.head = left});
+    cache_free(E->cache); /* the tasks waiting there */
     if (E->timers) {
         struct task *t;
         while ((t = timerheap_pop_due(E->timers, INT64_MAX)) != NULL)
-            task_free(t);
+            free_left(t);
         timerheap_free(E->timers);
     }
     if (E->queue)
@@ -1635,6 +2098,8 @@ void engine_free(struct engine *E)
         if (E->wake[i] >= 0)
             close(E->wake[i]);
     idset_free(E->inflight);
+    control_free(E->control);
+    lanes_free(E->lanes);
     free(E->gen);
     free(E);
 }

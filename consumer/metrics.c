@@ -26,7 +26,7 @@
 #include "jsonw.h"
 #include "xalloc.h"
 
-#define METRICS_OUTCOMES 4
+#define METRICS_OUTCOMES 6
 
 /* Upper bounds of the finite latency buckets; the last bucket is +Inf. */
 static const double bucket_le[] = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
@@ -38,7 +38,8 @@ static const char *const bucket_label[] = {"0.05", "0.1", "0.25", "0.5", "1", "2
  * nanoseconds stays inside uint64_t whatever the caller passes. */
 #define METRICS_MAX_LATENCY_S 1e6
 
-static const char *const outcome_names[METRICS_OUTCOMES] = {"done", "dlq", "duplicate", "invalid"};
+static const char *const outcome_names[METRICS_OUTCOMES] = {"done",    "dlq",       "duplicate",
+                                                            "invalid", "cancelled", "aside"};
 static const char *const state_names[] = {"closed", "half_open", "open"};
 
 struct metrics_code {
@@ -57,6 +58,7 @@ struct metrics_provider {
     _Atomic int         state;                       /* 0 closed, 1 half-open, 2 open */
     _Atomic int         consecutive_failures;
     _Atomic uint64_t    throttled;                   /* 429 answers */
+    _Atomic uint64_t    characters;                  /* billed: of requests answered with audio */
     _Atomic int64_t     account_in_flight;           /* across the fleet, as of the last sync */
     _Atomic int64_t     account_limit;               /* -1: none */
     atomic_bool         account_learned;
@@ -70,6 +72,7 @@ struct metrics {
     _Atomic uint64_t        jobs[METRICS_OUTCOMES];
     _Atomic uint64_t        failovers;
     _Atomic uint64_t        account_syncs;           /* Redis round trips for the accounts */
+    _Atomic uint64_t        cache_hits;              /* contacts given a copy of cached audio */
     _Atomic int64_t         in_flight;
     atomic_bool             redis_ok;
     atomic_bool             kafka_ok;
@@ -240,6 +243,18 @@ void metrics_set_account(struct metrics *m, size_t provider, int64_t in_flight, 
     atomic_store_explicit(&p->account_local, local, memory_order_relaxed);
 }
 
+void metrics_provider_characters(struct metrics *m, size_t provider, uint64_t n)
+{
+    struct metrics_provider *p = provider_at(m, provider);
+    if (p)
+        atomic_fetch_add_explicit(&p->characters, n, memory_order_relaxed);
+}
+
+void metrics_cache_hit(struct metrics *m)
+{
+    count(&m->cache_hits);
+}
+
 void metrics_account_sync(struct metrics *m)
 {
     count(&m->account_syncs);
@@ -287,7 +302,8 @@ static void provider_sample(struct buf *out, const char *name, const struct metr
 
 static void render_jobs(struct metrics *m, struct buf *out)
 {
-    family(out, "voxcast_jobs_total", "counter", "Jobs that reached a terminal outcome.");
+    family(out, "voxcast_jobs_total", "counter",
+           "Jobs by outcome: done, dlq, duplicate, invalid, cancelled, aside (set aside while paused).");
     for (size_t i = 0; i < METRICS_OUTCOMES; i++)
         buf_printf(out, "voxcast_jobs_total{outcome=\"%s\"} %" PRIu64 "\n", outcome_names[i],
                    load(&m->jobs[i]));
@@ -372,6 +388,11 @@ static int64_t get_throttled(struct metrics_provider *p)
     return (int64_t)load(&p->throttled);
 }
 
+static int64_t get_characters(struct metrics_provider *p)
+{
+    return (int64_t)load(&p->characters);
+}
+
 static int64_t get_account_limit(struct metrics_provider *p)
 {
     return atomic_load_explicit(&p->account_limit, memory_order_relaxed);
@@ -401,6 +422,12 @@ void metrics_render(struct metrics *m, struct buf *out)
     render_per_provider(m, out, "voxcast_account_in_flight", "gauge",
                         "Requests in flight to the provider account across the fleet, as of the last sync.",
                         get_account_in_flight);
+    render_per_provider(m, out, "voxcast_provider_characters_total", "counter",
+                        "Characters billed: of the requests the provider answered with audio.",
+                        get_characters);
+    family(out, "voxcast_cache_hits_total", "counter",
+           "Contacts whose audio was a copy of an earlier render of the same request (render once).");
+    buf_printf(out, "voxcast_cache_hits_total %" PRIu64 "\n", load(&m->cache_hits));
     family(out, "voxcast_account_syncs_total", "counter",
            "Redis round trips syncing provider accounts with the fleet.");
     buf_printf(out, "voxcast_account_syncs_total %" PRIu64 "\n", load(&m->account_syncs));

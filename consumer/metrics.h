@@ -23,11 +23,13 @@
 #define METRICS_MAX_CODES     32 /* distinct code labels per provider; more count as "other" */
 #define METRICS_CODE_MAX      31 /* longest code label kept; longer ones count as "other" */
 
-enum metrics_outcome {           /* a job's terminal outcome, voxcast_jobs_total{outcome} */
+enum metrics_outcome {           /* a job's outcome, voxcast_jobs_total{outcome} */
     METRICS_DONE,
     METRICS_DLQ,
     METRICS_DUPLICATE,
-    METRICS_INVALID
+    METRICS_INVALID,
+    METRICS_CANCELLED,           /* its campaign was cancelled: not rendered */
+    METRICS_ASIDE                /* its campaign was paused: set aside until resume */
 };
 
 enum metrics_status {            /* the /health verdict */
@@ -58,6 +60,13 @@ void metrics_request(struct metrics *m, size_t provider, const char *code, doubl
 
 /* Counts one retry of a request to `provider` (voxcast_retries_total{provider}). */
 void metrics_retry(struct metrics *m, size_t provider);
+
+/* Adds n billed characters (Unicode code points of a request `provider` answered with audio;
+ * store_cache.h's definition) to voxcast_provider_characters_total{provider}. */
+void metrics_provider_characters(struct metrics *m, size_t provider, uint64_t n);
+
+/* Counts one contact whose audio was a copy of a cached render (voxcast_cache_hits_total). */
+void metrics_cache_hit(struct metrics *m);
 
 /* Counts one failover of a job from one provider to the next (voxcast_failovers_total). */
 void metrics_failover(struct metrics *m);

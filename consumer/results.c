@@ -16,6 +16,7 @@
 #include "jsonw.h"
 #include "kafka.h"
 #include "log.h"
+#include "parts.h"
 #include "store_results.h"
 #include "xalloc.h"
 
@@ -80,9 +81,36 @@ static void put_meta(struct buf *b, const json_t *meta)
     free(m);
 }
 
+/* A job with variants: one file each (parts.h), in the job's order. */
+static void put_variants(struct buf *b, const struct task *t)
+{
+    jsonw_key(b, "variants");
+    buf_putc(b, '[');
+    for (size_t i = 0; i < t->nchildren; i++) {
+        const struct task *v = t->children[i];
+        buf_puts(b, i ? ",{" : "{");
+        put_str_or_null(b, "name", v->variant);
+        put_str_or_null(b, "uri", v->uri);
+        jsonw_key(b, "duration_ms");
+        jsonw_int(b, v->duration_ms);
+        jsonw_key(b, "bytes");
+        jsonw_int(b, (int64_t)v->bytes);
+        put_str_or_null(b, "sha256", v->sha256);
+        buf_putc(b, '}');
+    }
+    buf_putc(b, ']');
+}
+
+/* The contract's outcome names: a cancelled contact's event says so; anything else not done is
+ * the DLQ's. */
+static const char *outcome_name(const struct task *t)
+{
+    return t->outcome == OUTCOME_DONE ? "done" : t->outcome == OUTCOME_CANCELLED ? "cancelled" : "dlq";
+}
+
 void results_event(struct buf *out, const struct task *t, int64_t finished_at_ms)
 {
-    bool done = t->outcome == OUTCOME_DONE;
+    bool done = t->outcome == OUTCOME_DONE, dlq = !done && t->outcome != OUTCOME_CANCELLED;
     char at[32];
     clock_iso8601(finished_at_ms, at);
     buf_putc(out, '{');
@@ -90,7 +118,7 @@ void results_event(struct buf *out, const struct task *t, int64_t finished_at_ms
     jsonw_int(out, 1);
     put_str_or_null(out, "campaign", task_campaign(t));
     put_str_or_null(out, "contact", task_contact(t));
-    put_str_or_null(out, "outcome", done ? "done" : "dlq");
+    put_str_or_null(out, "outcome", outcome_name(t));
     put_str_or_null(out, "uri", done ? t->uri : NULL);
     put_str_or_null(out, "format", t->job.format);
     jsonw_key(out, "duration_ms");
@@ -105,7 +133,9 @@ void results_event(struct buf *out, const struct task *t, int64_t finished_at_ms
     jsonw_int(out, t->job.replay);
     put_str_or_null(out, "finished_at", at);
     put_meta(out, t->job.meta);
-    if (!done) {
+    if (done && parts_has_variants(t))
+        put_variants(out, t);
+    if (dlq) {
         put_str_or_null(out, "reason", t->reason);
         jsonw_key(out, "http_status");
         if (t->http_status > 0)

@@ -2,9 +2,11 @@
  *
  * A dialer reads results.topic (default voxcast.results; empty disables the stream) to learn
  * which contacts are ready and where their audio is. Events (JSON, key = contact id):
- *   {"v":1,"campaign":…,"contact":…,"outcome":"done"|"dlq","uri":"file:///…"|"s3://…"|null,
+ *   {"v":1,"campaign":…,"contact":…,"outcome":"done"|"dlq"|"cancelled","uri":"file:///…"|"s3://…"|null,
  *    "format":…,"duration_ms":N,"bytes":N,"sha256":"…"|null,"provider":…|null,"attempts":N,
- *    "replay":N,"finished_at":"…","meta":{…}}  plus "reason" and "http_status" for dlq;
+ *    "replay":N,"finished_at":"…","meta":{…}}  plus "reason" and "http_status" for dlq (a
+ *    cancelled contact, whose campaign was cancelled before it was rendered, has no audio: uri and
+ *    sha256 null, duration_ms and bytes 0);
  *   {"v":1,"campaign":…,"outcome":"campaign_complete","done":N,"dlq":N,"enqueued":N,
  *    "audio_ms":N,"finished_at":"…"}  (key = campaign id) when a campaign's pending reaches 0.
  * Invalid jobs (campaign "_invalid") have no event: no dialer asked for them.
@@ -63,8 +65,10 @@ struct results *results_new(const struct config *cfg, int wake_fd, results_deliv
  * tasks), then destroys the producer without waiting. */
 void results_free(struct results *r, void (*drop)(void *opaque));
 
-/* The event JSON of a finished valid task (done or dlq), appended to out. Pure: the same task
- * and finished_at_ms give the same bytes. */
+/* The event JSON of a finished valid task (done, dlq or cancelled), appended to out. Pure: the same task
+ * and finished_at_ms give the same bytes. A done job with variants (parts.h) adds
+ * "variants":[{"name","uri","duration_ms","bytes","sha256"},...] in the job's order; its own
+ * "uri" and "sha256" are null and its "duration_ms" and "bytes" the sums. */
 void results_event(struct buf *out, const struct task *t, int64_t finished_at_ms);
 /* The campaign_complete event of a COMPLETED completion, appended to out. Pure. */
 void results_completion_event(struct buf *out, const struct store_completion *c);

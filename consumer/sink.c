@@ -18,8 +18,9 @@ struct sink {
     void                  *be;
 };
 
-/* "<campaign>/<name>.<ext>" with room for the longest campaign, name and a generous extension. */
-#define OBJECT_MAX (NAMES_CAMPAIGN_MAX + 1 + NAMES_MAX + 1 + 32)
+/* "<campaign>/<name>.<ext>" with room for the longest campaign, name and a generous extension
+ * (a variant's is "<variant>.<ext>", up to 32 + 1 + 3 bytes: parts.h). */
+#define OBJECT_MAX (NAMES_CAMPAIGN_MAX + 1 + NAMES_MAX + 1 + 48)
 
 static struct sink *wrap(const struct sink_ops *ops, void *be)
 {
@@ -110,6 +111,16 @@ int sink_stage(struct sink *s, const char *campaign, const char *contact, size_t
     char object[OBJECT_MAX];
     object_name(campaign, contact, contact_len, format, object);
     return s->ops->stage(s->be, campaign, object, data, len, err, errlen);
+}
+
+int sink_stage_copy(struct sink *s, const char *campaign, const char *contact, size_t contact_len,
+                    const char *format, const char *src_uri, uint64_t bytes, bool *gone, char *err,
+                    size_t errlen)
+{
+    char object[OBJECT_MAX];
+    object_name(campaign, contact, contact_len, format, object);
+    *gone = false;
+    return s->ops->stage_copy(s->be, campaign, object, src_uri, bytes, gone, err, errlen);
 }
 
 int sink_commit(struct sink *s, char *err, size_t errlen)

@@ -28,6 +28,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct sink;
 
@@ -52,6 +53,19 @@ void sink_free(struct sink *s);                               /* NULL-safe; drop
  * permission): nothing is left behind for that file. */
 int sink_stage(struct sink *s, const char *campaign, const char *contact, size_t contact_len,
                const char *format, const void *data, size_t len, char *err, size_t errlen);
+
+/* Holds a copy of the audio at src_uri, which a sink of the same kind gave (sink_uri: the
+ * render-once cache's entry, cache.h), for (campaign, contact, format), made durable by the next
+ * sink_commit like staged data. Files: a hard link to the source (its bytes copied where a link is
+ * refused: another file system, the link limit), linked aside and renamed into place; nothing is
+ * done when the name is that very file already. S3: a server-side copy at commit (a PUT with
+ * x-amz-copy-source, no body). When the source is gone - no such file, an S3 404, a file whose
+ * size is not `bytes` (replaced by other audio; 0: not checked), or a URI of the other kind of
+ * store - *gone is set to true (files at once, S3 at commit), nothing is placed, and the commit
+ * does not fail for it. *gone must stay valid until the commit. 0, or -1 + err. */
+int sink_stage_copy(struct sink *s, const char *campaign, const char *contact, size_t contact_len,
+                    const char *format, const char *src_uri, uint64_t bytes, bool *gone, char *err,
+                    size_t errlen);
 
 /* Makes every staged object durable under its name (files: sync and rename; S3: PUT each and
  * wait for the store's 200s), then empties the batch. Returns 0, or -1 with err; on -1 what was

@@ -11,11 +11,16 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct sink_ops {
     /* Holds data for object (campaign is its first component). 0, or -1 + err. */
     int  (*stage)(void *be, const char *campaign, const char *object, const void *data, size_t len,
                   char *err, size_t errlen);
+    /* Holds a copy of the object at src_uri (sink.h, sink_stage_copy) for object. 0, or -1 + err;
+     * *gone set (at once or at commit) when the source is not there. */
+    int  (*stage_copy)(void *be, const char *campaign, const char *object, const char *src_uri,
+                       uint64_t bytes, bool *gone, char *err, size_t errlen);
     /* Makes every held object durable under its name; 0, or -1 + err (then none counts). */
     int  (*commit)(void *be, char *err, size_t errlen);
     /* Where object lands: a URI ("file:///...", "s3://...") when uri, else a local form. */

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "sink_backend.h"
 #include "xalloc.h"
 
@@ -259,6 +260,110 @@ static int file_stage(void *be, const char *campaign, const char *object, const 
     return 0;
 }
 
+/* ---------------------------------------------------------------- copies (render once) */
+
+/* Reads the whole file at path into out; 0, or -1 with errno. */
+static int read_file(const char *path, struct buf *out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char chunk[65536];
+    ssize_t r;
+    while ((r = read(fd, chunk, sizeof chunk)) != 0) {
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int why = errno;
+            close(fd);
+            errno = why;
+            return -1;
+        }
+        buf_append(out, chunk, (size_t)r);
+    }
+    close(fd);
+    return 0;
+}
+
+/* Where a link is refused (another file system, the inode's link limit), the bytes are copied
+ * and staged like any file. */
+static int stage_bytes_of(struct file_sink *s, const char *campaign, const char *object, const char *src,
+                          bool *gone, char *err, size_t errlen)
+{
+    struct buf data = {0};
+    int rc = 0;
+    if (read_file(src, &data) != 0) {
+        if (errno == ENOENT)
+            *gone = true;
+        else
+            snprintf(err, errlen, "%s: %s", src, strerror(errno));
+        rc = *gone ? 0 : -1;
+    } else {
+        rc = file_stage(s, campaign, object, data.data ? data.data : "", data.len, err, errlen);
+    }
+    buf_free(&data);
+    return rc;
+}
+
+/* The source, if it is still the audio the entry names: 0 with *st, 1 gone, -1 error. */
+static int source_of(const char *src_uri, uint64_t bytes, const char **path, struct stat *st,
+                     char *err, size_t errlen)
+{
+    if (strncmp(src_uri, "file:///", 8) != 0)
+        return 1; /* another kind of store's: not ours to copy */
+    *path = src_uri + 7;
+    if (stat(*path, st) != 0) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 1;
+        snprintf(err, errlen, "%s: %s", *path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st->st_mode) || (bytes > 0 && (uint64_t)st->st_size != bytes))
+        return 1; /* replaced by other audio since: the entry is stale */
+    return 0;
+}
+
+static int file_stage_copy(void *be, const char *campaign, const char *object, const char *src_uri,
+                           uint64_t bytes, bool *gone, char *err, size_t errlen)
+{
+    struct file_sink *s = be;
+    const char *src = NULL;
+    struct stat st, here;
+    int rc = source_of(src_uri, bytes, &src, &st, err, errlen);
+    if (rc != 0) {
+        *gone = rc == 1;
+        return rc == 1 ? 0 : -1;
+    }
+    if (ensure_campaign_dir(s, campaign, err, errlen) != 0)
+        return -1;
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->items = xrealloc(s->items, s->cap * sizeof *s->items);
+    }
+    struct staged *it = &s->items[s->n];
+    it->fd = -1;
+    file_locate(s, object, false, it->final, sizeof it->final);
+    if (stat(it->final, &here) == 0 && here.st_ino == st.st_ino && here.st_dev == st.st_dev)
+        return 0; /* this name is the source itself (the contact that rendered it) */
+    if (name_aside(s, it) != 0) {
+        snprintf(err, errlen, "%s: %s", it->final, strerror(errno));
+        return -1;
+    }
+    if (link(src, it->tmp) != 0) {
+        if (errno == ENOENT)
+            *gone = true;
+        if (errno == EXDEV || errno == EMLINK || errno == EPERM)
+            return stage_bytes_of(s, campaign, object, src, gone, err, errlen);
+        if (!*gone)
+            snprintf(err, errlen, "%s: link to %s: %s", it->final, src, strerror(errno));
+        return *gone ? 0 : -1;
+    }
+    s->n++;
+    if (!s->fsync || s->n >= SINK_MAX_HELD)
+        return file_commit(s, err, errlen);
+    return 0;
+}
+
 static int sync_dir(const struct file_sink *s)
 {
     if (!s->fsync)
@@ -303,6 +408,7 @@ static int file_commit(void *be, char *err, size_t errlen)
 
 const struct sink_ops sink_file_ops = {
     .stage = file_stage,
+    .stage_copy = file_stage_copy,
     .commit = file_commit,
     .locate = file_locate,
     .free = file_free,

@@ -66,8 +66,12 @@ void task_free(struct task *t)
 {
     if (!t)
         return;
+    for (size_t i = 0; i < t->nchildren; i++)
+        task_free(t->children[i]); /* NULL: a child still out, owned elsewhere (parts.h) */
+    free(t->children);
     job_free(&t->job);
     free(t->raw);
+    free(t->copy_from);
     buf_free(&t->history);
     buf_free(&t->audio);
     free(t->uri);
@@ -168,6 +172,16 @@ char *task_dlq_entry(const struct task *t, int64_t failed_at_ms)
     jsonw_cstr(&b, error);
     jsonw_key(&b, "attempts");
     jsonw_int(&b, t->attempts);
+    if (t->failed_variant[0]) { /* a job rendered in children: which one failed (parts.h) */
+        jsonw_key(&b, "variant");
+        jsonw_cstr(&b, t->failed_variant);
+    }
+    if (t->failed_part > 0) {
+        jsonw_key(&b, "part");
+        jsonw_int(&b, t->failed_part);
+        jsonw_key(&b, "parts");
+        jsonw_int(&b, t->failed_parts);
+    }
     jsonw_key(&b, "failed_at");
     jsonw_cstr(&b, at);
     jsonw_key(&b, "failed_at_ms");

@@ -2,7 +2,7 @@
  *
  * A task owns its decoded job (or the raw bytes of an invalid one), remembers where it is in the
  * provider chain and how each attempt went (the DLQ entry's history), and ends with exactly one
- * outcome: done (audio), dlq (reason) or duplicate. Tasks form intrusive lists: the engine's
+ * outcome: done (audio), dlq (reason), duplicate, cancelled or set aside. Tasks form intrusive lists: the engine's
  * ready queue and finish list. */
 #ifndef VOXCAST_TASK_H
 #define VOXCAST_TASK_H
@@ -14,7 +14,12 @@
 #include "job.h"
 
 enum task_state { TASK_CHECK, TASK_READY, TASK_WAITING, TASK_RUNNING, TASK_FINISHING };
-enum task_outcome { OUTCOME_NONE, OUTCOME_DONE, OUTCOME_DLQ, OUTCOME_DUPLICATE };
+/* OUTCOME_CANCELLED: its campaign was cancelled, the contact becomes cancelled (store_batch_cancel);
+ * OUTCOME_ASIDE: its campaign is paused, the job is set aside until resume (store_batch_aside). */
+enum task_outcome { OUTCOME_NONE, OUTCOME_DONE, OUTCOME_DLQ, OUTCOME_DUPLICATE, OUTCOME_CANCELLED,
+                    OUTCOME_ASIDE };
+
+struct control_entry;
 
 #define TASK_MAX_HISTORY 16
 
@@ -55,13 +60,30 @@ struct task {
     bool              file_written;
     bool              indexed;        /* counted in the engine's in-flight contact index */
     bool              recheck;        /* waiting for a twin delivery to finish, then re-checked */
+    /* campaign lifecycle (control.h, lanes.h) */
+    uint8_t           lane;           /* the priority lane (topic) its message came in */
+    struct control_entry *ctl;        /* its campaign's control, held while in hand; NULL none */
+    /* render once (cache.h) */
+    struct cache_slot *cache;         /* the key this task renders for the fleet, NULL none */
+    char             *copy_from;      /* a copy: the cached audio's uri, owned (writer.h) */
+    bool              copy_gone;      /* the writer found copy_from gone: to be rendered */
+    /* one job in several requests: a long text's parts, a job's variants (parts.h) */
+    struct task      *parent;         /* a child: the task it renders a part or variant of */
+    struct task     **children;       /* a parent: its children in join / file order */
+    size_t            nchildren;
+    size_t            pending;        /* a parent: children not back yet */
+    size_t            child_index;    /* a child: its place among its parent's children */
+    char              variant[JOB_VARIANT_NAME_MAX + 1]; /* a variant child: its name, else "" */
+    bool              orphan;         /* a child its parent gave up on: dropped, never started */
+    char              failed_variant[JOB_VARIANT_NAME_MAX + 1]; /* DLQ: the variant that failed */
+    int               failed_part, failed_parts; /* DLQ: part N of M that failed; 0: none */
 };
 
 /* Decodes a message into a new task; an invalid job still yields a task (valid = false) whose
  * outcome is set to the DLQ with reason invalid_job and the decoder's message. */
 struct task *task_from_message(const void *payload, size_t len, const void *key, size_t key_len,
                                int32_t partition, int64_t offset, size_t max_text_chars);
-void task_free(struct task *t);   /* NULL-safe */
+void task_free(struct task *t);   /* NULL-safe; frees the children it holds (parts.h) too */
 
 /* Appends one attempt to the history kept for the DLQ entry. */
 void task_note_attempt(struct task *t, const char *provider, long http_status, const char *cls,

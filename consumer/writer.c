@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "audio.h"
+#include "audiojoin.h"
 #include "convert.h"
 #include "log.h"
+#include "parts.h"
 #include "sha256.h"
 #include "xalloc.h"
 
@@ -116,11 +118,131 @@ static void reject(struct task *t, const char *why)
     t->sha256[0] = '\0';
 }
 
-static void convert_one(struct task *t)
+static void convert_leaf(struct task *t)
 {
     char why[200];
     if (t->outcome == OUTCOME_DONE && convert_task(t, why, sizeof why) != 0)
         reject(t, why);
+}
+
+/* Every part of t goes back to be rendered again: their audio, each fine, did not join. */
+static void reject_parts(struct task *t, const char *why)
+{
+    for (size_t i = 0; i < t->nchildren; i++)
+        reject(t->children[i], why);
+}
+
+/* The parts' audio, joined in order into t's audio (audiojoin.h); -1 + err when it will not. */
+static int join_audio(struct task *t, char *err, size_t errlen)
+{
+    struct audiojoin_part *jp = xcalloc(t->nchildren, sizeof *jp);
+    for (size_t i = 0; i < t->nchildren; i++)
+        jp[i] = (struct audiojoin_part){t->children[i]->audio.data, t->children[i]->audio.len};
+    int rc = audiojoin(out_format_is_wav(task_format(t)) ? AUDIO_WAV : AUDIO_MP3, jp, t->nchildren, &t->audio,
+                       err, errlen);
+    free(jp);
+    return rc;
+}
+
+/* "wav" keeps each provider's own WAV, so parts rendered by different providers (a failover in
+ * the middle of a job) may differ in rate or codec and cannot be joined as they are: they are
+ * all made 16-bit PCM mono at 16 kHz (wav_16000), which every provider's speech converts to. An
+ * MP3 has no such way out (MP3 is not decoded): its parts are rendered again. */
+static int parts_to_common_wav(struct task *t)
+{
+    char why[200];
+    for (size_t i = 0; i < t->nchildren; i++) {
+        struct task *c = t->children[i];
+        struct buf out = {0};
+        int rc = convert_audio(c->audio.data, c->audio.len, CONVERT_IN_WAV, OUT_FORMAT_WAV_16000, &out, NULL, why,
+                               sizeof why);
+        if (rc < 0)
+            return -1;
+        if (rc == 0) {
+            buf_free(&c->audio);
+            c->audio = out;
+        }
+    }
+    return 0;
+}
+
+/* t's parts (parts.h) become t's audio: each converted into the job's format, then joined in
+ * order (audiojoin.h), the parts' audio freed. Done once: a batch written again finds the audio
+ * joined. -1 when a part's audio cannot be used (that part rejected, to be rendered again) or
+ * the parts do not join (all of them rejected). */
+static int join_parts(struct task *t)
+{
+    char why[200];
+    if (t->audio.len == 0) {
+        bool ok = true;
+        for (size_t i = 0; i < t->nchildren; i++) {
+            convert_leaf(t->children[i]);
+            ok = ok && t->children[i]->outcome == OUTCOME_DONE;
+        }
+        if (!ok)
+            return -1;
+        int rc = join_audio(t, why, sizeof why);
+        if (rc != 0 && task_format(t) == OUT_FORMAT_WAV && parts_to_common_wav(t) == 0) {
+            log_info("parts of different WAV formats joined as wav_16000", LOGS("campaign", t->job.campaign),
+                     LOGS("contact", t->job.contact), LOGS("why", why));
+            rc = join_audio(t, why, sizeof why);
+        }
+        if (rc != 0) {
+            reject_parts(t, why);
+            return -1;
+        }
+        for (size_t i = 0; i < t->nchildren; i++)
+            buf_free(&t->children[i]->audio);
+    }
+    if (convert_task(t, why, sizeof why) != 0) { /* joined audio is the format already */
+        buf_free(&t->audio);
+        reject_parts(t, why);
+        return -1;
+    }
+    return 0;
+}
+
+/* One file's audio: a task rendered whole, or joined from its parts. */
+static bool convert_file(struct task *t)
+{
+    if (t->nchildren > 0)
+        return join_parts(t) == 0;
+    convert_leaf(t);
+    return t->outcome == OUTCOME_DONE;
+}
+
+/* A job with variants makes one file per variant; what it delivered in all is the sum of them
+ * (the results event lists each). */
+static bool convert_variants(struct task *t)
+{
+    bool ok = true;
+    t->duration_ms = 0;
+    t->bytes = 0;
+    t->sha256[0] = '\0';
+    for (size_t i = 0; i < t->nchildren; i++) {
+        struct task *v = t->children[i];
+        ok = convert_file(v) && ok;
+        t->duration_ms += v->duration_ms;
+        t->bytes += v->bytes;
+    }
+    return ok;
+}
+
+/* A task comes back unwritten (outcome OUTCOME_NONE) when some audio of it cannot be used; for
+ * a job in children, the children at fault are marked so (writer.h). */
+static void convert_one(struct task *t)
+{
+    if (t->copy_from)
+        return; /* a copy of cached audio (cache.h): the job's format already, nothing to do */
+    if (t->outcome != OUTCOME_DONE || t->nchildren == 0) {
+        convert_leaf(t);
+        return;
+    }
+    bool ok = parts_has_variants(t) ? convert_variants(t) : join_parts(t) == 0;
+    if (!ok) {
+        t->outcome = OUTCOME_NONE;
+        snprintf(t->error, sizeof t->error, "the audio of a part cannot be used");
+    }
 }
 
 /* Converts tasks of the shared batch until every one is taken; h->lock held on entry and exit.
@@ -196,17 +318,68 @@ static void convert_batch(struct helpers *h, struct task *batch)
     pthread_mutex_unlock(&h->lock);
 }
 
+/* A file's extension: "<variant>.<ext>" for a variant's (parts.h). */
+static void file_ext(const struct task *t, char *ext, size_t len)
+{
+    parts_file_ext(t, out_format_ext(task_format(t)), ext, len);
+}
+
 static void set_uri(const struct sink *sink, struct task *t)
 {
-    char uri[PATH_MAX + 16];
-    sink_uri(sink, t->job.campaign, t->job.contact, strlen(t->job.contact),
-             out_format_ext(task_format(t)), uri, sizeof uri);
+    char uri[PATH_MAX + 16], ext[JOB_VARIANT_NAME_MAX + 8];
+    file_ext(t, ext, sizeof ext);
+    sink_uri(sink, t->job.campaign, t->job.contact, strlen(t->job.contact), ext, uri, sizeof uri);
     free(t->uri);
     t->uri = uri[0] ? xstrdup(uri) : NULL;
 }
 
+static int stage_file(struct sink *sink, const struct task *t, char *err, size_t errlen)
+{
+    char ext[JOB_VARIANT_NAME_MAX + 8];
+    file_ext(t, ext, sizeof ext);
+    return sink_stage(sink, t->job.campaign, t->job.contact, strlen(t->job.contact), ext, t->audio.data,
+                      t->audio.len, err, errlen);
+}
+
+/* A task's files: its own, or one per variant. */
+static int stage_task(struct sink *sink, const struct task *t, char *err, size_t errlen)
+{
+    if (!parts_has_variants(t))
+        return stage_file(sink, t, err, errlen);
+    for (size_t i = 0; i < t->nchildren; i++)
+        if (stage_file(sink, t->children[i], err, errlen) != 0)
+            return -1;
+    return 0;
+}
+
+/* In place: the audio is freed, the URI noted (a job with variants has one per variant and
+ * none of its own). */
+static void mark_written(const struct sink *sink, struct task *t)
+{
+    t->file_written = true;
+    buf_free(&t->audio);
+    if (!parts_has_variants(t)) {
+        set_uri(sink, t);
+        return;
+    }
+    for (size_t i = 0; i < t->nchildren; i++)
+        mark_written(sink, t->children[i]);
+    free(t->uri);
+    t->uri = NULL;
+}
+
 /* Converts, then writes one batch; marks each task written or not. Returns the first error,
  * "" if none. */
+/* A copy of cached audio (cache.h) under the contact's own name: linked or copied by the sink,
+ * durable with the batch; copy_gone set when the source is not there any more. */
+static int stage_copy(struct sink *sink, struct task *t, char *err, size_t errlen)
+{
+    char ext[JOB_VARIANT_NAME_MAX + 8];
+    file_ext(t, ext, sizeof ext);
+    return sink_stage_copy(sink, t->job.campaign, t->job.contact, strlen(t->job.contact), ext, t->copy_from,
+                           t->bytes, &t->copy_gone, err, errlen);
+}
+
 static void write_batch(struct writer *w, struct task *batch, char *err, size_t errlen)
 {
     struct sink *sink = w->sink;
@@ -217,9 +390,7 @@ static void write_batch(struct writer *w, struct task *batch, char *err, size_t 
         t->file_written = false;
         if (t->outcome != OUTCOME_DONE)
             continue;
-        if (!err[0] && sink_stage(sink, t->job.campaign, t->job.contact, strlen(t->job.contact),
-                                  out_format_ext(task_format(t)), t->audio.data, t->audio.len,
-                                  err, errlen) == 0)
+        if (!err[0] && (t->copy_from ? stage_copy(sink, t, err, errlen) : stage_task(sink, t, err, errlen)) == 0)
             staged = true;
     }
     char commit_err[512];
@@ -231,11 +402,8 @@ static void write_batch(struct writer *w, struct task *batch, char *err, size_t 
     if (err[0])
         return; /* the staged ones are in place, but simpler to write the whole batch again */
     for (struct task *t = batch; t; t = t->next) {
-        if (t->outcome != OUTCOME_DONE)
-            continue;
-        t->file_written = true;
-        buf_free(&t->audio);
-        set_uri(sink, t);
+        if (t->outcome == OUTCOME_DONE && !t->copy_gone) /* gone: back to the cache (cache.h) */
+            mark_written(sink, t);
     }
 }
 

@@ -11,6 +11,22 @@
  * writer's between submit and collect: the loop must not touch it. The thread wakes the loop by
  * writing a byte to wake_fd.
  *
+ * A job rendered in children (parts.h) comes as one task with its children attached: a long
+ * text's parts are each converted, then joined (audiojoin.h) into the one file of the job, whose
+ * duration is the sum of the parts'; a job with variants writes one file per variant,
+ * <name>.<variant>.<ext>, each variant's own uri, duration_ms, bytes and sha256 filled in on its
+ * child, and the job's duration_ms and bytes the sums (no uri or sha256 of its own). Parts of a
+ * "wav" job that differ in rate or codec (rendered by different providers) are all made
+ * wav_16000 first, so they join. When a
+ * child's audio cannot be used (not convertible, or parts that do not join), the job comes back
+ * not convertible with those children's outcome OUTCOME_NONE: the loop renders them again
+ * (parts_reopen), the rest is kept.
+ *
+ * A copy (task copy_from set, cache.h) is not converted: the sink links or copies that audio
+ * under the contact's name (sink_stage_copy), durable with its batch; its duration_ms, bytes and
+ * sha256 are the cached audio's, set before. A copy whose source is gone comes back not written
+ * with copy_gone set, and no error: the loop hands it to the cache again.
+ *
  * Conversion costs 80-500 µs of CPU a job (bench/convert.sh) and made the one writer thread the
  * consumer's bottleneck, so a batch is converted on a small pool (one helper thread per core
  * beside the writer's own, at most three, named "vx-convert"), then written as one. */

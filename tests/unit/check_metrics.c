@@ -98,12 +98,15 @@ START_TEST(test_jobs_all_outcomes_present)
     metrics_job(m, METRICS_DLQ);
     metrics_job(m, METRICS_INVALID);
     metrics_job(m, METRICS_INVALID);
+    metrics_job(m, METRICS_CANCELLED);
     metrics_job(m, (enum metrics_outcome)99); /* ignored, not a wild write */
     t = render(m);
     ck_assert_double_eq(sample(t, "voxcast_jobs_total{outcome=\"done\"}"), 3);
     ck_assert_double_eq(sample(t, "voxcast_jobs_total{outcome=\"dlq\"}"), 1);
     ck_assert_double_eq(sample(t, "voxcast_jobs_total{outcome=\"duplicate\"}"), 0);
     ck_assert_double_eq(sample(t, "voxcast_jobs_total{outcome=\"invalid\"}"), 2);
+    ck_assert_double_eq(sample(t, "voxcast_jobs_total{outcome=\"cancelled\"}"), 1);
+    ck_assert_double_eq(sample(t, "voxcast_jobs_total{outcome=\"aside\"}"), 0);
     free(t);
     metrics_free(m);
 }

@@ -1,5 +1,5 @@
-/* check_results.c - the results stream's events: the exact bytes of a done, a dlq and a
- * campaign_complete event (the contract's field order), JSON that survives any contact id,
+/* check_results.c - the results stream's events: the exact bytes of a done, a dlq, a cancelled
+ * and a campaign_complete event (the contract's field order), JSON that survives any contact id,
  * determinism (a rebuilt event equals the one Redis keeps in the outbox), the completion text
  * the store scripts write, and a disabled stream. The Kafka side is in t_results.sh. */
 #include "check_main.h"
@@ -76,6 +76,30 @@ START_TEST(test_dlq_event_exact)
              "\"format\":\"wav\",\"duration_ms\":0,\"bytes\":0,\"sha256\":null,\"provider\":\"secondary\","
              "\"attempts\":1,\"replay\":0,\"finished_at\":\"%s\",\"meta\":{},\"reason\":\"non_retryable\","
              "\"http_status\":400}",
+             at);
+    char *got = event_of(t);
+    ck_assert_str_eq(got, want);
+    free(got);
+    task_free(t);
+}
+END_TEST
+
+/* A contact whose campaign was cancelled before it was rendered: "cancelled", no audio, and none
+ * of the DLQ's fields (reason, http_status), even when an attempt had failed before. */
+START_TEST(test_cancelled_event_exact)
+{
+    struct task *t = job_task("{\"v\":1,\"campaign\":\"spring\",\"contact\":\"c3\",\"text\":\"hi\"}");
+    snprintf(t->provider, sizeof t->provider, "primary");
+    t->http_status = 503;
+    t->attempts = 1;
+    t->outcome = OUTCOME_CANCELLED;
+    char at[32];
+    clock_iso8601(AT_MS, at);
+    char want[1024];
+    snprintf(want, sizeof want,
+             "{\"v\":1,\"campaign\":\"spring\",\"contact\":\"c3\",\"outcome\":\"cancelled\",\"uri\":null,"
+             "\"format\":\"wav\",\"duration_ms\":0,\"bytes\":0,\"sha256\":null,\"provider\":\"primary\","
+             "\"attempts\":1,\"replay\":0,\"finished_at\":\"%s\",\"meta\":{}}",
              at);
     char *got = event_of(t);
     ck_assert_str_eq(got, want);
@@ -198,6 +222,7 @@ static Suite *results_suite(void)
     TCase *tc = tcase_create("events");
     tcase_add_test(tc, test_done_event_exact);
     tcase_add_test(tc, test_dlq_event_exact);
+    tcase_add_test(tc, test_cancelled_event_exact);
     tcase_add_test(tc, test_nulls);
     tcase_add_test(tc, test_escaping);
     tcase_add_test(tc, test_deterministic);

@@ -4,6 +4,7 @@
  * converted; nothing is lost when it stops. Waits on the wake pipe with a deadline, never
  * sleeps. */
 #include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -15,6 +16,8 @@
 #include "check_main.h"
 #include "clock.h"
 #include "convert.h"
+#include "parts.h"
+#include "results.h"
 #include "sha256.h"
 #include "writer.h"
 
@@ -400,6 +403,210 @@ START_TEST(test_unconvertible_comes_back)
 }
 END_TEST
 
+/* ---- jobs in children (parts.h) ---- */
+
+/* A job of contact c: text of n sentences "Word number k." (15 code points each and a space),
+ * format fmt, with variants_json (",\"variants\":[...]" or ""). */
+static struct task *job_of(const char *c, const char *fmt, int n, const char *variants_json)
+{
+    struct buf text = {0}, json = {0};
+    for (int i = 0; i < n; i++)
+        buf_puts(&text, "Word number 0. ");
+    buf_printf(&json, "{\"v\":1,\"campaign\":\"camp\",\"contact\":\"%s\",\"text\":\"%s\",\"format\":\"%s\"%s}", c,
+               text.data, fmt, variants_json);
+    struct task *t = task_from_message(json.data, json.len, c, strlen(c), 0, 0, 20000);
+    ck_assert(t->valid);
+    buf_free(&text);
+    buf_free(&json);
+    return t;
+}
+
+/* A child rendered: a tone of ms at 24 kHz (OpenAI's WAV rate), or the given audio. */
+static void child_rendered(struct task *c, int ms, const struct buf *audio)
+{
+    struct buf tone = {0};
+    if (!audio)
+        audio_tone_wav(ms, 24000, &tone);
+    buf_append(&c->audio, audio ? audio->data : tone.data, audio ? audio->len : tone.len);
+    buf_free(&tone);
+    c->outcome = OUTCOME_DONE;
+    snprintf(c->provider, sizeof c->provider, "p");
+    struct task *parent = c->parent, *complete = parts_child_back(c);
+    ck_assert_ptr_eq(complete, parent->pending ? NULL : parent);
+}
+
+static void file_info(const char *name, struct audio_info *ai, struct buf *file)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/camp/%s", root, name);
+    read_file(path, file);
+    ck_assert_int_eq(audio_wav_info(file->data, file->len, ai), 0);
+}
+
+START_TEST(test_parts_joined)
+{
+    char err[512] = "";
+    struct writer *w = writer_new(sink_new(root, true), wake[1], err, sizeof err);
+    ck_assert_ptr_nonnull(w);
+    struct task *t = job_of("c-long", "ulaw_8000", 30, ""); /* 449 code points */
+    ck_assert_uint_eq(parts_expand(t, 160), 3);
+    int ms[3] = {300, 500, 700};
+    for (int i = 0; i < 3; i++)
+        child_rendered(t->children[i], ms[i], NULL);
+    ck_assert_int_eq(t->outcome, OUTCOME_DONE);
+    writer_submit(w, t);
+    t = collect(w, 1, err, sizeof err);
+    ck_assert_str_eq(err, "");
+    ck_assert(t->file_written);
+    struct buf file = {0};
+    struct audio_info ai;
+    file_info("c-long.wav", &ai, &file);
+    ck_assert_uint_eq(ai.codec, CONVERT_CODEC_ULAW);
+    ck_assert_uint_eq(ai.sample_rate, 8000);
+    ck_assert_uint_eq(ai.data_bytes, 12000); /* 300 + 500 + 700 ms at 8000 one-byte samples */
+    ck_assert_int_eq(t->duration_ms, 1500);
+    ck_assert_uint_eq(t->bytes, file.len);
+    char sha[SHA256_HEX_LEN + 1], uri[PATH_MAX + 16];
+    sha256_hex(file.data, file.len, sha);
+    ck_assert_str_eq(t->sha256, sha);
+    snprintf(uri, sizeof uri, "file://%s/camp/c-long.wav", root);
+    ck_assert_str_eq(t->uri, uri);
+    for (int i = 0; i < 3; i++)
+        ck_assert_ptr_null(t->children[i]->audio.data); /* joined, then freed */
+    buf_free(&file);
+    free_tasks(t);
+    struct task *left;
+    writer_free(w, &left);
+    ck_assert_ptr_null(left);
+}
+END_TEST
+
+/* Parts of a "wav" job from two providers (24 kHz and 22.05 kHz): both made wav_16000, joined. */
+START_TEST(test_parts_of_two_providers)
+{
+    char err[512] = "";
+    struct writer *w = writer_new(sink_new(root, true), wake[1], err, sizeof err);
+    ck_assert_ptr_nonnull(w);
+    struct task *t = job_of("c-mixed", "wav", 20, "");
+    ck_assert_uint_eq(parts_expand(t, 160), 2);
+    struct buf other = {0};
+    audio_tone_wav(500, 22050, &other);
+    child_rendered(t->children[0], 300, NULL);
+    child_rendered(t->children[1], 0, &other);
+    buf_free(&other);
+    writer_submit(w, t);
+    t = collect(w, 1, err, sizeof err);
+    ck_assert_str_eq(err, "");
+    ck_assert(t->file_written);
+    struct buf file = {0};
+    struct audio_info ai;
+    file_info("c-mixed.wav", &ai, &file);
+    ck_assert_uint_eq(ai.codec, CONVERT_CODEC_PCM);
+    ck_assert_uint_eq(ai.sample_rate, 16000);
+    ck_assert_uint_eq(ai.channels, 1);
+    ck_assert_uint_eq(ai.data_bytes, 800 * 32); /* 300 + 500 ms of 16-bit samples at 16 kHz */
+    ck_assert_int_eq(t->duration_ms, 800);
+    buf_free(&file);
+    free_tasks(t);
+    struct task *left;
+    writer_free(w, &left);
+    ck_assert_ptr_null(left);
+}
+END_TEST
+
+START_TEST(test_variants_written)
+{
+    char err[512] = "";
+    struct writer *w = writer_new(sink_new(root, true), wake[1], err, sizeof err);
+    ck_assert_ptr_nonnull(w);
+    struct task *t = job_of("c-var", "wav_8000", 1,
+                            ",\"variants\":[{\"name\":\"live\",\"text\":\"Hello.\"},"
+                            "{\"name\":\"voicemail\",\"text\":\"Sorry we missed you. Call us back.\"}]");
+    ck_assert_uint_eq(parts_expand(t, 25), 2);
+    struct task *live = t->children[0], *vm = t->children[1];
+    ck_assert_uint_eq(parts_expand(live, 25), 0);
+    ck_assert_uint_eq(parts_expand(vm, 25), 2);
+    child_rendered(vm->children[0], 200, NULL);
+    child_rendered(vm->children[1], 300, NULL);
+    ck_assert_ptr_eq(parts_child_back(vm), NULL);
+    child_rendered(live, 400, NULL);
+    ck_assert_int_eq(t->outcome, OUTCOME_DONE);
+    writer_submit(w, t);
+    t = collect(w, 1, err, sizeof err);
+    ck_assert_str_eq(err, "");
+    ck_assert(t->file_written);
+    struct buf file = {0};
+    struct audio_info ai;
+    file_info("c-var.live.wav", &ai, &file);
+    ck_assert_uint_eq(ai.data_bytes, 400 * 16); /* 16-bit PCM at 8 kHz */
+    buf_free(&file);
+    file_info("c-var.voicemail.wav", &ai, &file);
+    ck_assert_uint_eq(ai.data_bytes, 500 * 16);
+    buf_free(&file);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/camp/c-var.wav", root);
+    ck_assert_int_ne(access(path, F_OK), 0); /* no file of the job's own */
+    ck_assert_ptr_null(t->uri);
+    ck_assert_int_eq(t->duration_ms, 900);
+    ck_assert_int_eq(live->duration_ms, 400);
+    ck_assert_int_eq(vm->duration_ms, 500);
+    struct buf ev = {0};
+    results_event(&ev, t, 1796280302403);
+    json_t *e = json_loads(ev.data, 0, NULL);
+    ck_assert_ptr_nonnull(e);
+    json_t *vs = json_object_get(e, "variants");
+    ck_assert_uint_eq(json_array_size(vs), 2);
+    char uri[PATH_MAX + 16];
+    snprintf(uri, sizeof uri, "file://%s/camp/c-var.voicemail.wav", root);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(vs, 1), "name")), "voicemail");
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(vs, 1), "uri")), uri);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(vs, 1), "duration_ms")), 500);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(vs, 0), "name")), "live");
+    ck_assert_int_eq(json_integer_value(json_object_get(e, "duration_ms")), 900);
+    ck_assert(json_is_null(json_object_get(e, "uri")));
+    json_decref(e);
+    buf_free(&ev);
+    free_tasks(t);
+    struct task *left;
+    writer_free(w, &left);
+    ck_assert_ptr_null(left);
+}
+END_TEST
+
+START_TEST(test_unusable_part_comes_back)
+{
+    char err[512] = "";
+    struct writer *w = writer_new(sink_new(root, true), wake[1], err, sizeof err);
+    ck_assert_ptr_nonnull(w);
+    struct task *t = job_of("c-bad", "ulaw_8000", 30, "");
+    ck_assert_uint_eq(parts_expand(t, 160), 3);
+    struct buf mp3 = {0};
+    audio_silent_mp3(500, &mp3);
+    child_rendered(t->children[0], 300, NULL);
+    child_rendered(t->children[1], 0, &mp3); /* MP3 cannot become µ-law */
+    child_rendered(t->children[2], 300, NULL);
+    buf_free(&mp3);
+    writer_submit(w, t);
+    t = collect(w, 1, err, sizeof err);
+    ck_assert_str_eq(err, "");
+    ck_assert(!t->file_written);
+    ck_assert_int_eq(t->outcome, OUTCOME_NONE);
+    ck_assert_int_eq(t->children[1]->outcome, OUTCOME_NONE);
+    ck_assert_int_eq(t->children[0]->outcome, OUTCOME_DONE);
+    ck_assert_int_eq(t->children[2]->outcome, OUTCOME_DONE);
+    struct task *again[4];
+    ck_assert_uint_eq(parts_reopen(t, again, 4), 1);
+    ck_assert_ptr_eq(again[0], t->children[1]);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/camp/c-bad.wav", root);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    free_tasks(t);
+    struct task *left;
+    writer_free(w, &left);
+    ck_assert_ptr_null(left);
+}
+END_TEST
+
 static Suite *writer_suite(void)
 {
     Suite *s = suite_create("writer");
@@ -413,6 +620,10 @@ static Suite *writer_suite(void)
     tcase_add_test(tc, test_every_format);
     tcase_add_test(tc, test_unconvertible_comes_back);
     tcase_add_test(tc, test_batch_shared);
+    tcase_add_test(tc, test_parts_joined);
+    tcase_add_test(tc, test_parts_of_two_providers);
+    tcase_add_test(tc, test_variants_written);
+    tcase_add_test(tc, test_unusable_part_comes_back);
     suite_add_tcase(s, tc);
     return s;
 }
