@@ -42,9 +42,10 @@ measure() {
 	echo $((after - before))
 }
 
-# settled: each consumer's latest assignment is its final share (8 partitions over 4): the eager
-# rebalances of the joins are over, so no revocation idles the fleet inside the window.
-settled_in() { grep '"partitions \(assigned\|revoked\)"' "$WORK/consumer-$1.log" | tail -n 1 | grep -q '"partitions assigned","count":2'; }
+# settled: each consumer's latest assignment is its final share (the 8 partitions of each of
+# the three priority lanes over 4: 6): the eager rebalances of the joins are over, so no
+# revocation idles the fleet inside the window.
+settled_in() { grep '"partitions \(assigned\|revoked\)"' "$WORK/consumer-$1.log" | tail -n 1 | grep -q '"partitions assigned","count":6'; }
 settled() { local c; for c in "${CONSUMERS[@]}"; do settled_in "$c" || return 1; done; }
 
 start_fleet() { # start_fleet [ARGS...]

@@ -8,6 +8,9 @@
 # local share meanwhile, and say so on /health): nothing is lost, every campaign completes.
 . "$(dirname "$0")/lib.sh"
 LIMIT=6
+# cache.ttl_s=0: the later campaigns say what the first one said, and each must reach the
+# provider (render once would answer them from the first campaign's audio)
+export VOXCAST_CACHE_TTL_S=0
 REDIS_AOF=yes start_redis --appendfsync always
 start_broker 6
 start_ttsd p --tone --latency-ms 50 --max-concurrent "$LIMIT"

@@ -21,6 +21,9 @@
 # (audio_check --strict); the request side is checked in each mimic's request log.
 # shellcheck source=tests/integration/lib.sh disable=SC2154,SC2119
 . "$(dirname "$0")/lib.sh"
+# every contact asks the provider: the faults under test are the provider's answers, and render
+# once would answer repeated texts with copies (cache.h)
+export VOXCAST_CACHE_TTL_S=0
 start_redis
 
 CASES=(openai kokoro eleven chain model chain2 plan quota toolong)

@@ -8,6 +8,9 @@
 # Redis (DLQ entries included), rejects or command output. Also: examples/voxcast.conf names
 # every configuration key with its default and parses, and every command's --help has an example.
 . "$(dirname "$0")/lib.sh"
+# every contact asks the provider: the faults under test are the provider's answers, and render
+# once would answer repeated texts with copies (cache.h)
+export VOXCAST_CACHE_TTL_S=0
 
 # lib.sh's exit trap stops processes in start order, the broker before the consumers, and a
 # consumer told to stop once Kafka is gone can block in rd_kafka_consumer_close(): whatever
