@@ -58,7 +58,8 @@ json_t *dlq_entry_with_id(const char *id, const char *entry_json);
 
 /* Turns a DLQ entry into the job to produce again: decodes the entry's "job" with the job
  * module's rules (max_text_chars: 0 for no limit), checks it belongs to campaign, adds one to
- * "replay" and appends the v1 encoding to out. Fills *j (free with job_free; j->contact is the
+ * "replay", drops "expires_at" (replaying is the operator's decision to render the job now: an
+ * entry parked as expired would otherwise only expire again) and appends the v1 encoding to out. Fills *j (free with job_free; j->contact is the
  * Kafka key). Returns 0, or -1 with the reason in err ("no job: the message was not a valid job",
  * job_decode's message, ...) and nothing to free. */
 int dlq_replay_job(const char *entry_json, const char *campaign, size_t max_text_chars,

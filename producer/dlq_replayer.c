@@ -110,6 +110,7 @@ int dlq_replay_job(const char *entry_json, const char *campaign, size_t max_text
         job_free(j);
     } else {
         j->replay++;
+        j->expires_at_ms = 0; /* see dlq.h */
         job_encode(j, out);
         rc = 0;
     }

@@ -54,6 +54,12 @@ assert_eq "exp done" 0 "$(status_field exp "done")"
 assert_eq "exp DLQ reasons" expired "$(dlq_entries exp | jq -r .reason | sort -u)"
 dlq_entries exp | jq -e 'select(.error | test("expired at"))' >/dev/null || fail "expired entries give no expiry"
 assert_eq "requests for expired jobs" 0 "$(requests)"
+# replayed, an expired job is rendered: the replay drops its deadline (the operator decided)
+vx dlq replay --campaign exp --json >/dev/null
+exp_done() { [ "$(status_field exp "done")" = 30 ]; }
+wait_until 30 exp_done
+assert_eq "replayed expired jobs rendered" 30 "$(requests)"
+ttsd_curl "$TTSD_PORT_p" /admin/stats/reset -X POST >/dev/null
 
 # ---- (a) priority: urgent overtakes the bulk queued before it
 make_contacts "$WORK/bulk.csv" 2000
