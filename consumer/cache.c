@@ -23,6 +23,7 @@
 #include "hash.h"
 #include "log.h"
 #include "metrics.h"
+#include "parts.h"
 #include "store.h"
 #include "store_cache.h"
 #include "utf8.h"
@@ -276,10 +277,17 @@ struct cache *cache_new(const struct config *cfg, const char *token, struct metr
     return C;
 }
 
+/* A variant child held here frees its job too (the job is in no list while children are out),
+ * the job's other children out becoming orphans, freed wherever they are (parts.h). */
 static void free_tasks(struct task *t)
 {
     for (struct task *next; t; t = next) {
         next = t->next;
+        if (t->parent) {
+            struct task *job = parts_root(t);
+            parts_abandon(job);
+            task_free(job);
+        }
         task_free(t);
     }
 }
@@ -311,7 +319,8 @@ void cache_free(struct cache *C)
 
 bool cache_applies(const struct cache *C, const struct task *t)
 {
-    return C && C->ttl_s > 0 && t->valid && !t->job.no_dedup && t->job.nvariants == 0 && t->job.text;
+    return C && C->ttl_s > 0 && t->valid && !t->job.no_dedup && t->job.nvariants == 0 && t->job.text &&
+           (!parts_is_child(t) || t->variant[0]); /* a part: its job or variant is the request */
 }
 
 void cache_task_key(const struct task *t, char out[CACHEKEY_LEN + 1])

@@ -3,6 +3,11 @@
  * The consumer's side of the fleet's render-once cache (store_cache.h holds the Redis side).
  * A task past its done-check is offered to the cache (cache_admit) when cache.ttl_s > 0, its
  * job does not opt out ("dedup": false, `launch --no-dedup`) and it is one file (no variants).
+ * A job with variants is not; each of its variant children (parts.h) is, like a whole job, so a
+ * text shared by all contacts (a voicemail) is paid once: the engine writes such a variant
+ * alone (its copy, or its render with the entry that follows) under <name>.<variant>.<ext> and
+ * hands it to its job once durable. A variant over the text limit is looked up whole, before
+ * it is split; the parts of a long text are never looked up (their job or variant is).
  * Its key (cachekey.h: text, voice, lang, format, model as the job carries them) is looked up
  * in Redis with the other lookups of the tick, in one round trip:
  *   - hit: the task becomes a copy (copy_from = the entry's uri, duration_ms, bytes, sha256 set
@@ -51,8 +56,9 @@ struct store;
  * this consumer in claims (unique in the fleet: host, pid, random). metrics may be NULL. */
 struct cache *cache_new(const struct config *cfg, const char *token, struct metrics *metrics);
 
-/* Frees the cache and the tasks it holds (waiting for a key); tasks rendering (leaders) belong
- * to the engine. Their claims expire by themselves. NULL-safe. */
+/* Frees the cache and the tasks it holds (waiting for a key; a variant child frees its job,
+ * parts_abandon); tasks rendering (leaders) belong to the engine. Their claims expire by
+ * themselves. NULL-safe. */
 void cache_free(struct cache *C);
 
 /* 1 when the cache applies to t (see above), else 0. */

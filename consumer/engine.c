@@ -214,13 +214,23 @@ static void inflight_key(const struct task *t, struct buf *key)
 
 static void drop_child(struct engine *E, struct task *t);
 
+/* t and the children it holds leave the engine: a render of the fleet's among them gives up its
+ * claim (cache.h; a variant child may render one). */
+static void forget_tree(struct engine *E, struct task *t)
+{
+    cache_forget(E->cache, t);
+    for (size_t i = 0; i < t->nchildren; i++)
+        if (t->children[i])
+            forget_tree(E, t->children[i]);
+}
+
 static void release(struct engine *E, struct task *t)
 {
+    forget_tree(E, t);
     if (t->parent || t->orphan) {
         drop_child(E, t);
         return;
     }
-    cache_forget(E->cache, t); /* a render of the fleet's gives up its claim (cache.h) */
     if (t->indexed) {
         struct buf key = {0};
         inflight_key(t, &key);
@@ -237,10 +247,21 @@ static void finish(struct engine *E, struct task *t)
 {
     t->state = TASK_FINISHING;
     if (t->orphan) { /* its job gave up on it (parts.h) */
+        cache_forget(E->cache, t);
         task_free(t);
         return;
     }
     if (t->parent) { /* back to its job, which finishes once every child is back */
+        if (t->outcome != OUTCOME_DONE) {
+            cache_forget(E->cache, t); /* a variant's failed render releases its claim (cache.h) */
+        } else if (!t->file_written && cache_applies(E->cache, t)) {
+            /* A variant rendered once for the fleet is written on its own, and its entry with
+             * it, without waiting for its job's other variants: those may wait for entries in
+             * turn (two consumers each rendering one of two shared variants would wait for each
+             * other). It goes to its job once written (exchange_files). */
+            list_push(&E->to_write, t);
+            return;
+        }
         struct task *job = parts_child_back(t);
         if (job)
             finish(E, job);
@@ -288,8 +309,9 @@ static void start_rendering(struct engine *E, struct task *t)
     t->state = TASK_RUNNING;
     log_debug("job rendered in children", LOGS("campaign", t->job.campaign), LOGS("contact", t->job.contact),
               LOGS("variant", t->variant), LOGN("children", (int64_t)n));
-    for (size_t i = 0; i < n; i++)
-        start_rendering(E, t->children[i]);
+    for (size_t i = 0; i < n; i++) /* a variant is rendered once for all like a job (cache.h) */
+        if (!cache_admit(E->cache, t->children[i]))
+            start_rendering(E, t->children[i]);
 }
 
 /* A child dropped before it came back (its partition was revoked) takes its job with it: the
@@ -676,8 +698,11 @@ static void render_after_all(struct engine *E, struct task *t)
         admit(E, t);
         return;
     }
-    for (size_t i = 0; i < t->nchildren; i++) /* a child's fate had given up on them */
+    for (size_t i = 0; i < t->nchildren; i++) { /* a child's fate had given up on them */
+        if (t->children[i])
+            forget_tree(E, t->children[i]);
         task_free(t->children[i]);
+    }
     free(t->children);
     t->children = NULL;
     t->nchildren = t->pending = 0;
@@ -777,12 +802,20 @@ static void run_cache(struct engine *E)
         redis_down(E, "render-once cache");
     for (struct task *t = render, *next; t; t = next) {
         next = t->next;
-        start_rendering(E, t);
+        if (t->orphan) { /* a variant whose job gave up on it while it waited (parts.h) */
+            cache_forget(E->cache, t);
+            task_free(t);
+        } else {
+            start_rendering(E, t);
+        }
     }
     for (struct task *t = copy, *next; t; t = next) {
         next = t->next;
         t->state = TASK_FINISHING;
-        list_push(&E->to_write, t);
+        if (t->orphan)
+            task_free(t);
+        else
+            list_push(&E->to_write, t); /* a variant's copy is written alone, then goes to its job */
     }
 }
 
@@ -1365,10 +1398,19 @@ static void exchange_files(struct engine *E)
     note_audio_store(E, err, t);
     for (struct task *next; t; t = next) {
         next = t->next;
+        if (t->orphan) { /* a variant written alone whose job gave up on it (parts.h) */
+            if (t->file_written)
+                cache_collected(E->cache, t); /* its entry is good all the same */
+            cache_forget(E->cache, t);
+            task_free(t);
+            continue;
+        }
         if (cache_collected(E->cache, t)) /* a copy whose source vanished: looked up again */
             continue;
         if (t->outcome != OUTCOME_DONE)
             render_again(E, t);
+        else if (t->file_written && t->parent)
+            finish(E, t); /* a variant written alone: back to its job (parts.h) */
         else
             list_push(t->file_written ? &E->finishing : &E->to_write, t);
     }

@@ -131,6 +131,7 @@ static void fail_from(struct task *p, const struct task *c)
 struct task *parts_child_back(struct task *c)
 {
     struct task *p = c->parent;
+    c->back = true;
     p->attempts += c->attempts;
     if (p->pending > 0)
         p->pending--;
@@ -152,12 +153,14 @@ void parts_abandon(struct task *t)
 {
     for (size_t i = 0; i < t->nchildren; i++) {
         struct task *c = t->children[i];
-        if (!c || c->outcome != OUTCOME_NONE)
+        if (!c || c->back)
             continue; /* back already: t keeps it */
-        if (c->nchildren > 0) {
+        if (c->nchildren > 0 && c->pending > 0) {
             parts_abandon(c); /* in no queue itself: t keeps it, its children out go */
             continue;
         }
+        /* out: rendering, or complete but not back yet (a variant waiting in the render-once
+         * cache or written alone, cache.h), its own children with it */
         c->orphan = true;
         c->parent = NULL;
         t->children[i] = NULL;
@@ -173,12 +176,15 @@ static size_t reopen(struct task *t, struct task **out, size_t max, size_t n)
             continue;
         if (c->nchildren > 0) {
             n = reopen(c, out, max, n);
-            if (c->pending > 0)
+            if (c->pending > 0) {
+                c->back = false;
                 t->pending++;
+            }
         } else if (c->outcome == OUTCOME_NONE) {
             if (n < max)
                 out[n] = c;
             n++;
+            c->back = false;
             t->pending++;
         }
     }

@@ -6,7 +6,8 @@
  * job (same campaign, contact, voice, lang, model, format, meta; text = the part or the
  * variant's text; no variants), so it goes through the normal attempt machinery - a
  * concurrency slot, its own retries, backoff, failover, account and breaker gates - and
- * anything keyed on a job's spoken request (the render-once cache) treats it like a whole job.
+ * the render-once cache looks a variant child up like a whole job (never a part: its job or
+ * variant is the request).
  *
  * The tree is at most two levels deep:
  *   - a job with variants has one child per variant, in the job's order; a variant child whose
@@ -58,8 +59,10 @@ bool parts_is_child(const struct task *t);
  * may be a child in turn); NULL while children are still out. */
 struct task *parts_child_back(struct task *child);
 
-/* Abandons every child of t that is still out, at any depth: each becomes an orphan
- * (t->orphan, no parent), dropped by whoever meets it next. t's pending count becomes 0. */
+/* Abandons every child of t that is still out (not back through parts_child_back: rendering,
+ * or complete and not handed back yet, e.g. a variant written alone, cache.h), at any depth:
+ * each becomes an orphan (t->orphan, no parent), dropped by whoever meets it next, its own
+ * children with it. t's pending count becomes 0. */
 void parts_abandon(struct task *t);
 
 /* The writer could not use the audio of some of t's children (their outcome is back to

@@ -75,6 +75,7 @@ struct task {
     size_t            child_index;    /* a child: its place among its parent's children */
     char              variant[JOB_VARIANT_NAME_MAX + 1]; /* a variant child: its name, else "" */
     bool              orphan;         /* a child its parent gave up on: dropped, never started */
+    bool              back;           /* a child handed to its parent (parts_child_back) */
     char              failed_variant[JOB_VARIANT_NAME_MAX + 1]; /* DLQ: the variant that failed */
     int               failed_part, failed_parts; /* DLQ: part N of M that failed; 0: none */
 };

@@ -221,7 +221,7 @@ static bool convert_variants(struct task *t)
     t->sha256[0] = '\0';
     for (size_t i = 0; i < t->nchildren; i++) {
         struct task *v = t->children[i];
-        ok = convert_file(v) && ok;
+        ok = (v->file_written || convert_file(v)) && ok; /* written alone before (cache.h) */
         t->duration_ms += v->duration_ms;
         t->bytes += v->bytes;
     }
@@ -347,7 +347,7 @@ static int stage_task(struct sink *sink, const struct task *t, char *err, size_t
     if (!parts_has_variants(t))
         return stage_file(sink, t, err, errlen);
     for (size_t i = 0; i < t->nchildren; i++)
-        if (stage_file(sink, t->children[i], err, errlen) != 0)
+        if (!t->children[i]->file_written && stage_file(sink, t->children[i], err, errlen) != 0)
             return -1;
     return 0;
 }
@@ -363,7 +363,8 @@ static void mark_written(const struct sink *sink, struct task *t)
         return;
     }
     for (size_t i = 0; i < t->nchildren; i++)
-        mark_written(sink, t->children[i]);
+        if (!t->children[i]->file_written) /* else written alone before, its uri set then */
+            mark_written(sink, t->children[i]);
     free(t->uri);
     t->uri = NULL;
 }

@@ -15,7 +15,10 @@
  * text's parts are each converted, then joined (audiojoin.h) into the one file of the job, whose
  * duration is the sum of the parts'; a job with variants writes one file per variant,
  * <name>.<variant>.<ext>, each variant's own uri, duration_ms, bytes and sha256 filled in on its
- * child, and the job's duration_ms and bytes the sums (no uri or sha256 of its own). Parts of a
+ * child, and the job's duration_ms and bytes the sums (no uri or sha256 of its own). A variant
+ * child may also come alone (a variant rendered or copied for the render-once cache, cache.h):
+ * it is written like a job under <name>.<variant>.<ext>, its parts joined; a job's children
+ * already written (file_written) are then left as they are when the job comes. Parts of a
  * "wav" job that differ in rate or codec (rendered by different providers) are all made
  * wav_16000 first, so they join. When a
  * child's audio cannot be used (not convertible, or parts that do not join), the job comes back

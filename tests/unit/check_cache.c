@@ -4,7 +4,8 @@
  * per fleet, its waiters turned into copies when its audio is written, a failed render handing
  * its waiters back to be rendered, a vanished copy source looked up again as stale, a dead
  * holder's claim taken over once it expires, and billed characters counted in Redis and in
- * /metrics alike. Time: the polls wait on conditions with a deadline, never a fixed sleep. */
+ * /metrics alike; a job's variants looked up each like a job (a long variant whole, never its
+ * parts), the same variant text of two jobs rendered once. Time: the polls wait on conditions with a deadline, never a fixed sleep. */
 #include "check_main.h"
 
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "clock.h"
 #include "config.h"
 #include "metrics.h"
+#include "parts.h"
 #include "store.h"
 #include "store_cache.h"
 #include "task.h"
@@ -117,6 +119,74 @@ START_TEST(test_applies)
     cache_free(C);
     task_free(plain);
     task_free(opt_out);
+}
+END_TEST
+
+/* A job with variants is not looked up itself; each variant child is, like a job; the parts of
+ * a long variant are not (the variant is, before it is split). */
+START_TEST(test_variants_apply_each)
+{
+    struct cache *C = cache_new(CFG, "tok", NULL);
+    struct task *t = job("c", "1", "Hi Ann", ",\"variants\":[{\"name\":\"live\",\"text\":\"Hi Ann\"},"
+                                             "{\"name\":\"voicemail\",\"text\":\"Call us. Back soon.\"}]");
+    ck_assert(!cache_applies(C, t));
+    ck_assert_uint_eq(parts_expand(t, 12), 2);
+    struct task *live = t->children[0], *vm = t->children[1];
+    ck_assert(cache_applies(C, live));
+    ck_assert(cache_applies(C, vm));
+    ck_assert_uint_eq(parts_expand(vm, 12), 2); /* "Call us." "Back soon." */
+    ck_assert(cache_applies(C, vm));
+    ck_assert(!cache_applies(C, vm->children[0]));
+    ck_assert(!cache_applies(C, vm->children[1]));
+    char k_vm[CACHEKEY_LEN + 1], k_whole[CACHEKEY_LEN + 1];
+    struct task *whole = job("c", "2", "Call us. Back soon.", NULL);
+    cache_task_key(vm, k_vm);
+    cache_task_key(whole, k_whole);
+    ck_assert_str_eq(k_vm, k_whole); /* the variant's text is its spoken request */
+    task_free(whole);
+    task_free(t);
+    cache_free(C);
+}
+END_TEST
+
+/* The voicemail variant of two contacts: one render, the other a copy of it; a variant child
+ * still held when the cache is freed frees its job (no leak under the sanitizers). */
+START_TEST(test_shared_variant_rendered_once)
+{
+    struct cache *C = cache_new(CFG, "tokV", NULL);
+    const char *tx = text("voicemail");
+    char extra[512];
+    snprintf(extra, sizeof extra, ",\"variants\":[{\"name\":\"live\",\"text\":\"Hi\"},"
+                                  "{\"name\":\"voicemail\",\"text\":\"%s\"}]", tx);
+    struct task *a = job("camp", "a", "Hi", extra), *b = job("camp", "b", "Hi", extra);
+    ck_assert_uint_eq(parts_expand(a, 0), 2);
+    ck_assert_uint_eq(parts_expand(b, 0), 2);
+    ck_assert(cache_admit(C, a->children[1]));
+    ck_assert(cache_admit(C, b->children[1]));
+    struct task *render, *copy;
+    tick(C, &render, &copy);
+    ck_assert_ptr_eq(render, a->children[1]);
+    ck_assert_ptr_null(render->next);
+    ck_assert_ptr_null(copy);
+    written(render, "file:///audio/camp/a.voicemail.wav");
+    ck_assert(!cache_collected(C, render));
+    tick(C, &render, &copy);
+    ck_assert_ptr_null(render);
+    ck_assert_ptr_eq(copy, b->children[1]);
+    ck_assert_str_eq(copy->copy_from, "file:///audio/camp/a.voicemail.wav");
+    ck_assert_str_eq(copy->variant, "voicemail");
+    ck_assert_ptr_eq(copy->parent, b);
+    /* a third contact's voicemail waits in the cache when it is freed */
+    struct task *c = job("camp", "c", "Hi", extra);
+    ck_assert_uint_eq(parts_expand(c, 0), 2);
+    ck_assert(cache_admit(C, c->children[1]));
+    ck_assert_int_eq(cache_holding(C), 1);
+    struct task *c_live = c->children[0]; /* out (the engine's): an orphan once c goes */
+    cache_free(C); /* frees c->children[1], and c with it */
+    ck_assert(c_live->orphan);
+    task_free(c_live);
+    task_free(a);
+    task_free(b);
 }
 END_TEST
 
@@ -398,6 +468,8 @@ static Suite *cache_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_applies);
+    tcase_add_test(tc, test_variants_apply_each);
+    tcase_add_test(tc, test_shared_variant_rendered_once);
     tcase_add_test(tc, test_key_is_the_spoken_request);
     tcase_add_test(tc, test_one_render_per_key_here);
     tcase_add_test(tc, test_two_consumers_one_render);

@@ -362,6 +362,65 @@ START_TEST(abandon_orphans_only_what_is_out)
 }
 END_TEST
 
+/* A variant rendered (or copied) for the render-once cache is written alone before it goes back
+ * to its job: complete but out, it is abandoned like a child rendering, its parts with it. */
+START_TEST(abandon_orphans_a_complete_child_not_back)
+{
+    char *longtext = repeat(SENTENCE, 200);
+    struct task *t = job_task("Short.");
+    const char *names[] = {"live", "voicemail"};
+    const char *texts[] = {"Short.", longtext};
+    add_variants(t, names, texts, 2);
+    parts_expand(t, 4096);
+    struct task *live = t->children[0], *vm = t->children[1];
+    parts_expand(vm, 4096);
+    render(live, "p1", 1); /* done, being written alone: not back */
+    struct task *done = NULL;
+    for (size_t i = 0; i < 3; i++) {
+        render(vm->children[i], "p1", 1);
+        done = parts_child_back(vm->children[i]);
+    }
+    ck_assert_ptr_eq(done, vm); /* complete, being written alone: not back */
+    ck_assert(!live->back && !vm->back && vm->children[0]->back);
+    parts_abandon(t);
+    ck_assert(live->orphan && vm->orphan);
+    ck_assert_ptr_null(t->children[0]);
+    ck_assert_ptr_null(t->children[1]);
+    ck_assert_ptr_nonnull(vm->children[2]); /* its parts go with it */
+    task_free(live);
+    task_free(vm);
+    task_free(t);
+    free(longtext);
+}
+END_TEST
+
+/* A child rendered again after the writer could not use it is out again: abandoned if need be. */
+START_TEST(reopened_child_is_out_again)
+{
+    struct task *t = job_task("Short.");
+    const char *names[] = {"live", "voicemail"};
+    const char *texts[] = {"Short.", "Call us back."};
+    add_variants(t, names, texts, 2);
+    parts_expand(t, 4096);
+    struct task *live = t->children[0], *vm = t->children[1];
+    render(live, "p1", 1);
+    ck_assert_ptr_null(parts_child_back(live));
+    render(vm, "p1", 1);
+    ck_assert_ptr_eq(parts_child_back(vm), t);
+    ck_assert(vm->back);
+    vm->outcome = OUTCOME_NONE; /* not convertible */
+    struct task *again[4];
+    ck_assert_uint_eq(parts_reopen(t, again, 4), 1);
+    ck_assert_ptr_eq(again[0], vm);
+    ck_assert(!vm->back);
+    parts_abandon(t);
+    ck_assert(vm->orphan);
+    ck_assert_ptr_eq(t->children[0], live);
+    task_free(vm);
+    task_free(t);
+}
+END_TEST
+
 START_TEST(unusable_audio_renders_that_part_again)
 {
     char *longtext = repeat(SENTENCE, 200);
@@ -417,6 +476,8 @@ static Suite *parts_suite(void)
     tcase_add_test(tc, a_failed_part_sends_the_job_to_the_dlq);
     tcase_add_test(tc, a_failed_variant_part_names_both);
     tcase_add_test(tc, abandon_orphans_only_what_is_out);
+    tcase_add_test(tc, abandon_orphans_a_complete_child_not_back);
+    tcase_add_test(tc, reopened_child_is_out_again);
     tcase_add_test(tc, unusable_audio_renders_that_part_again);
     suite_add_tcase(s, tc);
     return s;

@@ -573,6 +573,56 @@ START_TEST(test_variants_written)
 }
 END_TEST
 
+/* A variant rendered for the render-once cache (cache.h) is written alone, its parts joined,
+ * under <name>.<variant>.<ext>; its job, written later, leaves that file as it is. */
+START_TEST(test_variant_written_alone)
+{
+    char err[512] = "";
+    struct writer *w = writer_new(sink_new(root, true), wake[1], err, sizeof err);
+    ck_assert_ptr_nonnull(w);
+    struct task *t = job_of("c-alone", "wav_8000", 1,
+                            ",\"variants\":[{\"name\":\"live\",\"text\":\"Hello.\"},"
+                            "{\"name\":\"voicemail\",\"text\":\"Sorry we missed you. Call us back.\"}]");
+    ck_assert_uint_eq(parts_expand(t, 25), 2);
+    struct task *live = t->children[0], *vm = t->children[1];
+    ck_assert_uint_eq(parts_expand(vm, 25), 2);
+    child_rendered(vm->children[0], 200, NULL);
+    child_rendered(vm->children[1], 300, NULL);
+    writer_submit(w, vm); /* complete, not handed to its job yet */
+    ck_assert_ptr_eq(collect(w, 1, err, sizeof err), vm);
+    ck_assert_str_eq(err, "");
+    ck_assert(vm->file_written);
+    char uri[PATH_MAX + 16];
+    snprintf(uri, sizeof uri, "file://%s/camp/c-alone.voicemail.wav", root);
+    ck_assert_str_eq(vm->uri, uri);
+    ck_assert_int_eq(vm->duration_ms, 500);
+    char sha[SHA256_HEX_LEN + 1];
+    snprintf(sha, sizeof sha, "%s", vm->sha256);
+    ck_assert_ptr_null(parts_child_back(vm));
+    child_rendered(live, 400, NULL);
+    writer_submit(w, t);
+    ck_assert_ptr_eq(collect(w, 1, err, sizeof err), t);
+    ck_assert_str_eq(err, "");
+    ck_assert_int_eq(t->outcome, OUTCOME_DONE);
+    ck_assert(t->file_written);
+    struct buf file = {0};
+    struct audio_info ai;
+    file_info("c-alone.voicemail.wav", &ai, &file);
+    ck_assert_uint_eq(ai.data_bytes, 500 * 16); /* as written alone: not staged again */
+    buf_free(&file);
+    file_info("c-alone.live.wav", &ai, &file);
+    ck_assert_uint_eq(ai.data_bytes, 400 * 16);
+    buf_free(&file);
+    ck_assert_str_eq(vm->uri, uri);
+    ck_assert_str_eq(vm->sha256, sha);
+    ck_assert_int_eq(t->duration_ms, 900);
+    free_tasks(t);
+    struct task *left;
+    writer_free(w, &left);
+    ck_assert_ptr_null(left);
+}
+END_TEST
+
 START_TEST(test_unusable_part_comes_back)
 {
     char err[512] = "";
@@ -623,6 +673,7 @@ static Suite *writer_suite(void)
     tcase_add_test(tc, test_parts_joined);
     tcase_add_test(tc, test_parts_of_two_providers);
     tcase_add_test(tc, test_variants_written);
+    tcase_add_test(tc, test_variant_written_alone);
     tcase_add_test(tc, test_unusable_part_comes_back);
     suite_add_tcase(s, tc);
     return s;
