@@ -24,15 +24,6 @@ done
 health_port() { grep -m1 '"http listening"' "$WORK/consumer-$1.log" | jq -r .port; }
 # account NAME: the primary provider's "account" object on the consumer's /health.
 account() { curl -sS "http://127.0.0.1:$(health_port "$1")/health" | jq -c '.providers[0].account'; }
-# wait_for WHAT SECONDS COMMAND...: until COMMAND succeeds, polling every 0.1 s.
-wait_for() {
-	local what=$1 deadline=$((SECONDS + $2 * SLOW))
-	shift 2
-	until "$@"; do
-		[ "$SECONDS" -lt "$deadline" ] || fail "timed out waiting for: $what"
-		sleep 0.1 # polling interval of a condition with a deadline, not a synchronisation
-	done
-}
 # slots_of PID: "held/wanted/in_use" of that consumer's lease, "" when it has none.
 slots_of() {
 	rcli --raw HGETALL 'voxcast:account:{primary}:slots' | paste - - | awk -v p=":$1:" 'index($1, p) { print $2 }'
@@ -71,20 +62,20 @@ curl -fsS -X POST "http://127.0.0.1:$TTSD_PORT_p/admin/stats/reset" >/dev/null
 make_contacts "$WORK/c2.csv" 3000
 vx launch --campaign fl2 --contacts "$WORK/c2.csv" --template 'Hi {{first_name}}' --json >/dev/null
 holds() { local s; s=$(slots_of "$CONSUMER_PID_b"); [ -n "$s" ] && [ "${s%%/*}" -gt 0 ]; }
-wait_for "consumer b to hold slots" 30 holds
+wait_until 30 holds
 held=$(slots_of "$CONSUMER_PID_b")
 kill -9 "$CONSUMER_PID_b"
 ok "consumer b killed with SIGKILL holding slots (held/wanted/in_use $held)"
 killed_at=$SECONDS
 gone() { [ -z "$(slots_of "$CONSUMER_PID_b")" ]; }
-wait_for "b's lease to expire" 10 gone
+wait_until 10 gone
 ok "b's slots were given back after $((SECONDS - killed_at)) s"
 full() {
 	local a
 	a=$(vx status fl2 --json | jq -c '.accounts.primary')
 	[ "$(jq -r .consumers <<<"$a")" = 2 ] && [ "$(jq -r .in_flight <<<"$a")" = "$LIMIT" ]
 }
-wait_for "the two others to use all $LIMIT slots" 20 full
+wait_until 20 full
 ok "the two remaining consumers have all $LIMIT slots in flight"
 
 # ---- 3. Redis killed and restarted mid-campaign: a local share meanwhile, nothing lost
@@ -92,7 +83,7 @@ kill -9 "$REDIS_PID"
 wait "$REDIS_PID" 2>/dev/null || true
 wait_log "$WORK/consumer-a.log" 'provider account on a local share' 30
 local_share() { [ "$(account a | jq -r .local_share)" = true ]; }
-wait_for "/health to show the local share" 10 local_share
+wait_until 10 local_share
 ok "consumer a runs on a local share while Redis is away: $(account a)"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly yes --appendfsync always \
 	--dir "$WORK" >"$WORK/redis-2.log" 2>&1 &

@@ -5,7 +5,7 @@
  * dies with the test runner (PR_SET_PDEATHSIG). Tests then open their stores on
  * check_redis_url(), and store_open's own retry waits for the server to listen: no sleeps.
  * Set VOXCAST_REDIS_SERVER to its path when it is not on PATH. Header-only: each suite is one
- * file. (check_store.c and check_store_results.c carry older copies of the same code.) */
+ * file. (check_store.c carries an older copy of the same code.) */
 #ifndef VOXCAST_CHECK_REDIS_H
 #define VOXCAST_CHECK_REDIS_H
 

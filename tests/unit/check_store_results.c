@@ -9,77 +9,20 @@
  * uses campaign ids of its own, so tests share the server without sharing state. */
 #include "check_main.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
+#include "check_redis.h"
 #include "store.h"
 #include "store_results.h"
 
-static pid_t g_redis = -1;
-static int g_port;
 static struct store *S;
 static struct store_batch *B;
-
-/* ================================================================ redis-server */
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void suite_up(void)
-{
-    g_port = free_port();
-    char port[16];
-    snprintf(port, sizeof port, "%d", g_port);
-    const char *bin = getenv("VOXCAST_REDIS_SERVER") ? getenv("VOXCAST_REDIS_SERVER") : "redis-server";
-    pid_t parent = getpid();
-    g_redis = fork();
-    if (g_redis == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
-        int null = open("/dev/null", O_RDWR);
-        if (null >= 0) {
-            dup2(null, STDOUT_FILENO);
-            dup2(null, STDERR_FILENO);
-        }
-        execlp(bin, bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               (char *)NULL);
-        _exit(127);
-    }
-}
-
-static void suite_down(void)
-{
-    if (g_redis > 0) {
-        kill(g_redis, SIGKILL);
-        waitpid(g_redis, NULL, 0);
-    }
-}
 
 static void setup(void)
 {
     char url[64], err[512];
-    snprintf(url, sizeof url, "redis://127.0.0.1:%d/0", g_port);
+    check_redis_url(url, sizeof url);
     S = store_open(url, 10000, err, sizeof err);
     ck_assert_msg(S != NULL, "store_open %s: %s (is redis-server installed?)", url, err);
     B = store_batch_new();
@@ -291,7 +234,7 @@ static Suite *store_results_suite(void)
 {
     Suite *s = suite_create("store_results");
     TCase *tc = tcase_create("redis");
-    tcase_add_unchecked_fixture(tc, suite_up, suite_down);
+    tcase_add_unchecked_fixture(tc, check_redis_start, check_redis_stop);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_audio_ms_first_done_only);
