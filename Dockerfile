@@ -40,7 +40,7 @@ FROM ${DEBIAN_IMAGE} AS runtime
 ARG DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      librdkafka1 libcurl4 libjansson4 libhiredis0.14 libmicrohttpd12 libespeak-ng1 libsoxr0 libsndfile1 libmp3lame0 \
+      librdkafka1 libcurl4 libssl3 libjansson4 libhiredis0.14 libmicrohttpd12 libespeak-ng1 libsoxr0 libsndfile1 libmp3lame0 \
       espeak-ng-data ca-certificates curl tzdata \
  && rm -rf /var/lib/apt/lists/*
 

@@ -1,7 +1,7 @@
 # voxcast - plain Makefile. `make`, `make test`, `make test SANITIZE=1`, `make demo`,
 # `make install PREFIX=/usr/local`. V=1 for loud commands, USE_WERROR=1 for -Werror.
 
-PKGS      := rdkafka libcurl jansson hiredis libmicrohttpd espeak-ng soxr sndfile
+PKGS      := rdkafka libcurl jansson hiredis libmicrohttpd espeak-ng soxr sndfile libcrypto
 NOPC_LIBS := -lmp3lame   # LAME ships no pkg-config file (Debian bookworm)
 CC        ?= cc
 CFLAGS    ?= -O2 -g

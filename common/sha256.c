@@ -1,140 +1,68 @@
-/* sha256.c - SHA-256 per FIPS 180-4 sections 4.1.2, 4.2.2, 5.1.1, 5.3.3 and 6.2; see sha256.h.
+/* sha256.c - SHA-256 through libcrypto's EVP interface; see sha256.h.
  *
- * Straightforward and portable: big-endian loads and stores are done byte by byte so the code
- * does not depend on the host's endianness or on unaligned access. Speed is not a concern here
- * (it hashes short contact ids). */
+ * The algorithm is fetched once per process (EVP_MD_fetch): the implicit fetch that
+ * EVP_sha256() implies in OpenSSL 3 looks the provider up under a lock on every digest, which
+ * costs more than hashing a short contact id. libcrypto is in the process anyway (libcurl uses
+ * it for TLS). A failure inside libcrypto for an in-memory digest can only be an allocation
+ * failure or a broken installation; both are fatal, as out of memory is everywhere else. */
 #include "sha256.h"
 
-#include <string.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 
-/* First 32 bits of the fractional parts of the cube roots of the first 64 primes (4.2.2). */
-static const uint32_t sha256_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-};
+#include "xalloc.h"
 
-static uint32_t rotr(uint32_t x, unsigned n)
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+static EVP_MD        *md;
+
+static void md_fetch(void)
 {
-    return (x >> n) | (x << (32 - n));
+    md = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-static uint32_t load_be32(const uint8_t *p)
+static const EVP_MD *sha256_md(void)
 {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | (uint32_t)p[3];
-}
-
-static void store_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-/* One 512-bit block through the compression function (6.2.2). */
-static void sha256_block(uint32_t h[8], const uint8_t *blk)
-{
-    uint32_t w[64];
-    for (int t = 0; t < 16; t++)
-        w[t] = load_be32(blk + 4 * t);
-    for (int t = 16; t < 64; t++) {
-        uint32_t s0 = rotr(w[t - 15], 7) ^ rotr(w[t - 15], 18) ^ (w[t - 15] >> 3);
-        uint32_t s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10);
-        w[t] = w[t - 16] + s0 + w[t - 7] + s1;
+    pthread_once(&md_once, md_fetch);
+    if (!md) {
+        fprintf(stderr, "voxcast: libcrypto has no SHA256 (is OpenSSL installed correctly?)\n");
+        abort();
     }
-    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-    for (int t = 0; t < 64; t++) {
-        uint32_t big_s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25);
-        uint32_t ch = (e & f) ^ (~e & g);
-        uint32_t t1 = hh + big_s1 + ch + sha256_k[t] + w[t];
-        uint32_t big_s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22);
-        uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
-        uint32_t t2 = big_s0 + maj;
-        hh = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = b;
-        b = a;
-        a = t1 + t2;
-    }
-    h[0] += a;
-    h[1] += b;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-    h[5] += f;
-    h[6] += g;
-    h[7] += hh;
+    return md;
+}
+
+static void check(int ok)
+{
+    if (!ok)
+        xalloc_fail(0);   /* libcrypto reports an allocation failure as 0 */
 }
 
 void sha256_init(struct sha256_ctx *c)
 {
-    /* First 32 bits of the fractional parts of the square roots of the first 8 primes (5.3.3). */
-    static const uint32_t h0[8] = {
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-        0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-    };
-    memcpy(c->h, h0, sizeof h0);
-    c->nbytes = 0;
-    c->nblock = 0;
+    EVP_MD_CTX *evp = EVP_MD_CTX_new();
+    if (!evp)
+        xalloc_fail(sizeof(void *));
+    check(EVP_DigestInit_ex2(evp, sha256_md(), NULL));
+    c->evp = evp;
 }
 
 void sha256_update(struct sha256_ctx *c, const void *data, size_t len)
 {
-    const uint8_t *p = data;
-    if (len == 0)
-        return;                      /* data may be NULL; memcpy must not see it */
-    c->nbytes += len;
-    if (c->nblock > 0) {
-        size_t take = 64 - c->nblock < len ? 64 - c->nblock : len;
-        memcpy(c->block + c->nblock, p, take);
-        c->nblock += take;
-        p += take;
-        len -= take;
-        if (c->nblock < 64)
-            return;
-        sha256_block(c->h, c->block);
-        c->nblock = 0;
-    }
-    for (; len >= 64; p += 64, len -= 64)
-        sha256_block(c->h, p);
     if (len > 0)
-        memcpy(c->block, p, len);
-    c->nblock = len;
+        check(EVP_DigestUpdate(c->evp, data, len));
 }
 
-/* Padding (5.1.1): a 1 bit, zeros up to 56 mod 64 bytes, then the bit length big-endian. */
 void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_DIGEST_LEN])
 {
-    uint64_t bits = c->nbytes * 8;
-    c->block[c->nblock++] = 0x80;
-    if (c->nblock > 56) {
-        memset(c->block + c->nblock, 0, 64 - c->nblock);
-        sha256_block(c->h, c->block);
-        c->nblock = 0;
-    }
-    memset(c->block + c->nblock, 0, 56 - c->nblock);
-    store_be32(c->block + 56, (uint32_t)(bits >> 32));
-    store_be32(c->block + 60, (uint32_t)bits);
-    sha256_block(c->h, c->block);
-    for (int i = 0; i < 8; i++)
-        store_be32(out + 4 * i, c->h[i]);
+    check(EVP_DigestFinal_ex(c->evp, out, NULL));
+    EVP_MD_CTX_free(c->evp);
+    c->evp = NULL;
 }
 
 void sha256(const void *data, size_t len, uint8_t out[SHA256_DIGEST_LEN])
 {
-    struct sha256_ctx c;
-    sha256_init(&c);
-    sha256_update(&c, data, len);
-    sha256_final(&c, out);
+    check(EVP_Digest(len > 0 ? data : "", len, out, NULL, sha256_md(), NULL));
 }
 
 void sha256_hex(const void *data, size_t len, char out[SHA256_HEX_LEN + 1])

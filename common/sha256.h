@@ -1,9 +1,11 @@
-/* sha256.h - SHA-256 (FIPS 180-4), one-shot and incremental.
+/* sha256.h - SHA-256 (FIPS 180-4), one-shot and incremental, computed by OpenSSL's libcrypto.
  *
- * Used to name audio files for contact ids that are not safe as file names (see names.h), and
- * anywhere else an id must become a fixed-size, collision-resistant token. Written from the
- * FIPS 180-4 description so the project needs no crypto library for it; it is not hardened
- * against side channels and is not meant for secrets. */
+ * Names audio files for contact ids that are not safe as file names (see names.h), makes cache
+ * keys (cachekey.h), signs S3 bodies (s3.h) and fingerprints every delivered audio file for the
+ * results stream. The last runs once per job over the whole audio, so speed matters: libcrypto
+ * uses the CPU's SHA extensions where it has them (an 8.9 KB WAV: 5.4 µs, against 43 µs for the
+ * portable C implementation voxcast had before 0.2.0, on the 2-core machine of README's
+ * benchmarks). */
 #ifndef VOXCAST_SHA256_H
 #define VOXCAST_SHA256_H
 
@@ -14,17 +16,14 @@
 #define SHA256_HEX_LEN 64            /* hex digits, without the NUL */
 
 struct sha256_ctx {
-    uint32_t h[8];                   /* running hash value H(i) */
-    uint64_t nbytes;                 /* message bytes seen so far */
-    uint8_t  block[64];              /* pending partial block */
-    size_t   nblock;                 /* bytes used in block */
+    void *evp;                       /* libcrypto's EVP_MD_CTX, owned until sha256_final */
 };
 
-/* Start a new hash. */
+/* Start a new hash. Out of memory is fatal (xalloc.h). */
 void sha256_init(struct sha256_ctx *c);
 /* Feed len bytes (len may be 0; data may then be NULL). */
 void sha256_update(struct sha256_ctx *c, const void *data, size_t len);
-/* Finish and write the 32-byte digest; the context must be re-initialised before reuse. */
+/* Finish, write the 32-byte digest and release the context; sha256_init before reuse. */
 void sha256_final(struct sha256_ctx *c, uint8_t out[SHA256_DIGEST_LEN]);
 
 /* Digest of data[0..len) in one call. */

@@ -35,6 +35,7 @@ need_cmd cc build-essential              # gcc, make and the C library's headers
 need_cmd make make
 need_pkg rdkafka librdkafka-dev
 need_pkg libcurl libcurl4-openssl-dev
+need_pkg libcrypto libssl-dev              # SHA-256 of every audio file (common/sha256.c)
 need_pkg jansson libjansson-dev
 need_pkg hiredis libhiredis-dev
 need_pkg check check

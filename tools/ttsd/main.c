@@ -36,6 +36,7 @@ struct ttsd_conf {
     bool          seed_set;
     char          api_key_env[128];
     int           max_connections;
+    int           tone_ms;
 };
 
 typedef int (*opt_set_fn)(struct ttsd_conf *c, const char *name, const char *value, char *err, size_t errlen);
@@ -103,6 +104,19 @@ static int set_max_connections(struct ttsd_conf *c, const char *name, const char
     return 0;
 }
 
+static int set_tone_ms(struct ttsd_conf *c, const char *name, const char *value, char *err, size_t errlen)
+{
+    (void)name;
+    char *end;
+    long v = strtol(value, &end, 10);
+    if (end == value || *end != '\0' || v < 1 || v > 60000) {
+        snprintf(err, errlen, "expected milliseconds from 1 to 60000");
+        return -1;
+    }
+    c->tone_ms = (int)v;
+    return 0;
+}
+
 static const struct opt opts[] = {
     {"listen", true, set_listen, "HOST:PORT     address to serve (default 127.0.0.1:9400; port 0 picks a free one)"},
     {"fail-rate", true, set_fault, "F             chance (0-1) of answering --fail-status"},
@@ -110,6 +124,7 @@ static const struct opt opts[] = {
     {"latency-ms", true, set_fault, "N             delay before every admitted speech answer (after the key check)"},
     {"retry-after", true, set_fault, "S             Retry-After seconds on injected failures (a 429 always has one)"},
     {"tone", false, set_fault, "              answer a 200 ms tone, no synthesis (benchmarks)"},
+    {"tone-ms", true, set_tone_ms, "N             length of that tone (default 200: 8.9 KB as WAV; 70: 3.1 KB)"},
     {"hang-rate", true, set_fault, "F             chance of holding a request unanswered (600 s or until shutdown)"},
     {"reset-rate", true, set_fault, "F             chance of dropping the connection without an answer"},
     {"garbage-rate", true, set_fault, "F             chance of a 200 with an HTML body"},
@@ -402,7 +417,8 @@ int main(int argc, char **argv)
     if (r == ARGS_BAD || load_env(&conf, err, sizeof err) < 0 ||
         parse_args(&conf, argc, argv, true, err, sizeof err) == ARGS_BAD || mimic_check(&conf.faults, err, sizeof err) < 0)
         return usage_error(err);
-    struct server_conf sc = {.faults = conf.faults, .seed = conf.seed, .max_connections = conf.max_connections};
+    struct server_conf sc = {.faults = conf.faults, .seed = conf.seed, .max_connections = conf.max_connections,
+                             .tone_ms = conf.tone_ms};
     if (!conf.seed_set)
         sc.seed = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 40);
     if (api_key(&conf, &sc.api_key, err, sizeof err) < 0 ||

@@ -40,7 +40,6 @@
 
 #define MAX_BODY_BYTES      (1024 * 1024)
 #define HANG_MS             600000
-#define TONE_MS             200
 #define TONE_RATE           22050
 #define IDLE_TIMEOUT_S      120       /* keep-alive connections idle longer are closed */
 #define WAV_HEADER_BYTES    44        /* the header audio_wav_from_pcm16 writes */
@@ -871,9 +870,9 @@ static void server_free(struct server *s)
 }
 
 /* Renders --tone's answers once: the WAV and its MP3. */
-static int tone_init(struct server *s, char *err, size_t errlen)
+static int tone_init(struct server *s, int tone_ms, char *err, size_t errlen)
 {
-    audio_tone_wav(TONE_MS, TONE_RATE, &s->tone);
+    audio_tone_wav(tone_ms > 0 ? tone_ms : SERVER_TONE_MS, TONE_RATE, &s->tone);
     return wav_to_mp3(&s->tone, &s->tone_mp3, err, errlen);
 }
 
@@ -894,7 +893,7 @@ struct server *server_start(const struct server_conf *conf, char *err, size_t er
     s->rng = conf->seed;
     s->max_connections = conf->max_connections > 0 ? conf->max_connections : SERVER_MAX_CONNECTIONS;
     atomic_init(&s->connections, 0);
-    if (tone_init(s, err, errlen) < 0) {
+    if (tone_init(s, conf->tone_ms, err, errlen) < 0) {
         server_free(s);
         return NULL;
     }

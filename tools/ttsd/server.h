@@ -34,9 +34,11 @@ struct server_conf {
     uint64_t      seed;        /* seed of the fault draws */
     const char   *api_key;     /* key every speech and admin request must carry, or NULL; copied */
     int           max_connections;   /* open connections at once; 0: SERVER_MAX_CONNECTIONS */
+    int           tone_ms;     /* length of --tone's answer; 0: SERVER_TONE_MS */
 };
 
 #define SERVER_MAX_CONNECTIONS 1024
+#define SERVER_TONE_MS         200   /* 8.9 KB as WAV at 22,050 Hz; 70 ms is a 3.1 KB answer */
 
 /* Starts serving on conf->listen_fd. Returns the server, or NULL with err (the socket is then
  * still the caller's to close). */
