@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/consumer.sh - consumer throughput, memory and latency, each against a baseline measured
 # in the same run:
-#   1. engine overhead: one consumer, an instant provider (voxcast-ttsd --tone), concurrency 64,
+#   1. engine overhead: one consumer, an instant provider (voxcast-ttsd --tone, answering a 3.1 KB
+#      WAV; TONE_MS=200 for the 8.9 KB of earlier runs), concurrency 64,
 #      PARTITIONS (24) partitions, the DEFAULT configuration (output.fsync on): for 10k and N
 #      (100k) jobs (and 1M with FULL=1), and N at concurrency 256: jobs/s from process start
 #      (group join included) and from "partitions assigned", CPU per job (user+sys of the whole
@@ -21,6 +22,7 @@ cd "$(dirname "$0")/.."
 BIN=${VOXCAST_BIN:-$PWD/bin}
 N=${N:-100000}
 PARTITIONS=${PARTITIONS:-24}
+TONE_MS=${TONE_MS:-70} # the instant provider's answer: 70 ms of 22,050 Hz PCM16, a 3.1 KB WAV
 work=$(mktemp -d /tmp/voxcast-bench.XXXXXX)
 audio_root=${AUDIO_ROOT:-$work}/voxcast-bench-$$
 pids=()
@@ -62,6 +64,20 @@ launch() { # launch CAMPAIGN N
 	"$BIN/voxcast" launch --campaign "$1" --contacts "$work/c.csv" --template 'Hi {{first_name}}, your order ships today.' --json >/dev/null
 }
 
+# thread_cpu PID N: CPU µs per job of each kind of thread of PID so far (user+sys, clock ticks of
+# /proc/PID/task/*/stat): the event loop, the audio writer, the converter, librdkafka's, the rest
+thread_cpu() {
+	local hz
+	hz=$(getconf CLK_TCK)
+	for t in /proc/"$1"/task/*; do
+		printf '%s %s\n' "$(cat "$t/comm")" "$(awk '{ print $14 + $15 }' "$t/stat")"
+	done | awk -v n="$2" -v hz="$hz" '
+		{ k = $1 == "voxcast-consume" ? "loop" : $1 == "vx-writer" ? "writer" : $1 == "vx-convert" ? "convert" :
+		      $1 ~ /^rdk:/ ? "librdkafka" : "other"; cpu[k] += $NF }
+		END { printf "loop %.1f, writer %.1f, convert %.1f, librdkafka %.1f, other %.1f\n", cpu["loop"] * 1e6 / hz / n,
+		      cpu["writer"] * 1e6 / hz / n, cpu["convert"] * 1e6 / hz / n, cpu["librdkafka"] * 1e6 / hz / n, cpu["other"] * 1e6 / hz / n }'
+}
+
 # run_consumer CAMPAIGN N ARGS...: the consumer with the default configuration but for ARGS;
 # prints "jobs/s_from_start jobs/s_from_assigned cpu_us_per_job peak_rss_MiB seconds_from_assigned".
 # CPU is user+sys of the whole process (every thread, start to exit) as GNU time reports it.
@@ -81,6 +97,7 @@ run_consumer() {
 	ta=$(now)
 	"$BIN/voxcast" status "$campaign" --wait --interval 0.05 --timeout 900 >/dev/null
 	t1=$(now)
+	thread_cpu "$(pgrep -P "$pid")" "$n" >"$work/threads"
 	pkill -TERM -P "$pid" # the consumer under GNU time
 	wait "$pid" || true
 	local _e u s m
@@ -103,7 +120,7 @@ run_baseline() {
 		"$(calc "$m / 1024" %.1f)"
 }
 
-start_ttsd INSTANT --tone
+start_ttsd INSTANT --tone --tone-ms "$TONE_MS"
 url="http://127.0.0.1:$INSTANT/v1/audio/speech"
 primary=(-X providers=primary -X provider.primary.type=openai -X "provider.primary.url=$url")
 
@@ -133,6 +150,7 @@ row() { # row N CONCURRENCY LABEL ARGS...
 	read -r rs ra cpu rss secs < <(run_consumer "$campaign" "$n" "${primary[@]}" -X "consumer.concurrency=$c" "$@")
 	printf '%-8s %-4s %-13s %11s %14s %10s %9s %8s %10s %10s\n' "$n" "$c" "$label" "$rs" "$ra" "$cpu" "$rss" "$secs" \
 		"$(ratio "$rs" "$base_start")x" "$(ratio "$base_cpu" "$cpu")x"
+	echo "         CPU us/job by thread: $(cat "$work/threads")"
 }
 echo "jobs/s: from process start (group join included) / from \"partitions assigned\"; CPU: us per job, whole process"
 printf '%-8s %-4s %-13s %11s %14s %10s %9s %8s %10s %10s\n' jobs conc config "jobs/s(start)" "jobs/s(assigned)" \

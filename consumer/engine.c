@@ -1423,11 +1423,12 @@ static void add_outcome(struct engine *E, struct task *t, int64_t now_wall)
 {
     char key[TASK_STORE_CONTACT_MAX];
     const char *campaign = task_campaign(t), *contact = task_store_contact(t, key, sizeof key);
-    struct buf ev = {0};
+    struct buf *ev = &t->event;   /* kept: publish_outcome sends these very bytes */
+    buf_free(ev);
     if (E->results && t->valid && t->outcome != OUTCOME_DUPLICATE && t->outcome != OUTCOME_ASIDE)
-        results_event(&ev, t, now_wall);
+        results_event(ev, t, now_wall);
     if (t->outcome == OUTCOME_CANCELLED) {
-        store_batch_cancel(E->batch, campaign, contact, strlen(contact), ev.data);
+        store_batch_cancel(E->batch, campaign, contact, strlen(contact), ev->data);
     } else if (t->outcome == OUTCOME_ASIDE) {
         struct buf job = {0};
         job_encode(&t->job, &job);
@@ -1435,14 +1436,13 @@ static void add_outcome(struct engine *E, struct task *t, int64_t now_wall)
         buf_free(&job);
     } else if (t->outcome == OUTCOME_DLQ) {
         char *entry = task_dlq_entry(t, now_wall);
-        store_batch_dlq_result(E->batch, campaign, contact, strlen(contact), entry, ev.data);
+        store_batch_dlq_result(E->batch, campaign, contact, strlen(contact), entry, ev->data);
         free(entry);
     } else {
         store_batch_done_result(E->batch, campaign, contact, strlen(contact),
                                 t->outcome == OUTCOME_DONE ? t->provider : NULL,
-                                t->outcome == OUTCOME_DONE ? t->duration_ms : 0, ev.data);
+                                t->outcome == OUTCOME_DONE ? t->duration_ms : 0, ev->data);
     }
-    buf_free(&ev);
 }
 
 static void count_outcome(struct engine *E, struct task *t, enum store_result r)
@@ -1516,7 +1516,7 @@ static void republish_completion(struct engine *E, const char *campaign)
 }
 
 /* Hands a task to the results publisher when its outcome is new (the event Redis put in the
- * outbox, rebuilt byte for byte from the same task and time) or when it is a duplicate whose
+ * outbox, kept on the task by add_outcome) or when it is a duplicate whose
  * first event is still in the outbox (that event, read back). Its offset is stored on delivery
  * (on_published). False when there is nothing to publish: the caller stores the offset. */
 static bool publish_outcome(struct engine *E, struct task *t, enum store_result r, int64_t now_wall)
@@ -1527,7 +1527,10 @@ static bool publish_outcome(struct engine *E, struct task *t, enum store_result 
     struct buf ev = {0};
     bool first = r == STORE_OK || r == STORE_PARKED || r == STORE_PARKED_DROPPED;
     if (first && t->outcome != OUTCOME_DUPLICATE) {
-        results_event(&ev, t, now_wall);
+        if (t->event.len == 0)
+            results_event(&t->event, t, now_wall);
+        results_publish(E->results, campaign, contact, t->event.data, t->event.len, t);
+        return true;
     } else if (r == STORE_UNPUBLISHED) {
         char *json = NULL;
         int rc = store_outbox_get(E->store, campaign, contact, strlen(contact), &json);

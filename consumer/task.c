@@ -74,6 +74,7 @@ void task_free(struct task *t)
     free(t->copy_from);
     buf_free(&t->history);
     buf_free(&t->audio);
+    buf_free(&t->event);
     free(t->uri);
     free(t);
 }

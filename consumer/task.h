@@ -57,6 +57,8 @@ struct task {
     int64_t           duration_ms;    /* computed from the delivered audio */
     uint64_t          bytes;          /* size of the delivered object */
     char              sha256[65];     /* hex of the delivered bytes, "" before */
+    struct buf        event;          /* its results event as the outcome batch stored it; the
+                                         same bytes are published (results.h), built once */
     bool              file_written;
     bool              indexed;        /* counted in the engine's in-flight contact index */
     bool              recheck;        /* waiting for a twin delivery to finish, then re-checked */
