@@ -20,6 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${VOXCAST_BIN:-$PWD/bin}
+TESTBIN=${VOXCAST_TESTBIN:-$PWD/build/release/tests} # floor_bench (make unit-bins)
 N=${N:-100000}
 PARTITIONS=${PARTITIONS:-24}
 TONE_MS=${TONE_MS:-70} # the instant provider's answer: 70 ms of 22,050 Hz PCM16, a 3.1 KB WAV
@@ -125,14 +126,24 @@ url="http://127.0.0.1:$INSTANT/v1/audio/speech"
 primary=(-X providers=primary -X provider.primary.type=openai -X "provider.primary.url=$url")
 
 echo "== 1. engine overhead (instant provider, $PARTITIONS partitions, default configuration)"
-printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = %s\n' \
-	"'{\"model\":\"tts-1\",\"input\":\"Hi N1, your order ships today.\",\"voice\":\"alloy\",\"response_format\":\"wav\"}'" >"$work/post.lua"
+body='{"model":"tts-1","input":"Hi N1, your order ships today.","voice":"alloy","response_format":"wav"}'
+printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nwrk.body = %s\n' "'$body'" >"$work/post.lua"
 if command -v wrk >/dev/null; then
 	ceiling=$(wrk -t2 -c64 -d5s -s "$work/post.lua" "$url" | awk '/Requests\/sec/ {printf "%.0f", $2}')
 	echo "ceiling: wrk -c64 against the provider: $ceiling requests/s"
 else
 	echo "ceiling: wrk not installed, skipped"
 fi
+
+# the floor: the same system calls with no engine around them (tests/tools/floor_bench.c)
+tone_bytes=$(curl -s -o /dev/null -w '%{size_download}' -H 'Content-Type: application/json' -d "$body" "$url")
+mkdir -p "$audio_root/floor"
+floor_files=$("$TESTBIN/floor_bench" files "$audio_root/floor" "$N" "$tone_bytes" 100 | sed -n 's/.*us_per_op=\([0-9.]*\).*/\1/p')
+floor_http=$("$TESTBIN/floor_bench" http "127.0.0.1:$INSTANT" /v1/audio/speech "$N" 64 "$body" |
+	sed -n 's/.*us_per_op=\([0-9.]*\).*/\1/p')
+floor=$(calc "$floor_files + $floor_http" %.1f)
+echo "floor: the system calls alone, $N each: one durable $tone_bytes-byte file (O_TMPFILE, write, linkat, close," \
+	"syncfs per 100) $floor_files us; one keep-alive HTTP request at c=64 $floor_http us; a job's floor $floor us CPU"
 
 start_broker "$PARTITIONS"
 base_n=${BASE_N:-10000}
@@ -150,7 +161,7 @@ row() { # row N CONCURRENCY LABEL ARGS...
 	read -r rs ra cpu rss secs < <(run_consumer "$campaign" "$n" "${primary[@]}" -X "consumer.concurrency=$c" "$@")
 	printf '%-8s %-4s %-13s %11s %14s %10s %9s %8s %10s %10s\n' "$n" "$c" "$label" "$rs" "$ra" "$cpu" "$rss" "$secs" \
 		"$(ratio "$rs" "$base_start")x" "$(ratio "$base_cpu" "$cpu")x"
-	echo "         CPU us/job by thread: $(cat "$work/threads")"
+	echo "         CPU us/job by thread: $(cat "$work/threads"); above the floor: $(calc "$cpu - $floor" %.1f)"
 }
 echo "jobs/s: from process start (group join included) / from \"partitions assigned\"; CPU: us per job, whole process"
 printf '%-8s %-4s %-13s %11s %14s %10s %9s %8s %10s %10s\n' jobs conc config "jobs/s(start)" "jobs/s(assigned)" \
