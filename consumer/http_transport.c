@@ -6,9 +6,11 @@
  * every call and polls each one's socket: with a hundred transfers out and one finishing per
  * wake-up, that was most of the consumer's CPU. Each transfer is a `struct xfer` found again
  * through CURLOPT_PRIVATE and kept on a list so that freeing the transport can abandon the ones
- * still running. Easy handles are reset and kept for the next transfer; the connections they
- * used stay in the multi handle's cache, which is what makes the next request to the same host
- * reuse them. */
+ * still running. A finished xfer keeps its easy handle, configured, for the next transfer (the
+ * connections it used stay in the multi handle's cache, which is what makes the next request to
+ * the same host reuse them): the options every request shares are set once when the handle is
+ * made, and a request sets only what varies - its URL and header list not even that when they
+ * are the ones the handle sent last (a provider sends the same few every time). */
 #include "http_transport.h"
 
 #include <errno.h>
@@ -26,13 +28,21 @@
 
 #define MAX_EXTRA_FDS 8
 #define MAX_EVENTS    256   /* per wait; more simply wait for the next round */
-#define MAX_SPARE     1024  /* easy handles kept for reuse */
+#define MAX_SPARE     1024  /* finished xfers (with their easy handles) kept for reuse */
 #define USER_AGENT    "voxcast-consumer"
 
+/* A transfer and the easy handle it runs on, kept together when it is done: the handle's
+ * PRIVATE, WRITEDATA and HEADERDATA point at the xfer and its ERRORBUFFER at errbuf, so they stay
+ * right from one request to the next. The fields from ctx on are the request's own. */
 struct xfer {
     struct xfer       *prev, *next;     /* the transport's list of running transfers */
     CURL              *easy;
-    struct curl_slist *headers;         /* ours: copied from the request plus "Expect:" */
+    struct curl_slist *headers;         /* ours: copied from a request plus "Expect:"; kept, as
+                                           the handle's HTTPHEADER, while the next requests
+                                           bring the same list */
+    char               errbuf[CURL_ERROR_SIZE];
+    CURLU             *url;             /* the handle's CURLOPT_CURLU: url_text parsed */
+    char              *url_text;        /* NULL: not parsed (new handle, or curl refused it) */
     void              *ctx;
     struct buf         body;
     size_t             max_body;
@@ -43,7 +53,6 @@ struct xfer {
     char               reset_requests[32];
     char               max_concurrent[16];
     char               content_type[96];
-    char               errbuf[CURL_ERROR_SIZE];
 };
 
 struct http_transport {
@@ -56,7 +65,7 @@ struct http_transport {
     size_t             nextra;
     struct epoll_event ready[MAX_EVENTS];       /* what the last wait saw, for perform */
     int                nready;
-    CURL              *spare[MAX_SPARE];        /* reset easy handles */
+    struct xfer       *spare[MAX_SPARE];        /* finished xfers, handles configured */
     size_t             nspare;
 };
 
@@ -70,11 +79,14 @@ static void global_init(void)
 
 /* ---- curl's socket interface ---- */
 
-/* curl says which events a socket needs (or that it is done with it). */
+/* curl says which events a socket needs (or that it is done with it). A socket in the epoll set
+ * carries a marker as curl's socketp (curl_multi_assign), which curl hands back in every later
+ * call for it until it removes the socket, so the first call adds and the later ones modify
+ * without a failing call to find out which. The fallbacks cover an fd number curl reused while
+ * the kernel still held the old registration, or a registration the kernel already dropped. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
-    (void)socketp;
     struct http_transport *t = userp;
     if (what == CURL_POLL_REMOVE) {
         epoll_ctl(t->epfd, EPOLL_CTL_DEL, fd, NULL); /* may be closed already: harmless */
@@ -83,8 +95,16 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     struct epoll_event ev = {.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) |
                                        ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u),
                              .data.fd = fd};
-    if (epoll_ctl(t->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
-        epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
+    if (socketp) {
+        if (epoll_ctl(t->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
+            epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev);
+        return 0;
+    }
+    if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST)
+        epoll_ctl(t->epfd, EPOLL_CTL_MOD, fd, &ev);
+    /* any non-NULL pointer means "in the set"; should curl refuse it, the next call for fd
+     * adds again and the EEXIST fallback makes that a modify */
+    (void)curl_multi_assign(t->multi, fd, t);
     return 0;
 }
 
@@ -134,18 +154,29 @@ void http_headers_free(struct curl_slist *headers)
     curl_slist_free_all(headers);
 }
 
-/* Frees a transfer; its easy handle, reset, waits for the next one (saves curl's set-up). */
-static void xfer_free(struct http_transport *t, struct xfer *x)
+/* Frees an xfer, its handle and its copy of the headers (zeroed: they hold keys). */
+static void xfer_destroy(struct xfer *x)
 {
-    if (x->easy && t->nspare < MAX_SPARE) {
-        curl_easy_reset(x->easy);
-        t->spare[t->nspare++] = x->easy;
-    } else {
+    if (x->easy)
         curl_easy_cleanup(x->easy);
-    }
+    curl_url_cleanup(x->url);
+    free(x->url_text);
     http_headers_free(x->headers);
     buf_free(&x->body);
     free(x);
+}
+
+/* Ends a transfer: its xfer, handle still configured, waits for the next request (saves curl's
+ * set-up, and the header copy when that request brings the same list). */
+static void xfer_free(struct http_transport *t, struct xfer *x)
+{
+    if (t->nspare == MAX_SPARE) {
+        xfer_destroy(x);
+        return;
+    }
+    buf_free(&x->body);
+    x->ctx = NULL;
+    t->spare[t->nspare++] = x;
 }
 
 static void xfer_unlink(struct http_transport *t, struct xfer *x)
@@ -173,7 +204,7 @@ void http_transport_free(struct http_transport *t, http_drop_fn drop)
     }
     curl_multi_cleanup(t->multi);
     while (t->nspare > 0)
-        curl_easy_cleanup(t->spare[--t->nspare]);
+        xfer_destroy(t->spare[--t->nspare]);
     close(t->epfd);
     free(t);
 }
@@ -234,7 +265,10 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userdata)
 
 /* ---- starting ---- */
 
-static CURLcode set_callbacks(struct xfer *x)
+/* What every request of a handle shares, set once when the handle is made: our callbacks and
+ * their data, the error buffer, no signals (we are one thread of many), keep-alive probes so an
+ * idle pooled connection that died is noticed, no redirects, and plain http/https only. */
+static CURLcode set_fixed(struct xfer *x)
 {
     CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
     if (rc == CURLE_OK)
@@ -247,20 +281,10 @@ static CURLcode set_callbacks(struct xfer *x)
         rc = curl_easy_setopt(x->easy, CURLOPT_HEADERDATA, x);
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, x->errbuf);
-    return rc;
-}
-
-/* Connection behaviour: no signals (we are one thread of many), keep-alive probes so an idle
- * pooled connection that died is noticed, and plain http/https only. */
-static CURLcode set_connection(struct xfer *x)
-{
-    CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(x->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-    if (rc == CURLE_OK && x->timeout_ms > 0)
-        rc = curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, x->timeout_ms);
-    if (rc == CURLE_OK && x->connect_timeout_ms > 0)
-        rc = curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS, x->connect_timeout_ms);
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(x->easy, CURLOPT_FOLLOWLOCATION, 0L);
     if (rc == CURLE_OK)
@@ -275,49 +299,143 @@ static CURLcode set_connection(struct xfer *x)
     return rc;
 }
 
-/* URL, headers and body. "Expect:" stops curl from waiting for a 100 Continue before sending
- * a larger body, a round trip that many TTS servers never answer. */
+/* A spare xfer, or a new one with its handle configured; NULL + err when curl cannot make or
+ * configure a handle. */
+static struct xfer *xfer_get(struct http_transport *t, char *err, size_t errlen)
+{
+    if (t->nspare > 0)
+        return t->spare[--t->nspare];
+    struct xfer *x = xcalloc(1, sizeof *x);
+    if (!(x->easy = curl_easy_init())) {
+        snprintf(err, errlen, "libcurl: cannot create a handle");
+        xfer_destroy(x);
+        return NULL;
+    }
+    CURLcode rc = set_fixed(x);
+    if (rc != CURLE_OK) {
+        snprintf(err, errlen, "libcurl: %s", curl_easy_strerror(rc));
+        xfer_destroy(x);
+        return NULL;
+    }
+    return x;
+}
+
+/* The URL, handed to curl parsed (CURLOPT_CURLU) and parsed only when it differs from the
+ * handle's previous one: given the text alone, curl 7.88 parses it and rebuilds it for every
+ * transfer, a good part of its set-up. The text is set too, as what curl reports (and names in
+ * its errors) is its text, not the parsed handle. A new URL gets a new CURLU: one that already
+ * holds a URL would read a URL without a scheme (or "") as relative to it. The flags are those
+ * curl parses a text URL with, so both ways read a URL alike; one the parser refuses goes as
+ * text alone, and curl fails the transfer with its own error as it always did. */
+static CURLcode set_url(struct xfer *x, const char *url)
+{
+    if (x->url_text && strcmp(x->url_text, url) == 0)
+        return CURLE_OK;
+    free(x->url_text);
+    x->url_text = NULL;
+    CURLU *u = curl_url();
+    if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) !=
+                 CURLUE_OK) {
+        curl_url_cleanup(u);
+        u = NULL;
+    }
+    CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_CURLU, u);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_URL, url);
+    curl_url_cleanup(x->url);   /* no transfer runs on the handle: curl is done with it */
+    x->url = u;
+    if (rc == CURLE_OK && u)
+        x->url_text = xstrdup(url);
+    return rc;
+}
+
+/* True when ours is theirs plus the trailing "Expect:". */
+static bool same_headers(const struct curl_slist *ours, const struct curl_slist *theirs)
+{
+    for (; theirs; theirs = theirs->next, ours = ours->next)
+        if (!ours || strcmp(ours->data, theirs->data) != 0)
+            return false;
+    return ours && !ours->next && strcmp(ours->data, "Expect:") == 0;
+}
+
+/* The request's headers plus "Expect:", which stops curl from waiting for a 100 Continue
+ * before sending a larger body, a round trip that many TTS servers never answer. The handle
+ * keeps pointing at our copy, so a handle whose last request brought the same list (a provider
+ * sends the same few headers every time) neither copies nor sets it again. */
+static CURLcode set_headers(struct xfer *x, const struct curl_slist *theirs)
+{
+    if (x->headers && same_headers(x->headers, theirs))
+        return CURLE_OK;
+    struct curl_slist *ours = NULL;
+    for (const struct curl_slist *h = theirs; h; h = h->next) {
+        struct curl_slist *n = curl_slist_append(ours, h->data);
+        if (!n) {
+            http_headers_free(ours);
+            return CURLE_OUT_OF_MEMORY;
+        }
+        ours = n;
+    }
+    struct curl_slist *n = curl_slist_append(ours, "Expect:");
+    if (!n) {
+        http_headers_free(ours);
+        return CURLE_OUT_OF_MEMORY;
+    }
+    ours = n;
+    CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, ours);
+    if (rc != CURLE_OK) {
+        http_headers_free(ours);
+        return rc;
+    }
+    http_headers_free(x->headers);
+    x->headers = ours;
+    return CURLE_OK;
+}
+
+/* What varies per request: URL, headers, body and both timeouts, the timeouts set back to 0
+ * (none; curl's default connect timeout) when the request has none, so nothing carries over
+ * from the handle's previous request. */
 static CURLcode set_request(struct xfer *x, const struct http_request *req)
 {
-    for (const struct curl_slist *h = req->headers; h; h = h->next) {
-        struct curl_slist *n = curl_slist_append(x->headers, h->data);
-        if (!n)
-            return CURLE_OUT_OF_MEMORY;
-        x->headers = n;
-    }
-    struct curl_slist *n = curl_slist_append(x->headers, "Expect:");
-    if (!n)
-        return CURLE_OUT_OF_MEMORY;
-    x->headers = n;
-    CURLcode rc = curl_easy_setopt(x->easy, CURLOPT_URL, req->url);
+    CURLcode rc = set_url(x, req->url);
     if (rc == CURLE_OK)
-        rc = curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+        rc = set_headers(x, req->headers);
     if (rc == CURLE_OK)
         rc = curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     if (rc == CURLE_OK)   /* sets POST; size first, so a body with NUL bytes is copied whole */
         rc = curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, x->timeout_ms > 0 ? x->timeout_ms : 0L);
+    if (rc == CURLE_OK)
+        rc = curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
+                              x->connect_timeout_ms > 0 ? x->connect_timeout_ms : 0L);
     return rc;
+}
+
+/* Clears what the previous request of a reused xfer left behind. */
+static void xfer_start(struct xfer *x, const struct http_request *req, void *ctx)
+{
+    x->prev = x->next = NULL;
+    x->errbuf[0] = '\0';
+    x->ctx = ctx;
+    x->max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
+    x->too_large = false;
+    x->timeout_ms = req->timeout_ms;
+    x->connect_timeout_ms = req->connect_timeout_ms;
+    x->retry_after[0] = '\0';
+    x->retry_after_ms[0] = '\0';
+    x->reset_requests[0] = '\0';
+    x->max_concurrent[0] = '\0';
+    x->content_type[0] = '\0';
 }
 
 int http_transport_post(struct http_transport *t, const struct http_request *req, void *ctx,
                         char *err, size_t errlen)
 {
-    struct xfer *x = xcalloc(1, sizeof *x);
-    x->easy = t->nspare > 0 ? t->spare[--t->nspare] : curl_easy_init();
-    if (!x->easy) {
-        free(x);
-        snprintf(err, errlen, "libcurl: cannot create a handle");
+    struct xfer *x = xfer_get(t, err, errlen);
+    if (!x)
         return -1;
-    }
-    x->ctx = ctx;
-    x->max_body = req->max_body ? req->max_body : HTTP_MAX_BODY;
-    x->timeout_ms = req->timeout_ms;
-    x->connect_timeout_ms = req->connect_timeout_ms;
-    CURLcode rc = set_callbacks(x);
-    if (rc == CURLE_OK)
-        rc = set_connection(x);
-    if (rc == CURLE_OK)
-        rc = set_request(x, req);
+    xfer_start(x, req, ctx);
+    CURLcode rc = set_request(x, req);
     CURLMcode mrc = rc == CURLE_OK ? curl_multi_add_handle(t->multi, x->easy) : CURLM_OK;
     if (rc != CURLE_OK || mrc != CURLM_OK) {
         snprintf(err, errlen, "libcurl: %s",

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audio.h"
@@ -254,6 +255,10 @@ static enum MHD_Result route(struct server *s, struct MHD_Connection *c, const c
         return reply_text(c, 429, "application/json", "{\"error\":{\"code\":\"rate_limit_exceeded\"}}", "7");
     if (strcmp(url, "/hang") == 0)
         return hang(s, c, r);
+    if (strcmp(url, "/slow") == 0) {   /* a slow provider: the answer takes 600 ms */
+        nanosleep(&(struct timespec){.tv_nsec = 600 * 1000000L}, NULL);
+        return reply(c, 200, "audio/wav", s->wav.data, s->wav.len, NULL);
+    }
     return reply_text(c, 404, "text/plain", "no such path", NULL);
 }
 
@@ -1492,6 +1497,120 @@ START_TEST(test_transport_body_cap)
 }
 END_TEST
 
+/* One POST through t, waited for (10 s deadline); the response's body is the caller's. */
+static struct http_response post_one(struct http_transport *t, const struct http_request *req)
+{
+    char err[128] = "";
+    int ctx;
+    ck_assert_msg(http_transport_post(t, req, &ctx, err, sizeof err) == 0, "%s", err);
+    struct http_response resp = {0};
+    int64_t deadline = clock_mono_ms() + 10000;
+    while (!resp.ctx && clock_mono_ms() < deadline) {
+        ck_assert_int_ge(http_transport_wait(t, NULL, 0, 1000), 0);
+        http_transport_perform(t, on_response, &resp);
+    }
+    ck_assert_ptr_eq(resp.ctx, &ctx);
+    ck_assert_uint_eq(http_transport_active(t), 0);
+    return resp;
+}
+
+static struct curl_slist *headers_of(const char *a, const char *b)
+{
+    struct curl_slist *h = curl_slist_append(NULL, a);
+    ck_assert_ptr_nonnull(h);
+    if (b)
+        ck_assert_ptr_nonnull(curl_slist_append(h, b));
+    return h;
+}
+
+/* Requests one after another run on one reused handle: each gets its own URL, headers and
+ * timeouts, and nothing of the one before (its key header, its 300 ms timeout) carries over. */
+START_TEST(test_transport_reuse)
+{
+    struct server s;
+    server_start(&s);
+    char err[128] = "", wav[128], hang_url[128], slow[128], json[128];
+    snprintf(wav, sizeof wav, "http://127.0.0.1:%d/wav", s.port);
+    snprintf(hang_url, sizeof hang_url, "http://127.0.0.1:%d/hang", s.port);
+    snprintf(slow, sizeof slow, "http://127.0.0.1:%d/slow", s.port);
+    snprintf(json, sizeof json, "http://127.0.0.1:%d/json", s.port);
+    struct http_transport *t = http_transport_new(0, err, sizeof err);
+    ck_assert_msg(t != NULL, "%s", err);
+
+    struct curl_slist *bearer = headers_of("Authorization: Bearer one", "Accept: audio/wav");
+    struct http_request req = {.url = wav, .headers = bearer, .body = "{}", .body_len = 2,
+                               .timeout_ms = 10000, .connect_timeout_ms = 5000};
+    struct http_response r = post_one(t, &req);
+    http_headers_free(bearer);
+    ck_assert_int_eq(r.transport, TRANSPORT_OK);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.content_type, "audio/wav");
+    ck_assert_str_eq(s.auth, "Bearer one");
+    buf_free(&r.body);
+
+    /* no headers at all, and a timeout that fires */
+    req = (struct http_request){.url = hang_url, .body = "{\"a\":1}", .body_len = 7, .timeout_ms = 300};
+    r = post_one(t, &req);
+    ck_assert_int_eq(r.transport, TRANSPORT_TIMEOUT);
+    ck_assert_str_eq(r.error, "timeout after 300 ms");
+    ck_assert_str_eq(r.content_type, "");
+    pthread_mutex_lock(&s.lock);
+    ck_assert_str_eq(s.path, "/hang");
+    ck_assert_str_eq(s.auth, "");
+    ck_assert_str_eq(s.accept, "*/*");   /* curl's own, not the Accept sent before */
+    ck_assert_mem_eq(s.body.data, "{\"a\":1}", 7);
+    pthread_mutex_unlock(&s.lock);
+    buf_free(&r.body);
+
+    /* no timeouts: the 600 ms answer arrives, where a leftover 300 ms timeout would cut it */
+    struct curl_slist *xi = headers_of("xi-api-key: k1", NULL);
+    req = (struct http_request){.url = slow, .headers = xi, .body = "", .body_len = 0};
+    r = post_one(t, &req);
+    ck_assert_msg(r.transport == TRANSPORT_OK, "%s", r.error);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(s.xi_key, "k1");
+    ck_assert_str_eq(s.auth, "");
+    ck_assert_uint_eq(s.body.len, 0);
+    buf_free(&r.body);
+
+    /* the same list again (kept by the handle), then one that differs only in a value */
+    req = (struct http_request){.url = json, .headers = xi, .body = "x", .body_len = 1, .timeout_ms = 10000};
+    r = post_one(t, &req);
+    http_headers_free(xi);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.content_type, "application/json");
+    ck_assert_str_eq(s.path, "/json");
+    ck_assert_str_eq(s.xi_key, "k1");
+    buf_free(&r.body);
+    xi = headers_of("xi-api-key: k2", NULL);
+    req.headers = xi;
+    r = post_one(t, &req);
+    http_headers_free(xi);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(s.xi_key, "k2");
+    buf_free(&r.body);
+
+    /* a URL without a scheme is http's, not relative to the handle's previous URL; an empty
+     * one is refused, not the previous one again */
+    char bare[128];
+    snprintf(bare, sizeof bare, "127.0.0.1:%d/wav", s.port);
+    req = (struct http_request){.url = bare, .body = "{}", .body_len = 2, .timeout_ms = 10000};
+    r = post_one(t, &req);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(s.path, "/wav");
+    buf_free(&r.body);
+    req.url = "";
+    r = post_one(t, &req);
+    ck_assert_int_eq(r.transport, TRANSPORT_OTHER);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_msg(strstr(r.error, "URL"), "%s", r.error);
+    buf_free(&r.body);
+
+    http_transport_free(t, NULL);
+    server_stop(&s);
+}
+END_TEST
+
 /* Freeing the chain abandons transfers: no callback, nothing leaked (ASan checks that). */
 START_TEST(test_free_in_flight)
 {
@@ -1631,6 +1750,7 @@ static Suite *provider_suite(void)
     tcase_add_test(http, test_http_ulaw_wrapped);
     tcase_add_test(http, test_http_voice_not_found);
     tcase_add_test(http, test_transport_body_cap);
+    tcase_add_test(http, test_transport_reuse);
     tcase_add_test(http, test_free_in_flight);
     suite_add_tcase(s, http);
     TCase *es = tcase_create("espeak");
