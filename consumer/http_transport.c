@@ -10,7 +10,9 @@
  * connections it used stay in the multi handle's cache, which is what makes the next request to
  * the same host reuse them): the options every request shares are set once when the handle is
  * made, and a request sets only what varies - its URL and header list not even that when they
- * are the ones the handle sent last (a provider sends the same few every time). */
+ * are the ones the handle sent last (a provider sends the same few every time). Plain http://
+ * requests to literal addresses go to http_lite instead (see use_lite()), whose sockets share
+ * the epoll set and whose deadlines share the wait. */
 #include "http_transport.h"
 
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "http_lite.h"
 #include "xalloc.h"
 
 #define MAX_EXTRA_FDS 8
@@ -67,6 +70,7 @@ struct http_transport {
     int                nready;
     struct xfer       *spare[MAX_SPARE];        /* finished xfers, handles configured */
     size_t             nspare;
+    struct http_lite  *lite;                    /* NULL: every request goes to curl */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -119,6 +123,23 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- lifecycle ---- */
 
+/* Whether plain http:// requests may skip curl: not when VOXCAST_HTTP_CLIENT=curl asks for curl
+ * everywhere, nor when a proxy variable is set (curl honours those; the lean client does not,
+ * and weighing no_proxy is not worth a second implementation). Read once, at creation. */
+static bool use_lite(void)
+{
+    static const char *const proxy_vars[] = {"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"};
+    const char *client = getenv("VOXCAST_HTTP_CLIENT");
+    if (client && strcmp(client, "curl") == 0)
+        return false;
+    for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++) {
+        const char *v = getenv(proxy_vars[i]);
+        if (v && *v)
+            return false;
+    }
+    return true;
+}
+
 struct http_transport *http_transport_new(long max_idle, char *err, size_t errlen)
 {
     pthread_once(&global_once, global_init);
@@ -144,6 +165,8 @@ struct http_transport *http_transport_new(long max_idle, char *err, size_t errle
     curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
     if (max_idle > 0)
         curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, max_idle);
+    if (use_lite())
+        t->lite = http_lite_new(t->epfd, max_idle);
     return t;
 }
 
@@ -202,6 +225,7 @@ void http_transport_free(struct http_transport *t, http_drop_fn drop)
             drop(x->ctx);
         xfer_free(t, x);
     }
+    http_lite_free(t->lite, drop);
     curl_multi_cleanup(t->multi);
     while (t->nspare > 0)
         xfer_destroy(t->spare[--t->nspare]);
@@ -211,7 +235,7 @@ void http_transport_free(struct http_transport *t, http_drop_fn drop)
 
 size_t http_transport_active(const struct http_transport *t)
 {
-    return t ? t->active : 0;
+    return t ? t->active + http_lite_active(t->lite) : 0;
 }
 
 /* ---- curl callbacks ---- */
@@ -431,6 +455,8 @@ static void xfer_start(struct xfer *x, const struct http_request *req, void *ctx
 int http_transport_post(struct http_transport *t, const struct http_request *req, void *ctx,
                         char *err, size_t errlen)
 {
+    if (t->lite && http_lite_post(t->lite, req, ctx) == 0)
+        return 0;
     struct xfer *x = xfer_get(t, err, errlen);
     if (!x)
         return -1;
@@ -603,12 +629,18 @@ void http_transport_perform(struct http_transport *t, http_done_fn done, void *a
         uint32_t ev = t->ready[i].events;
         if (is_extra(t, fd))
             continue;
+        if (t->lite && http_lite_owns(t->lite, fd)) {
+            http_lite_event(t->lite, fd, ev);
+            continue;
+        }
         int mask = ((ev & EPOLLIN) ? CURL_CSELECT_IN : 0) | ((ev & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
                    ((ev & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
         curl_multi_socket_action(t->multi, fd, mask, &running);
     }
     t->nready = 0;
     deliver(t, done, arg);
+    if (t->lite)
+        http_lite_perform(t->lite, done, arg);
     /* transfers started by done (and timeouts now due) need curl's timer action: a few rounds
      * here, so a finished job's slot is refilled in the same turn of the loop */
     for (int round = 0; refresh_timer(t) && clock_mono_ms() >= t->timer_due_ms && round < 4; round++) {
@@ -637,8 +669,11 @@ int http_transport_wait(struct http_transport *t, const int *fds, size_t nfds, i
 {
     if (watch_extra(t, fds, nfds) != 0)
         return -1;
-    if (t->timer_due_ms >= 0) {
-        int64_t left = t->timer_due_ms - clock_mono_ms();
+    int64_t due = t->timer_due_ms, lite_due = t->lite ? http_lite_due_ms(t->lite) : -1;
+    if (lite_due >= 0 && (due < 0 || lite_due < due))
+        due = lite_due;
+    if (due >= 0) {
+        int64_t left = due - clock_mono_ms();
         if (timeout_ms < 0 || left < timeout_ms)
             timeout_ms = left < 0 ? 0 : (int)left;
     }

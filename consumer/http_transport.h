@@ -9,6 +9,15 @@
  * 3xx is misconfigured, and following would send custom key headers to whatever host the
  * Location names.
  *
+ * Two clients behind one interface. A request to a plain `http://` URL whose host is a numeric
+ * IPv4 address, a bracketed IPv6 literal or `localhost` goes through http_lite.h, a lean
+ * keep-alive HTTP/1.1 client (curl's per-request bookkeeping was the largest CPU cost of the
+ * consumer's loop against a local server); everything else (https, host names, unusual URLs)
+ * goes through curl. Both give the same answers, results and error texts. The environment,
+ * read when the transport is created, can send everything to curl: VOXCAST_HTTP_CLIENT=curl
+ * does, and so does any non-empty http_proxy, HTTP_PROXY, all_proxy or ALL_PROXY (curl applies
+ * proxies; the lean client does not).
+ *
  * Loop:  http_transport_wait() -> http_transport_perform() -> done(arg, response) per transfer. */
 #ifndef VOXCAST_HTTP_TRANSPORT_H
 #define VOXCAST_HTTP_TRANSPORT_H
@@ -56,7 +65,8 @@ typedef void (*http_drop_fn)(void *ctx);
 
 /* A transport with no transfers, keeping up to max_idle connections open between requests
  * (<= 0: curl's default, four per transfer in progress, which closes connections whenever the
- * load dips and reopens them - a TLS handshake each - when it rises again). NULL + err when
+ * load dips and reopens them - a TLS handshake each - when it rises again; the lean client then
+ * keeps every connection it opened). NULL + err when
  * curl cannot set up a multi handle. Initialises libcurl once per process (never cleaned up:
  * other threads may still use it). */
 /* Frees a header list after overwriting every header with zeros: lists hold the provider's
@@ -79,7 +89,7 @@ int http_transport_post(struct http_transport *t, const struct http_request *req
 void http_transport_perform(struct http_transport *t, http_done_fn done, void *arg);
 
 /* Blocks until transfer activity, one of fds[0..nfds) readable, or timeout_ms (< 0: no limit;
- * shortened to curl's own next timeout). Returns the number of fds (curl's and the extra ones)
+ * shortened to the transfers' next timeout). Returns the number of fds (curl's and the extra ones)
  * with activity (0 when a signal interrupted the wait), or -1 on an error. The extra fds are
  * added to the transport's epoll set when first seen and stay there: they must stay open as long
  * as the transport (at most 8). */
