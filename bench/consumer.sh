@@ -6,8 +6,8 @@
 #      PARTITIONS (24) partitions, the DEFAULT configuration (output.fsync on): for 10k and N
 #      (100k) jobs (and 1M with FULL=1), and N at concurrency 256: jobs/s from process start
 #      (group join included) and from "partitions assigned", CPU per job (user+sys of the whole
-#      process, all threads, start to exit, from GNU time) and peak RSS; one extra row with
-#      output.fsync=false, labelled. Beside wrk against the same endpoint (the ceiling) and a
+#      process, all threads, start to exit, from GNU time) and peak RSS; extra rows, labelled,
+#      with output.fsync=false and with consumer.http_client=curl (libcurl for every request). Beside wrk against the same endpoint (the ceiling) and a
 #      straightforward Python asyncio worker doing the same work (bench/baseline_worker.py, the
 #      baseline, BASE_N jobs), timed the same way (process start to exit, GNU time);
 #   2. latency-bound: provider latency 100 ms, concurrency 128: jobs/s against the ideal C/L;
@@ -73,10 +73,14 @@ thread_cpu() {
 	for t in /proc/"$1"/task/*; do
 		printf '%s %s\n' "$(cat "$t/comm")" "$(awk '{ print $14 + $15 }' "$t/stat")"
 	done | awk -v n="$2" -v hz="$hz" '
-		{ k = $1 == "voxcast-consume" ? "loop" : $1 == "vx-writer" ? "writer" : $1 == "vx-convert" ? "convert" :
-		      $1 ~ /^rdk:/ ? "librdkafka" : "other"; cpu[k] += $NF }
-		END { printf "loop %.1f, writer %.1f, convert %.1f, librdkafka %.1f, other %.1f\n", cpu["loop"] * 1e6 / hz / n,
-		      cpu["writer"] * 1e6 / hz / n, cpu["convert"] * 1e6 / hz / n, cpu["librdkafka"] * 1e6 / hz / n, cpu["other"] * 1e6 / hz / n }'
+		{ k = "other" }
+		$1 == "voxcast-consume" { k = "loop" }
+		$1 == "vx-writer" { k = "writer" }
+		$1 == "vx-convert" { k = "convert" }
+		$1 ~ /^rdk:/ { k = "librdkafka" }
+		{ cpu[k] += $NF }
+		END { f = 1e6 / hz / n; printf "loop %.1f, writer %.1f, convert %.1f, librdkafka %.1f, other %.1f\n",
+		      cpu["loop"] * f, cpu["writer"] * f, cpu["convert"] * f, cpu["librdkafka"] * f, cpu["other"] * f }'
 }
 
 # run_consumer CAMPAIGN N ARGS...: the consumer with the default configuration but for ARGS;
@@ -172,6 +176,7 @@ for n in "${sizes[@]}"; do
 	row "$n" 64 default
 done
 row "$N" 64 fsync=false -X output.fsync=false
+row "$N" 64 libcurl -X consumer.http_client=curl
 row "$N" 256 default
 
 echo "== 2. latency-bound: provider latency 100 ms, concurrency 128 (ideal C/L = 1280 jobs/s)"

@@ -45,6 +45,9 @@ static const struct keydef keys[] = {
     {"consumer.concurrency", "16", T_INT, "max jobs rendered at once by one consumer process"},
     {"consumer.shutdown_grace_ms", "30000", T_INT, "time to finish in-flight jobs on SIGTERM"},
     {"consumer.summary_interval_ms", "10000", T_INT, "period of the summary log line"},
+    {"consumer.http_client", "auto", T_STR,
+     "auto: plain http:// providers at literal addresses through the lean HTTP/1.1 client, the rest "
+     "through libcurl; curl: every request through libcurl"},
     {"retry.max_attempts", "3", T_INT, "attempts per provider for one job"},
     {"retry.base_ms", "1000", T_INT, "backoff base: delay before retry n is up to base*2^(n-1)"},
     {"retry.max_ms", "60000", T_INT, "backoff cap"},

@@ -3,7 +3,7 @@
  * The transport (http_transport.h) sends a request here instead of to curl when the URL is
  * `http://` with a numeric IPv4 host, a bracketed IPv6 literal or `localhost`, an optional port,
  * and a path with nothing curl would rewrite (no userinfo, fragment, dot segments, blanks or
- * control bytes); the transport also checks the environment (proxies, VOXCAST_HTTP_CLIENT). For
+ * control bytes); the transport also checks its caller's choice and the proxy variables. For
  * such a request curl spends most of its time on things that do not apply - URL parsing, its
  * state machine, liveness polls, header callbacks, a reset per handle - so this module does only
  * what the request needs: one formatted buffer sent on a kept-alive TCP connection, and a

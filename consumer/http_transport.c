@@ -123,14 +123,13 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- lifecycle ---- */
 
-/* Whether plain http:// requests may skip curl: not when VOXCAST_HTTP_CLIENT=curl asks for curl
- * everywhere, nor when a proxy variable is set (curl honours those; the lean client does not,
- * and weighing no_proxy is not worth a second implementation). Read once, at creation. */
-static bool use_lite(void)
+/* Whether plain http:// requests may skip curl: not when the caller asks for curl everywhere,
+ * nor when a proxy variable is set (curl honours those; the lean client does not, and weighing
+ * no_proxy is not worth a second implementation). Read once, at creation. */
+static bool use_lite(bool curl_only)
 {
     static const char *const proxy_vars[] = {"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"};
-    const char *client = getenv("VOXCAST_HTTP_CLIENT");
-    if (client && strcmp(client, "curl") == 0)
+    if (curl_only)
         return false;
     for (size_t i = 0; i < sizeof proxy_vars / sizeof proxy_vars[0]; i++) {
         const char *v = getenv(proxy_vars[i]);
@@ -140,7 +139,7 @@ static bool use_lite(void)
     return true;
 }
 
-struct http_transport *http_transport_new(long max_idle, char *err, size_t errlen)
+struct http_transport *http_transport_new(long max_idle, bool curl_only, char *err, size_t errlen)
 {
     pthread_once(&global_once, global_init);
     if (global_rc != CURLE_OK) {
@@ -165,7 +164,7 @@ struct http_transport *http_transport_new(long max_idle, char *err, size_t errle
     curl_multi_setopt(t->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
     if (max_idle > 0)
         curl_multi_setopt(t->multi, CURLMOPT_MAXCONNECTS, max_idle);
-    if (use_lite())
+    if (use_lite(curl_only))
         t->lite = http_lite_new(t->epfd, max_idle);
     return t;
 }

@@ -13,16 +13,17 @@
  * IPv4 address, a bracketed IPv6 literal or `localhost` goes through http_lite.h, a lean
  * keep-alive HTTP/1.1 client (curl's per-request bookkeeping was the largest CPU cost of the
  * consumer's loop against a local server); everything else (https, host names, unusual URLs)
- * goes through curl. Both give the same answers, results and error texts. The environment,
- * read when the transport is created, can send everything to curl: VOXCAST_HTTP_CLIENT=curl
- * does, and so does any non-empty http_proxy, HTTP_PROXY, all_proxy or ALL_PROXY (curl applies
- * proxies; the lean client does not).
+ * goes through curl. Both give the same answers, results and error texts. Everything goes to
+ * curl when the caller asks (the consumer's `consumer.http_client = curl`) or when, as the
+ * transport is created, any of http_proxy, HTTP_PROXY, all_proxy or ALL_PROXY is set (curl
+ * applies proxies; the lean client does not).
  *
  * Loop:  http_transport_wait() -> http_transport_perform() -> done(arg, response) per transfer. */
 #ifndef VOXCAST_HTTP_TRANSPORT_H
 #define VOXCAST_HTTP_TRANSPORT_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -63,17 +64,17 @@ typedef void (*http_done_fn)(void *arg, struct http_response *resp);
 /* Called by http_transport_free() for the ctx of each transfer it abandons. */
 typedef void (*http_drop_fn)(void *ctx);
 
-/* A transport with no transfers, keeping up to max_idle connections open between requests
- * (<= 0: curl's default, four per transfer in progress, which closes connections whenever the
- * load dips and reopens them - a TLS handshake each - when it rises again; the lean client then
- * keeps every connection it opened). NULL + err when
- * curl cannot set up a multi handle. Initialises libcurl once per process (never cleaned up:
- * other threads may still use it). */
 /* Frees a header list after overwriting every header with zeros: lists hold the provider's
  * Authorization / xi-api-key header, which must not linger in freed memory. NULL-safe. */
 void http_headers_free(struct curl_slist *headers);
 
-struct http_transport *http_transport_new(long max_idle, char *err, size_t errlen);
+/* A transport with no transfers, keeping up to max_idle connections open between requests
+ * (<= 0: curl's default, four per transfer in progress, which closes connections whenever the
+ * load dips and reopens them - a TLS handshake each - when it rises again; the lean client then
+ * keeps every connection it opened); curl_only sends every request through curl. NULL + err
+ * when curl cannot set up a multi handle. Initialises libcurl once per process (never cleaned
+ * up: other threads may still use it). */
+struct http_transport *http_transport_new(long max_idle, bool curl_only, char *err, size_t errlen);
 
 /* Abandons every transfer without calling done (drop(ctx) for each, when drop is not NULL),
  * closes the connections and frees t. NULL-safe. */

@@ -314,11 +314,23 @@ static long idle_connections(const struct providers *ps, const struct config *cf
     return n_http ? n_http * (long)per : 0;
 }
 
+/* consumer.http_client: "auto" (the default) or "curl" (http_transport.h). */
+static int curl_only(const struct config *cfg, bool *out, char *err, size_t errlen)
+{
+    const char *v = config_get(cfg, "consumer.http_client");
+    *out = v && strcmp(v, "curl") == 0;
+    if (*out || (v && strcmp(v, "auto") == 0))
+        return 0;
+    snprintf(err, errlen, "consumer.http_client: unknown client \"%s\" (auto, curl)", v ? v : "");
+    return -1;
+}
+
 struct providers *providers_new(const struct config *cfg, char *err, size_t errlen)
 {
     struct providers *ps = xcalloc(1, sizeof *ps);
-    if (parse_chain(ps, cfg, err, errlen) != 0 ||
-        !(ps->http = http_transport_new(idle_connections(ps, cfg), err, errlen))) {
+    bool curl = false;
+    if (parse_chain(ps, cfg, err, errlen) != 0 || curl_only(cfg, &curl, err, errlen) != 0 ||
+        !(ps->http = http_transport_new(idle_connections(ps, cfg), curl, err, errlen))) {
         providers_free(ps);
         return NULL;
     }

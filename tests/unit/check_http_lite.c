@@ -8,7 +8,7 @@
  * scripted server counts the connections it accepted and keeps every request's bytes.
  *
  * Where both clients apply, the same request goes through the lean client (the default for
- * these URLs) and through curl (VOXCAST_HTTP_CLIENT=curl when the transport is created), and the
+ * these URLs) and through curl (http_transport_new with curl_only, as consumer.http_client = curl asks), and the
  * two answers must be equal. Every wait has a 10 s deadline; nothing sleeps to synchronise. */
 #include "check_main.h"
 
@@ -47,14 +47,9 @@ static struct http_transport *transport_of(enum client which)
                                           "no_proxy", "NO_PROXY"};
     for (size_t i = 0; i < sizeof proxies / sizeof proxies[0]; i++)
         unsetenv(proxies[i]);
-    if (which == VIA_CURL)
-        setenv("VOXCAST_HTTP_CLIENT", "curl", 1);
-    else
-        unsetenv("VOXCAST_HTTP_CLIENT");
     char err[128] = "";
-    struct http_transport *t = http_transport_new(0, err, sizeof err);
+    struct http_transport *t = http_transport_new(0, which == VIA_CURL, err, sizeof err);
     ck_assert_msg(t != NULL, "%s", err);
-    unsetenv("VOXCAST_HTTP_CLIENT");
     return t;
 }
 
@@ -1026,7 +1021,7 @@ START_TEST(test_proxy_means_curl)
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", r.port);
     setenv("http_proxy", proxy, 1);
     char err[128];
-    struct http_transport *t = http_transport_new(0, err, sizeof err);
+    struct http_transport *t = http_transport_new(0, false, err, sizeof err);
     ck_assert_ptr_nonnull(t);
     struct http_request req = request_to("http://127.0.0.1:9/v1/audio/speech");
     struct answers a = {0};

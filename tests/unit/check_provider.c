@@ -1474,7 +1474,7 @@ START_TEST(test_transport_body_cap)
     server_start(&s);
     char err[128] = "", url[128];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/wav", s.port);
-    struct http_transport *t = http_transport_new(0, err, sizeof err);
+    struct http_transport *t = http_transport_new(0, false, err, sizeof err);
     ck_assert_msg(t != NULL, "%s", err);
     struct http_request req = {.url = url, .body = "{}", .body_len = 2, .timeout_ms = 10000, .max_body = 100};
     int ctx;
@@ -1534,7 +1534,7 @@ START_TEST(test_transport_reuse)
     snprintf(hang_url, sizeof hang_url, "http://127.0.0.1:%d/hang", s.port);
     snprintf(slow, sizeof slow, "http://127.0.0.1:%d/slow", s.port);
     snprintf(json, sizeof json, "http://127.0.0.1:%d/json", s.port);
-    struct http_transport *t = http_transport_new(0, err, sizeof err);
+    struct http_transport *t = http_transport_new(0, false, err, sizeof err);
     ck_assert_msg(t != NULL, "%s", err);
 
     struct curl_slist *bearer = headers_of("Authorization: Bearer one", "Accept: audio/wav");
