@@ -7,9 +7,11 @@
 #      (100k) jobs (and 1M with FULL=1), and N at concurrency 256: jobs/s from process start
 #      (group join included) and from "partitions assigned", CPU per job (user+sys of the whole
 #      process, all threads, start to exit, from GNU time) and peak RSS; extra rows, labelled,
-#      with output.fsync=false and with consumer.http_client=curl (libcurl for every request). Beside wrk against the same endpoint (the ceiling) and a
-#      straightforward Python asyncio worker doing the same work (bench/baseline_worker.py, the
-#      baseline, BASE_N jobs), timed the same way (process start to exit, GNU time);
+#      with output.fsync=false and with consumer.http_client=curl (libcurl for every request).
+#      Beside wrk against the same endpoint (the ceiling), the floor (the same system calls
+#      without the engine: tests/tools/floor_bench.c) and a straightforward Python asyncio worker
+#      doing the same work (bench/baseline_worker.py, the baseline, BASE_N jobs), timed the same
+#      way (process start to exit, GNU time);
 #   2. latency-bound: provider latency 100 ms, concurrency 128: jobs/s against the ideal C/L;
 #   3. failover cost: the same campaign with the primary refusing connections vs healthy.
 # Needs Debian's python3-confluent-kafka python3-aiohttp python3-redis (and wrk for the ceiling).
@@ -27,6 +29,7 @@ TONE_MS=${TONE_MS:-70} # the instant provider's answer: 70 ms of 22,050 Hz PCM16
 work=$(mktemp -d /tmp/voxcast-bench.XXXXXX)
 audio_root=${AUDIO_ROOT:-$work}/voxcast-bench-$$
 pids=()
+brokers=0
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work" "$audio_root"' EXIT
 
 free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
@@ -43,11 +46,14 @@ export VOXCAST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
 
 start_broker() { # start_broker [PARTITIONS]: new broker per phase, nothing of a previous phase left
 	[ -n "${broker_pid:-}" ] && kill "$broker_pid" && wait "$broker_pid" 2>/dev/null || true
-	"$BIN/voxcast" broker --partitions "${1:-12}" >"$work/broker.out" 2>/dev/null &
+	# a file of its own: the background child truncates a reused one only after this shell has
+	# moved on, so waiting on it could read the previous broker's address
+	local out="$work/broker-$((++brokers)).out"
+	"$BIN/voxcast" broker --partitions "${1:-12}" >"$out" 2>/dev/null &
 	broker_pid=$!
 	pids+=($!)
-	wait_line "$work/broker.out" '^127'
-	VOXCAST_KAFKA_BOOTSTRAP_SERVERS=$(head -n 1 "$work/broker.out")
+	wait_line "$out" '^127'
+	VOXCAST_KAFKA_BOOTSTRAP_SERVERS=$(head -n 1 "$out")
 	export VOXCAST_KAFKA_BOOTSTRAP_SERVERS
 }
 
@@ -62,7 +68,10 @@ start_ttsd() { # start_ttsd VAR FLAGS...: VAR gets the port
 
 launch() { # launch CAMPAIGN N
 	awk -v n="$2" 'BEGIN { print "contact_id,first_name"; for (i = 1; i <= n; i++) printf "c-%07d,N%d\n", i, i }' >"$work/c.csv"
-	"$BIN/voxcast" launch --campaign "$1" --contacts "$work/c.csv" --template 'Hi {{first_name}}, your order ships today.' --json >/dev/null
+	# the campaign in the text: every row renders its own sounds, none is a render-once copy of an
+	# earlier row's (the cache is on by default and keeps entries across campaigns)
+	"$BIN/voxcast" launch --campaign "$1" --contacts "$work/c.csv" \
+		--template "Hi {{first_name}}, your order $1 ships today." --json >/dev/null
 }
 
 # thread_cpu PID N: CPU µs per job of each kind of thread of PID so far (user+sys, clock ticks of
