@@ -23,6 +23,7 @@ RUNS=${RUNS:-3}
 PAIRS=${PAIRS:-2}
 work=$(mktemp -d /tmp/voxcast-bench-life.XXXXXX)
 pids=()
+brokers=0
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"' EXIT
 
 free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
@@ -39,11 +40,14 @@ export VOXCAST_REDIS_URL="redis://127.0.0.1:$redis_port/0"
 
 start_broker() { # a new broker per phase: nothing of a previous phase left
 	[ -n "${broker_pid:-}" ] && kill "$broker_pid" && wait "$broker_pid" 2>/dev/null || true
-	"$BIN/voxcast" broker --partitions "${1:-12}" >"$work/broker.out" 2>/dev/null &
+	# a file of its own: the background child truncates a reused one only after this shell has
+	# moved on, so waiting on it could read the previous broker's address
+	local out="$work/broker-$((++brokers)).out"
+	"$BIN/voxcast" broker --partitions "${1:-12}" >"$out" 2>/dev/null &
 	broker_pid=$!
 	pids+=($!)
-	wait_line "$work/broker.out" '^127'
-	VOXCAST_KAFKA_BOOTSTRAP_SERVERS=$(head -n 1 "$work/broker.out")
+	wait_line "$out" '^127'
+	VOXCAST_KAFKA_BOOTSTRAP_SERVERS=$(head -n 1 "$out")
 	export VOXCAST_KAFKA_BOOTSTRAP_SERVERS
 }
 

@@ -223,6 +223,19 @@ expect 200 "right xi-api-key" -H "xi-api-key: $T_TTSD_KEY" -d '{"text":"hi"}' "$
 ! grep -q "$T_TTSD_KEY" "$WORK/b.log" || fail "the API key appears in the server log"
 pass "API keys: 401 without the right key, never logged"
 
+# --tone-ms: the tone's length (benchmarks answer the 3.1 KB of a 70 ms tone): a 44-byte WAV
+# header and 22,050 16-bit mono samples a second
+start_ttsd c --tone --tone-ms 70
+expect 200 "70 ms tone" -d '{"input":"hi"}' "$URL$OPENAI"
+expect_riff "70 ms tone"
+size=$(stat -c %s "$WORK/body")
+[ "$size" = $((44 + 2 * (70 * 22050 / 1000))) ] || fail "--tone-ms 70: a WAV of $size bytes"
+set +e
+"$TTSD" --tone-ms 0 2>"$WORK/usage.err"; rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q -- '--tone-ms' "$WORK/usage.err" || fail "--tone-ms 0: exit $rc, $(cat "$WORK/usage.err")"
+pass "--tone-ms sets the tone's length; 0 is a usage error"
+
 # Nothing listens beyond loopback unless told to: the defaults, as the programs report them.
 "$BIN/voxcast-ttsd" --help | grep 'default 127\.0\.0\.1:9400' >/dev/null || fail "voxcast-ttsd's default address is not loopback"
 "$BIN/voxcast-consumer" --help-config | grep -E '^ *http\.listen +127\.0\.0\.1:9464 ' >/dev/null ||

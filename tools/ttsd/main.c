@@ -91,30 +91,29 @@ static int set_key_env(struct ttsd_conf *c, const char *name, const char *value,
     return 0;
 }
 
+/* value as a whole number from 1 to max into *out, or -1 with "expected <what> from 1 to max". */
+static int parse_count(const char *value, long max, const char *what, int *out, char *err, size_t errlen)
+{
+    char *end;
+    long v = strtol(value, &end, 10);
+    if (end == value || *end != '\0' || v < 1 || v > max) {
+        snprintf(err, errlen, "expected %s from 1 to %ld", what, max);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
 static int set_max_connections(struct ttsd_conf *c, const char *name, const char *value, char *err, size_t errlen)
 {
     (void)name;
-    char *end;
-    long v = strtol(value, &end, 10);
-    if (end == value || *end != '\0' || v < 1 || v > 100000) {
-        snprintf(err, errlen, "expected a number of connections from 1 to 100000");
-        return -1;
-    }
-    c->max_connections = (int)v;
-    return 0;
+    return parse_count(value, 100000, "a number of connections", &c->max_connections, err, errlen);
 }
 
 static int set_tone_ms(struct ttsd_conf *c, const char *name, const char *value, char *err, size_t errlen)
 {
     (void)name;
-    char *end;
-    long v = strtol(value, &end, 10);
-    if (end == value || *end != '\0' || v < 1 || v > 60000) {
-        snprintf(err, errlen, "expected milliseconds from 1 to 60000");
-        return -1;
-    }
-    c->tone_ms = (int)v;
-    return 0;
+    return parse_count(value, 60000, "milliseconds", &c->tone_ms, err, errlen);
 }
 
 static const struct opt opts[] = {
