@@ -162,14 +162,13 @@ ok "oa-ulaw: audio_check --info agrees"
 want=$(for f in "$WORK/audio/oa-ulaw"/*.wav; do
 	printf '%s ulaw_8000 200 %s %s\n' "file://$f" "$(stat -c %s "$f")" "$(sha256sum "$f" | cut -d' ' -f1)"
 done)
-got=
-for _ in $(seq 1 $((50 * SLOW))); do # results are produced before offsets are stored: a moment at most
-	got=$("$TESTBIN/topic_dump" "$BOOT_openai" voxcast.results | cut -f4 |
-		jq -r 'select(.campaign == "oa-ulaw" and .outcome == "done") | "\(.uri) \(.format) \(.duration_ms) \(.bytes) \(.sha256)"' | sort -u)
-	[ "$got" = "$want" ] && break
-	sleep 0.1
-done
-assert_eq "oa-ulaw: results events (uri format duration_ms bytes sha256)" "$want" "$got"
+ulaw_events() {
+	"$TESTBIN/topic_dump" "$BOOT_openai" voxcast.results | cut -f4 |
+		jq -r 'select(.campaign == "oa-ulaw" and .outcome == "done") | "\(.uri) \(.format) \(.duration_ms) \(.bytes) \(.sha256)"' | sort -u
+}
+ulaw_events_match() { [ "$(ulaw_events)" = "$want" ]; }
+wait_until 5 ulaw_events_match # results are produced before offsets are stored: a moment at most
+assert_eq "oa-ulaw: results events (uri format duration_ms bytes sha256)" "$want" "$(ulaw_events)"
 
 # ---------------------------------------------------------------- ElevenLabs: µ-law natively
 
